@@ -1,0 +1,99 @@
+/** Small helpers shared by integration tests: clients for the suite's cluster, waiting, namespaces. */
+import { randomBytes } from 'node:crypto';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  type V1Namespace,
+} from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+export interface TestClients {
+  config: KubeConfig;
+  kubeconfigPath: string;
+  core: CoreV1Api;
+  objects: KubernetesObjectApi;
+  custom: CustomObjectsApi;
+}
+
+export function clients(): TestClients {
+  const kubeconfigPath = inject('kubeconfig');
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfigPath);
+  return {
+    config,
+    kubeconfigPath,
+    core: config.makeApiClient(CoreV1Api),
+    objects: config.makeApiClient(KubernetesObjectApi),
+    custom: config.makeApiClient(CustomObjectsApi),
+  };
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/**
+ * Polls until `check` returns a value other than undefined, or fails with the last observation,
+ * so a timeout says what was seen instead of only that time ran out.
+ */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  { timeoutMs = 60_000, intervalMs = 250 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+      lastError = undefined;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? `: last error ${lastError.message}` : '';
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${detail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** The HTTP status code and message body of a failed API call made with client-node. */
+export function apiError(error: unknown): { code: number; message: string } {
+  const e = error as { code?: number; body?: unknown; message?: string };
+  let message = e.message ?? String(error);
+  if (typeof e.body === 'string') {
+    try {
+      message = (JSON.parse(e.body) as { message?: string }).message ?? e.body;
+    } catch {
+      message = e.body;
+    }
+  } else if (e.body && typeof e.body === 'object' && 'message' in e.body) {
+    message = String((e.body as { message: unknown }).message);
+  }
+  return { code: e.code ?? 0, message };
+}
+
+/** Expects the promise to be refused by the API server; returns its status code and message. */
+export async function refused(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return apiError(error);
+  }
+  throw new Error('expected the API server to refuse the request, but it was accepted');
+}
+
+export async function createNamespace(core: CoreV1Api, prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const name = uniqueName(prefix);
+  const body: V1Namespace = { metadata: { name, labels } };
+  await core.createNamespace({ body });
+  return name;
+}
