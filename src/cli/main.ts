@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * One entry point for everything the image runs: `operator`, `gateway`, `export`, `validate`.
+ * Each subcommand lives beside the code it runs and registers itself here.
+ */
+import { Command } from 'commander';
+import { registerSubcommands } from './subcommands.ts';
+
+const program = new Command('tenant-backup')
+  .description('Cloud Backup for business customers on Kubernetes: operator, data-plane gateway and tools')
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    process.exit(error.exitCode);
+  });
+
+registerSubcommands(program);
+
+await program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

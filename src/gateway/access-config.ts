@@ -1,0 +1,97 @@
+/**
+ * The access configuration of one space's gateway: the contract between the operator, which renders
+ * it into a Secret (key `access.json`) mounted into the gateway pods, and the gateway, which enforces
+ * it. It carries hashes and wrapped keys only, never a plaintext credential, password or data key.
+ *
+ * Files the gateway reads from its config directory (all from Secrets):
+ *   access.json   this document
+ *   tls.crt/key   serving certificate (TLS 1.2+)
+ *   data.key      base64 of the space's 32-byte data key — present only under provider custody;
+ *                 under customer custody the gateway starts sealed (see CustomerKeyCustody).
+ */
+
+/** Version of this document's shape; bump on incompatible change. */
+export const ACCESS_CONFIG_VERSION = 1;
+
+export interface GatewayAccessConfig {
+  version: typeof ACCESS_CONFIG_VERSION;
+  space: SpaceAccess;
+  /** One entry per Endpoint (backup device) of the space. */
+  endpoints: EndpointAccess[];
+  /**
+   * Separately authorised credential allowed to delete and overwrite (forget/prune) when the space is
+   * append-only. Absent: nobody may delete in append-only mode.
+   */
+  maintenance?: { username: string; credentialHash: string };
+  /** Human access to the management routes (S12). */
+  humans: HumanAccessPolicy;
+  /** Hash of the bearer token the operator uses to read `/v1/report`. */
+  reportTokenHash: string;
+}
+
+export interface SpaceAccess {
+  namespace: string;
+  name: string;
+  /** metadata.uid of the BackupSpace; bound into wrapped keys and at-rest encryption as associated data. */
+  uid: string;
+  /** Hard limit on stored bytes (plaintext bytes as clients see them), all endpoints together. */
+  quotaBytes: number;
+  /** Endpoints may add but not delete or overwrite (ransomware protection). */
+  appendOnly: boolean;
+  /** Encrypt objects at rest with the space's data key (for storage that does not encrypt by itself). */
+  encryptAtRest: boolean;
+  keyCustody: ProviderKeyCustody | CustomerKeyCustody;
+}
+
+export interface ProviderKeyCustody {
+  mode: 'provider';
+  /** Identifier of the data key (not derived reversibly from it), to detect a key swap. */
+  keyId: string;
+}
+
+/**
+ * Customer custody: the data key exists only wrapped by a key derived from the customer's password.
+ * The gateway starts sealed and serves no data until a tenant admin unseals it with that password.
+ */
+export interface CustomerKeyCustody {
+  mode: 'customer';
+  keyId: string;
+  /** The wrapped key record produced by src/crypto (salt, KDF parameters, verifier, wrapped key). */
+  record: CustomerKeyRecord;
+}
+
+export interface CustomerKeyRecord {
+  kdf: { name: 'scrypt'; cost: number; blockSize: number; parallelization: number; salt: string };
+  /** base64; proves knowledge of the password without being usable to unwrap. */
+  verifier: string;
+  /** Versioned, base64url-encoded AES-256-GCM wrapping of the data key. */
+  wrappedKey: string;
+}
+
+export interface EndpointAccess {
+  /** Endpoint resource name; also the HTTP Basic user name. */
+  name: string;
+  /** Slow hash (src/crypto credential hash) of the endpoint's secret. */
+  credentialHash: string;
+  /** The endpoint's private repository path on the space, e.g. `endpoints/laptop-01`; no leading slash. */
+  repository: string;
+  /** False when the Endpoint is suspended or its tenant's contract is: access refused. */
+  enabled: boolean;
+}
+
+export type TwoFactorPolicy = 'two-factor' | 'one-factor' | 'disabled';
+
+export interface HumanAccessPolicy {
+  /** two-factor: password + TOTP; one-factor: password (TOTP checked if enrolled); disabled: no human routes. */
+  policy: TwoFactorPolicy;
+  users: HumanAccess[];
+}
+
+export interface HumanAccess {
+  name: string;
+  email: string;
+  role: 'admin' | 'operator' | 'viewer';
+  passwordHash: string;
+  /** base32 RFC 6238 secret; present when the user is enrolled in 2FA. */
+  totpSecret?: string;
+}
