@@ -10,7 +10,7 @@ NODE_MODULES := node_modules/.package-lock.json
 test: deps
 	npm run --silent lint
 	npm run --silent typecheck
-	npx vitest run
+	vitest run
 
 ## demo: a local control plane with simulated datacenters, and its nodes
 demo: deps
@@ -38,10 +38,10 @@ typecheck: $(NODE_MODULES)
 	npm run --silent typecheck
 
 unit: $(NODE_MODULES)
-	npx vitest run --project unit
+	vitest run --project unit
 
 integration: deps
-	npx vitest run --project integration
+	vitest run --project integration
 
 bench: deps
 	npm run --silent bench

@@ -35,7 +35,7 @@ build() {
     local started=$SECONDS tmp="$target.tmp"
     rm -rf "$tmp" && mkdir -p "$tmp"
     (cd "$dir" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" tool)
-    for pair in "$@"; do mv "$tmp/${pair#*=}" "$tmp/${pair%%=*}"; done
+    for pair in "$@"; do [ "${pair#*=}" = "${pair%%=*}" ] || mv "$tmp/${pair#*=}" "$tmp/${pair%%=*}"; done
     echo "$version" > "$tmp/VERSION"
     touch "$tmp/.complete"
     rm -rf "$target" && mv "$tmp" "$target"
@@ -45,7 +45,7 @@ build() {
 }
 
 required_version() { # <go.mod> <module path>
-  awk -v m="$2" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$1"
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$1"
 }
 k8s_version=$(required_version "$here/kubernetes/go.mod" k8s.io/kubernetes)
 etcd_version=$(required_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)

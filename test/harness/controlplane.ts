@@ -223,6 +223,8 @@ export async function startCluster(options: StartOptions): Promise<ClusterState>
       '--bind-address=127.0.0.1',
       // A host without a default route has no address to advertise unless told.
       '--advertise-address=127.0.0.1',
+      // The endpoint reconciler refuses a loopback address; nothing here needs the kubernetes Service endpoints.
+      '--endpoint-reconciler-type=none',
       `--secure-port=${apiserver}`,
       `--cert-dir=${pkiDir}`,
       `--tls-cert-file=${pki.serverCert}`,
@@ -288,6 +290,7 @@ export async function startCluster(options: StartOptions): Promise<ClusterState>
     return state;
   } catch (error) {
     await killComponents(state);
+    await rm(stateFile(dir), { force: true });
     throw error;
   }
 }
