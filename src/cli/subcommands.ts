@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
+import { registerGatewayCommand } from '../gateway/command.ts';
+import { registerValidateCommand } from '../validate/command.ts';
 
 /** Every subcommand of the entry point; each module adds itself with one line here. */
 export function registerSubcommands(program: Command): void {
-  void program;
+  registerGatewayCommand(program);
+  registerValidateCommand(program);
 }

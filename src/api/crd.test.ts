@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { crdFiles } from './crd-files.ts';
+import { allCustomResourceDefinitions } from './crd.ts';
+
+const root = join(import.meta.dirname, '../..');
+
+describe('CRDs', () => {
+  it('crds/ is what src/api generates (run `npm run generate` after changing the API)', async () => {
+    for (const [path, content] of crdFiles()) {
+      expect(await readFile(join(root, path), 'utf8'), path).toBe(content);
+    }
+  });
+
+  it('puts every kind in the tenantbackup category with a status subresource and described fields', () => {
+    const crds = allCustomResourceDefinitions();
+    expect(crds.map((c) => c.spec.names.kind)).toEqual(['Datacenter', 'Tenant', 'BackupSpace', 'Endpoint']);
+    for (const crd of crds) {
+      expect(crd.spec.names.categories).toEqual(['tenantbackup']);
+      const version = crd.spec.versions[0];
+      expect(version?.subresources?.status).toEqual({});
+      const undescribed: string[] = [];
+      const walk = (schema: Record<string, unknown>, path: string) => {
+        const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+        for (const [name, child] of Object.entries(properties)) {
+          const childPath = `${path}.${name}`;
+          if (path !== '' || name === 'spec' || name === 'status') {
+            if (!child.description) undescribed.push(childPath);
+          }
+          walk(child, childPath);
+          if (child.items) walk(child.items as Record<string, unknown>, `${childPath}[]`);
+        }
+      };
+      walk(version?.schema?.openAPIV3Schema as Record<string, unknown>, '');
+      // Conditions follow metav1.Condition, whose fields are described; everything else must be too.
+      expect(undescribed.filter((p) => !p.includes('conditions[]')), crd.metadata?.name).toEqual([]);
+    }
+  });
+
+  it('does not take the core Endpoints short name', () => {
+    const endpoint = allCustomResourceDefinitions().find((c) => c.spec.names.kind === 'Endpoint');
+    expect(endpoint?.spec.names.shortNames).not.toContain('ep');
+    expect(endpoint?.spec.names.shortNames).toContain('bep');
+  });
+});

@@ -1,0 +1,163 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { defineResource } from './resource.ts';
+import {
+  Conditions,
+  countryCode,
+  dnsLabel,
+  dnsSubdomain,
+  email,
+  immutable,
+  list,
+  ObservedGeneration,
+  quantity,
+  stringEnum,
+} from './schema.ts';
+
+export const SLA_TIERS = ['base', 'premium'] as const;
+export const BILLING_MODES = ['hourly', 'monthly'] as const;
+export const TWO_FACTOR_MODES = ['Required', 'Optional', 'Disabled'] as const;
+export const KEY_CUSTODY_MODES = ['provider', 'customer'] as const;
+export const CONTRACT_STATES = ['Active', 'Suspended', 'Terminated'] as const;
+export const USER_ROLES = ['admin', 'operator', 'viewer'] as const;
+export const CONTACT_ROLES = ['administrative', 'technical', 'billing'] as const;
+
+/** Namespaces are named `tenant-<tenant name>`, and must fit in 63 characters. */
+export const TENANT_NAME_MAX_LENGTH = 56;
+
+export const TenantSpec = Type.Object({
+  displayName: Type.String({ minLength: 1, maxLength: 128, description: 'The customer\'s name as it appears in reports, e.g. "Acme S.p.A.".' }),
+  contacts: list(Type.Object({
+    name: Type.String({ minLength: 1, maxLength: 128, description: 'Contact person.' }),
+    email: email({ description: 'Where reports and notices go.' }),
+    role: Type.Optional(stringEnum(CONTACT_ROLES, { default: 'technical', description: 'What the contact is for.' })),
+  }), { minItems: 1, maxItems: 16, description: 'People the provider writes to: periodic backup reports (S4), notices, termination.' }),
+  plan: Type.Optional(Type.Object({
+    tier: Type.Optional(stringEnum(SLA_TIERS, { default: 'base', description: 'SLA tier.' })),
+    billing: Type.Optional(stringEnum(BILLING_MODES, { default: 'monthly', description: 'Billing period: per started hour or per month (S10).' })),
+  }, { default: { tier: 'base', billing: 'monthly' }, description: 'Commercial plan.' })),
+  residency: Type.Object({
+    countries: Type.Optional(list(countryCode(), {
+      minItems: 1,
+      maxItems: 32,
+      'x-kubernetes-list-type': 'set',
+      description: 'Countries (ISO 3166-1 alpha-2) where the customer\'s data may be stored (S7).',
+    })),
+    datacenters: Type.Optional(list(dnsSubdomain(), {
+      minItems: 1,
+      maxItems: 32,
+      'x-kubernetes-list-type': 'set',
+      description: 'Datacenters the customer chose; when set, spaces may only be created in these (and in allowed countries, if countries is set too).',
+    })),
+  }, {
+    description: 'Where the customer\'s data may live. Every space must be in a datacenter these allow; a space that breaks the rule is refused.',
+    'x-kubernetes-validations': [{
+      rule: 'has(self.countries) || has(self.datacenters)',
+      message: 'residency must allow at least one country or datacenter',
+    }],
+  }),
+  quotas: Type.Object({
+    storage: quantity({ description: 'Total storage of all spaces (sum of their sizes), e.g. 500Gi. Enforced by the API server through a ResourceQuota.' }),
+    spaces: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 1, description: 'Maximum number of BackupSpaces.' })),
+    endpoints: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, default: 10, description: 'Maximum number of Endpoints (backup devices), counted monthly for billing (S10).' })),
+  }, { description: 'Limits of the contract.' }),
+  security: Type.Optional(Type.Object({
+    twoFactor: Type.Optional(stringEnum(TWO_FACTOR_MODES, { default: 'Optional', description: 'Two-factor authentication for the tenant\'s people (S12): Required (password and TOTP), Optional (TOTP when enrolled), Disabled (no human access routes).' })),
+    keyCustody: Type.Optional(stringEnum(KEY_CUSTODY_MODES, {
+      default: 'provider',
+      description: 'Who can unlock the spaces\' data keys (S6, S13). provider: wrapped by the operator\'s master key. customer: wrapped by a key derived from a password only the customer knows; the provider cannot read the data, and a lost password means the data is lost. Cannot be changed once set.',
+      'x-kubernetes-validations': [immutable('keyCustody', 'keys already wrapped for one custody cannot be handed to another; create a new tenant')],
+    })),
+  }, { default: { twoFactor: 'Optional', keyCustody: 'provider' }, description: 'Security options.' })),
+  users: Type.Optional(list(Type.Object({
+    name: dnsLabel({ description: 'User name, unique in the tenant.' }),
+    email: email({ description: 'The user\'s email.' }),
+    role: Type.Optional(stringEnum(USER_ROLES, { default: 'viewer', description: 'admin: manage spaces and endpoints, unseal customer-held keys; operator: manage endpoints; viewer: read usage and reports.' })),
+  }), {
+    maxItems: 64,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+    description: 'The customer\'s people. Each gets RBAC in the tenant namespace and, unless two-factor is Disabled, a TOTP enrolment (otpauth URI and QR code) in a Secret only they can read.',
+  })),
+  contract: Type.Optional(Type.Object({
+    state: Type.Optional(stringEnum(CONTRACT_STATES, { default: 'Active', description: 'Active: service runs. Suspended: access is refused, data kept. Terminated: data is exported (unless waived), verified, then destroyed (S14).' })),
+    endDate: Type.Optional(Type.String({ format: 'date', description: 'Date the contract ended (YYYY-MM-DD); only for a Terminated contract.' })),
+    exportOnTermination: Type.Optional(Type.Boolean({ default: true, description: 'Export every space in a standard, verifiable format before anything is destroyed. Setting false is an explicit waiver: data is destroyed without an export.' })),
+    exportTarget: Type.Optional(Type.Object({
+      persistentVolumeClaim: Type.Object({
+        namespace: dnsLabel({ description: 'Namespace of the claim (the provider\'s, not the tenant\'s, which is deleted).' }),
+        claimName: dnsSubdomain({ description: 'Name of the claim the export archives are written to.' }),
+      }, { description: 'A volume the export is written to.' }),
+    }, { description: 'Where the termination export goes.' })),
+  }, {
+    default: { state: 'Active', exportOnTermination: true },
+    description: 'The contract, which drives suspension and termination.',
+    'x-kubernetes-validations': [
+      { rule: "!has(self.endDate) || self.state == 'Terminated'", message: 'endDate is only allowed with a Terminated contract', fieldPath: '.endDate' },
+      {
+        rule: "self.state != 'Terminated' || !self.exportOnTermination || has(self.exportTarget)",
+        message: 'a Terminated contract with exportOnTermination needs an exportTarget (or exportOnTermination: false to waive the export)',
+        fieldPath: '.exportTarget',
+        reason: 'FieldValueRequired',
+      },
+      { rule: "oldSelf.state != 'Terminated' || self.state == 'Terminated'", message: 'a Terminated contract cannot be reactivated', fieldPath: '.state' },
+    ],
+  })),
+});
+export type TenantSpec = Static<typeof TenantSpec>;
+
+const UsageOf = (what: string) => Type.Object({
+  used: Type.Optional(Type.String({ maxLength: 64, description: `${what} in use.` })),
+  hard: Type.Optional(Type.String({ maxLength: 64, description: `${what} allowed.` })),
+}, { description: `${what}: use against the quota.` });
+
+export const TERMINATION_PHASES = ['Suspending', 'Exporting', 'Verifying', 'Shredding', 'Deleting', 'Done'] as const;
+
+export const TenantStatus = Type.Object({
+  observedGeneration: Type.Optional(ObservedGeneration),
+  conditions: Type.Optional(Conditions),
+  namespace: Type.Optional(Type.String({ maxLength: 63, description: 'Namespace that holds the tenant\'s spaces and endpoints.' })),
+  phase: Type.Optional(stringEnum(['Pending', 'Active', 'Suspended', 'Terminating', 'Terminated'] as const, { description: 'Summary of the tenant\'s lifecycle.' })),
+  usage: Type.Optional(Type.Object({
+    storage: Type.Optional(UsageOf('Storage')),
+    spaces: Type.Optional(UsageOf('Spaces')),
+    endpoints: Type.Optional(UsageOf('Endpoints')),
+  }, { description: 'Use against quotas, as the API server\'s ResourceQuota counts it.' })),
+  termination: Type.Optional(Type.Object({
+    phase: stringEnum(TERMINATION_PHASES, { description: 'Step of the termination state machine.' }),
+    startedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When termination began.' })),
+    exportVerified: Type.Optional(Type.Boolean({ description: 'Every space\'s export was verified against its checksums.' })),
+  }, { description: 'Progress of termination.' })),
+});
+export type TenantStatus = Static<typeof TenantStatus>;
+
+export const tenantResource = defineResource({
+  kind: 'Tenant',
+  plural: 'tenants',
+  singular: 'tenant',
+  shortNames: ['tn'],
+  scope: 'Cluster',
+  description: 'A customer under contract: who they are, where their data may live, their quotas, security choices, people and contract state. The operator gives each tenant its own isolated namespace.',
+  spec: TenantSpec,
+  status: TenantStatus,
+  rules: [{
+    rule: `size(self.metadata.name) <= ${TENANT_NAME_MAX_LENGTH}`,
+    message: `the tenant name must be at most ${TENANT_NAME_MAX_LENGTH} characters, so that its namespace tenant-<name> fits in 63`,
+  }, {
+    rule: `self.metadata.name.matches('${'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}')`,
+    message: 'the tenant name must be a DNS label (lower-case letters, digits and -), as it names a namespace',
+  }],
+  printerColumns: [
+    { name: 'Display Name', type: 'string', jsonPath: '.spec.displayName' },
+    { name: 'Tier', type: 'string', jsonPath: '.spec.plan.tier' },
+    { name: 'Contract', type: 'string', jsonPath: '.spec.contract.state' },
+    { name: 'Namespace', type: 'string', jsonPath: '.status.namespace' },
+    { name: 'Storage', type: 'string', jsonPath: '.status.usage.storage.used', description: 'Storage requested by spaces' },
+    { name: 'Quota', type: 'string', jsonPath: '.spec.quotas.storage' },
+    { name: 'Spaces', type: 'string', jsonPath: '.status.usage.spaces.used' },
+    { name: 'Endpoints', type: 'string', jsonPath: '.status.usage.endpoints.used', priority: 1 },
+    { name: '2FA', type: 'string', jsonPath: '.spec.security.twoFactor', priority: 1 },
+    { name: 'Keys', type: 'string', jsonPath: '.spec.security.keyCustody', priority: 1 },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+});

@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { formatError, validateManifests } from './manifests.ts';
+
+const run = promisify(execFile);
+const entryPoint = join(import.meta.dirname, '../cli/main.ts');
+
+async function fileWith(content: string, name = 'manifest.yaml'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'validate-'));
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+const goodTenant = `apiVersion: tenantbackup.io/v1alpha1
+kind: Tenant
+metadata:
+  name: acme
+spec:
+  displayName: Acme
+  contacts:
+    - name: Anna
+      email: anna@example.com
+  residency:
+    countries: [IT]
+  quotas:
+    storage: 100Gi
+`;
+
+describe('validateManifests', () => {
+  it('accepts a valid object and skips objects of other APIs', async () => {
+    const path = await fileWith(`${goodTenant}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n`);
+    const report = await validateManifests([path]);
+    expect(report).toMatchObject({ files: 1, validated: 1, skipped: 1, errors: [] });
+  });
+
+  it('names file, line, object, field path and rule', async () => {
+    const path = await fileWith(goodTenant.replace('anna@example.com', 'anna-at-example'));
+    const [error, ...rest] = (await validateManifests([path])).errors;
+    expect(error).toMatchObject({ file: path, line: 9, object: 'Tenant/acme', path: 'spec.contacts[0].email', rule: 'format' });
+    expect(formatError(error!)).toBe(`${path}:9: Tenant/acme: spec.contacts[0].email: must be of type email [format]`);
+    // The API server does not run CEL rules on an object with type errors, and says so.
+    expect(rest.map((e) => e.message)).toEqual(['some validation rules were not checked because the object was invalid; correct the existing errors to complete validation']);
+  });
+
+  it('points a missing required field at its parent line', async () => {
+    const path = await fileWith(goodTenant.replace('  quotas:\n    storage: 100Gi\n', '  quotas: {}\n'));
+    const [error] = (await validateManifests([path])).errors;
+    expect(error).toMatchObject({ path: 'spec.quotas.storage', rule: 'required', line: 12 });
+  });
+
+  it('evaluates CEL rules with defaults applied first', async () => {
+    const path = await fileWith(`${goodTenant}  contract:\n    endDate: "2026-12-31"\n`);
+    const errors = (await validateManifests([path])).errors;
+    // state defaults to Active, and an end date needs a Terminated contract.
+    expect(errors.map((e) => [e.path, e.rule])).toEqual([['spec.contract.endDate', 'cel']]);
+  });
+
+  it('refuses unknown fields, unknown kinds and versions, and namespaces on cluster-scoped kinds', async () => {
+    const path = await fileWith([
+      goodTenant.replace('  displayName: Acme\n', '  displayName: Acme\n  colour: blue\n'),
+      'apiVersion: tenantbackup.io/v1alpha1\nkind: Tenants\nmetadata: {name: x}\nspec: {}\n',
+      'apiVersion: tenantbackup.io/v1\nkind: Tenant\nmetadata: {name: x}\nspec: {}\n',
+      goodTenant.replace('  name: acme\n', '  name: acme\n  namespace: default\n'),
+    ].join('---\n'));
+    const errors = (await validateManifests([path])).errors;
+    expect(errors.map((e) => [e.path, e.rule])).toEqual([
+      ['spec.colour', 'unknown-field'],
+      ['kind', 'kind'],
+      ['apiVersion', 'version'],
+      ['metadata.namespace', 'forbidden'],
+    ]);
+  });
+
+  it('requires a namespace on namespaced kinds, and walks List items', async () => {
+    const path = await fileWith(`apiVersion: v1
+kind: List
+items:
+  - apiVersion: tenantbackup.io/v1alpha1
+    kind: Endpoint
+    metadata: {name: laptop}
+    spec: {spaceRef: {name: main}, kind: Desktop, selection: {include: [/home]}}
+`);
+    const report = await validateManifests([path]);
+    expect(report.validated).toBe(1);
+    expect(report.errors.map((e) => [e.object, e.path])).toEqual([['Endpoint/laptop', 'metadata.namespace']]);
+  });
+
+  it('reports YAML syntax errors with their line', async () => {
+    const path = await fileWith('apiVersion: tenantbackup.io/v1alpha1\nkind: Tenant\nmetadata: {name: [\n');
+    const [error] = (await validateManifests([path])).errors;
+    expect(error).toMatchObject({ rule: 'yaml' });
+    expect(error?.line).toBeGreaterThan(0);
+  });
+
+  it('searches directories recursively', async () => {
+    const path = await fileWith(goodTenant, 'a.yaml');
+    const dir = join(path, '..');
+    await writeFile(join(dir, 'notes.txt'), 'not a manifest');
+    expect((await validateManifests([dir])).validated).toBe(1);
+  });
+});
+
+describe('validate command', () => {
+  it('exits 0 for valid manifests and 1 for invalid ones, printing each error', async () => {
+    const node = process.execPath;
+    const good = await fileWith(goodTenant);
+    const ok = await run(node, [entryPoint, 'validate', good]);
+    expect(ok.stderr).toContain('1 object(s) validated');
+    const bad = await fileWith(goodTenant.replace('IT', 'EU'));
+    const failed = await run(node, [entryPoint, 'validate', bad]).catch((e: { code: number; stdout: string }) => e);
+    expect('code' in failed && failed.code).toBe(1);
+    expect(failed.stdout).toContain('spec.residency.countries[0]: must be an ISO 3166-1 alpha-2 country code');
+  });
+});
