@@ -1,0 +1,376 @@
+/**
+ * The files of the space's restic repositories on disk (layout in paths.ts): atomic, durable writes
+ * and plaintext reads, transparently encrypted at rest when asked.
+ *
+ * A write streams into a temporary file beside the final name, is fsynced, then linked to the final
+ * name (link fails if the name exists, so an object is never replaced — restic's REST backend assumes
+ * no overwrites) and the directory is fsynced. A failed or abandoned upload removes its temporary file,
+ * so partial uploads never become visible objects; temporary files left by a crash are removed at
+ * startup. Every committed write and delete is reported to the ObjectIndex.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AT_REST_HEADER_BYTES,
+  AtRestIntegrityError,
+  createDecryptStream,
+  createEncryptStream,
+  hasAtRestMagic,
+  parseHeader,
+  planRange,
+  plaintextSize,
+  type AtRestContext,
+  type AtRestHeader,
+} from './at-rest.ts';
+import type { ObjectIndex, ObjectInfo, ScannedObject } from './object-index.ts';
+import {
+  RESTIC_OBJECT_TYPES,
+  fileDirectory,
+  filePath,
+  fileRefName,
+  isObjectId,
+  isObjectType,
+  isTemporaryFileName,
+  repositoryDirectory,
+  temporaryFileName,
+  type FileRef,
+  type ResticObjectType,
+} from './paths.ts';
+
+/** What encrypting or decrypting an object needs besides the object's name. */
+export interface AtRestKeys {
+  dataKey: Uint8Array;
+  spaceUid: string;
+}
+
+/** An object is encrypted at rest but no data key is available (sealed gateway). */
+export class KeyUnavailableError extends Error {
+  override readonly name = 'KeyUnavailableError';
+  constructor() {
+    super('the object is encrypted at rest and the data key is not available');
+  }
+}
+
+export interface ListedObject {
+  name: string;
+  size: number;
+}
+
+/** An object opened for reading: its plaintext size, then one read of a byte range. */
+export interface OpenedObject {
+  size: number;
+  mtimeMs: number;
+  /** Plaintext bytes [start, end] (inclusive, within 0..size-1; any range when size is 0). */
+  read(start: number, end: number): Readable;
+  /** Releases the file without reading. */
+  close(): Promise<void>;
+}
+
+export type PutResult = { status: 'created'; info: ObjectInfo } | { status: 'exists' };
+
+const FILE_MODE = 0o600;
+const DIRECTORY_MODE = 0o700;
+const STAT_CONCURRENCY = 32;
+
+function isErrorCode(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes(String((error as NodeJS.ErrnoException).code));
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) {
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Reads the at-rest header of an open file, or null when the file is stored in plain. */
+async function readHeader(handle: FileHandle, fileBytes: number): Promise<AtRestHeader | null> {
+  if (fileBytes < AT_REST_HEADER_BYTES) return null;
+  const bytes = Buffer.alloc(AT_REST_HEADER_BYTES);
+  const { bytesRead } = await handle.read(bytes, 0, AT_REST_HEADER_BYTES, 0);
+  if (bytesRead < AT_REST_HEADER_BYTES || !hasAtRestMagic(bytes)) return null;
+  return parseHeader(bytes);
+}
+
+/** Plaintext size of the file at `path` with stats `stats` (reads the header only when it may be encrypted). */
+async function plaintextSizeOf(path: string, stats: Stats): Promise<number> {
+  if (stats.size < AT_REST_HEADER_BYTES) return stats.size;
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const header = await readHeader(handle, stats.size);
+    if (header === null) return stats.size;
+    const size = plaintextSize(stats.size, header.chunkBytes);
+    if (size === null) throw new AtRestIntegrityError(`encrypted object ${path} has an impossible size (truncated?)`);
+    return size;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some filesystems cannot fsync a directory; the file itself was synced.
+    if (!isErrorCode(error, 'EINVAL', 'ENOTSUP', 'EISDIR')) throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Links `from` to `to` unless `to` exists; falls back to rename where hard links are unsupported. */
+async function linkNoReplace(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if (isErrorCode(error, 'EEXIST')) return false;
+    if (!isErrorCode(error, 'EPERM', 'ENOTSUP', 'ENOSYS', 'EXDEV')) throw error;
+  }
+  // No hard links (some network filesystems): check then rename; the window is tiny and the content
+  // of both is identical when the name is a content hash.
+  if (await lstat(to).then(() => true, () => false)) return false;
+  await rename(from, to);
+  return true;
+}
+
+export class ObjectStore {
+  readonly #dataDir: string;
+  readonly #index: ObjectIndex;
+
+  constructor(dataDir: string, index: ObjectIndex) {
+    this.#dataDir = dataDir;
+    this.#index = index;
+  }
+
+  repositoryDir(repository: string): string {
+    return repositoryDirectory(this.#dataDir, repository);
+  }
+
+  /** Creates the repository's directories (idempotent). */
+  async createRepository(repository: string): Promise<void> {
+    const root = this.repositoryDir(repository);
+    await mkdir(root, { recursive: true, mode: DIRECTORY_MODE });
+    for (const type of RESTIC_OBJECT_TYPES) await mkdir(join(root, type), { recursive: true, mode: DIRECTORY_MODE });
+  }
+
+  /** True when the file exists (as any kind of directory entry: nothing may replace it). */
+  async exists(repository: string, ref: FileRef): Promise<boolean> {
+    try {
+      await lstat(filePath(this.repositoryDir(repository), ref));
+      return true;
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT', 'ENOTDIR')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores `body` as the file, through `guard` (checks, quota) and, when `encryptWith` is given, the
+   * at-rest encryption. Resolves 'exists' when the name was taken meanwhile (a concurrent upload of the
+   * same content); rejects with the guard's error (the temporary file is then gone).
+   */
+  async put(repository: string, ref: FileRef, body: Readable, guard: Transform & { readonly bytesSeen: number }, encryptWith: AtRestKeys | null): Promise<PutResult> {
+    const repositoryDir = this.repositoryDir(repository);
+    const directory = fileDirectory(repositoryDir, ref);
+    const finalPath = filePath(repositoryDir, ref);
+    await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
+    const temporaryPath = join(directory, temporaryFileName(ref, randomBytes(8).toString('hex')));
+    const handle = await open(temporaryPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, FILE_MODE);
+    try {
+      const stages: Transform[] = [guard];
+      if (encryptWith !== null) {
+        const context: AtRestContext = { ...encryptWith, objectName: fileRefName(ref) };
+        stages.push(createEncryptStream(context));
+      }
+      // The write stream fsyncs the file before closing it (flush) and closes the handle however the
+      // pipeline ends, so the data is durable before the link makes it visible.
+      await pipeline([body, ...stages, handle.createWriteStream({ flush: true, highWaterMark: 1024 * 1024 })]);
+      const linked = await linkNoReplace(temporaryPath, finalPath);
+      await unlink(temporaryPath).catch((error: unknown) => {
+        if (!isErrorCode(error, 'ENOENT')) throw error;
+      });
+      if (!linked) return { status: 'exists' };
+      await syncDirectory(directory);
+      const stats = await lstat(finalPath);
+      const info: ObjectInfo = { size: guard.bytesSeen, fileBytes: stats.size, mtimeMs: stats.mtimeMs };
+      this.#index.add(repository, ref, info);
+      return { status: 'created', info };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await rm(temporaryPath, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Opens a file for reading; null when it does not exist. Throws KeyUnavailableError when it is
+   * encrypted at rest and `keys` is null.
+   */
+  async open(repository: string, ref: FileRef, keys: AtRestKeys | null): Promise<OpenedObject | null> {
+    let handle: FileHandle;
+    try {
+      handle = await open(filePath(this.repositoryDir(repository), ref), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT', 'ENOTDIR', 'ELOOP')) return null;
+      throw error;
+    }
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) {
+        await handle.close();
+        return null;
+      }
+      const header = await readHeader(handle, stats.size);
+      if (header === null) return plainObject(handle, stats);
+      if (keys === null) throw new KeyUnavailableError();
+      return encryptedObject(handle, stats, header, { ...keys, objectName: fileRefName(ref) });
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Plaintext size of a stored file, or null when it does not exist. */
+  async size(repository: string, ref: FileRef): Promise<number | null> {
+    const path = filePath(this.repositoryDir(repository), ref);
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT', 'ENOTDIR')) return null;
+      throw error;
+    }
+    if (!stats.isFile()) return null;
+    const known = this.#index.get(repository, ref);
+    if (known !== undefined && known.fileBytes === stats.size && known.mtimeMs === stats.mtimeMs) return known.size;
+    return plaintextSizeOf(path, stats);
+  }
+
+  /** Objects of a type with their plaintext sizes, read from the disk (the truth, whoever wrote it). */
+  async list(repository: string, type: ResticObjectType): Promise<ListedObject[]> {
+    const typeDir = join(this.repositoryDir(repository), type);
+    const directories = type === 'data' ? (await entriesOf(typeDir)).filter((name) => /^[0-9a-f]{2}$/.test(name)).map((name) => join(typeDir, name)) : [typeDir];
+    const names: { directory: string; name: string }[] = [];
+    for (const directory of directories) {
+      for (const name of await entriesOf(directory)) {
+        if (isObjectId(name) && (type !== 'data' || directory.endsWith(name.slice(0, 2)))) names.push({ directory, name });
+      }
+    }
+    const listed = await mapLimited(names, STAT_CONCURRENCY, async ({ name }) => ({ name, size: await this.size(repository, { type, id: name }) }));
+    return listed.filter((entry): entry is ListedObject => entry.size !== null);
+  }
+
+  /** Deletes a file; false when it did not exist. */
+  async remove(repository: string, ref: FileRef): Promise<boolean> {
+    try {
+      await unlink(filePath(this.repositoryDir(repository), ref));
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT', 'ENOTDIR')) {
+        this.#index.remove(repository, ref);
+        return false;
+      }
+      throw error;
+    }
+    this.#index.remove(repository, ref);
+    return true;
+  }
+
+  /**
+   * Walks the data directory and returns every repository file with its plaintext size. With
+   * `removeTemporary`, leftover upload temporaries are deleted (at startup, when no upload can be in
+   * flight); otherwise they are skipped.
+   */
+  async scan(options: { removeTemporary: boolean }): Promise<{ objects: ScannedObject[]; strayBytes: number; removedTemporary: number }> {
+    const objects: ScannedObject[] = [];
+    let strayBytes = 0;
+    let removedTemporary = 0;
+    const files: { path: string; stats: Stats }[] = [];
+    const walk = async (directory: string): Promise<void> => {
+      for (const name of await entriesOf(directory)) {
+        const path = join(directory, name);
+        const stats = await lstat(path).catch(() => null);
+        if (stats === null) continue;
+        if (stats.isDirectory()) await walk(path);
+        else if (stats.isFile() && isTemporaryFileName(name)) {
+          if (options.removeTemporary) {
+            await rm(path, { force: true });
+            removedTemporary += 1;
+          }
+        } else if (stats.isFile()) files.push({ path, stats });
+      }
+    };
+    await mkdir(this.#dataDir, { recursive: true, mode: DIRECTORY_MODE });
+    await walk(this.#dataDir);
+    await mapLimited(files, STAT_CONCURRENCY, async ({ path, stats }) => {
+      const located = locate(relative(this.#dataDir, path));
+      const size = await plaintextSizeOf(path, stats).catch(() => stats.size);
+      if (located === null) strayBytes += size;
+      else objects.push({ ...located, info: { size, fileBytes: stats.size, mtimeMs: stats.mtimeMs } });
+    });
+    return { objects, strayBytes, removedTemporary };
+  }
+}
+
+async function entriesOf(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch (error) {
+    if (isErrorCode(error, 'ENOENT', 'ENOTDIR')) return [];
+    throw error;
+  }
+}
+
+/** Which repository file a path (relative to the data directory) is, from the layout alone. */
+export function locate(relativePath: string): { repository: string; ref: FileRef } | null {
+  const segments = relativePath.split(sep);
+  const name = segments.at(-1) ?? '';
+  const parent = segments.at(-2) ?? '';
+  if (name === 'config' && segments.length >= 2) return { repository: segments.slice(0, -1).join('/'), ref: { type: 'config' } };
+  if (!isObjectId(name)) return null;
+  if (isObjectType(parent) && parent !== 'data' && segments.length >= 3) {
+    return { repository: segments.slice(0, -2).join('/'), ref: { type: parent, id: name } };
+  }
+  if (segments.at(-3) === 'data' && parent === name.slice(0, 2) && segments.length >= 4) {
+    return { repository: segments.slice(0, -3).join('/'), ref: { type: 'data', id: name } };
+  }
+  return null;
+}
+
+function plainObject(handle: FileHandle, stats: Stats): OpenedObject {
+  return {
+    size: stats.size,
+    mtimeMs: stats.mtimeMs,
+    read: (start, end) => handle.createReadStream({ start, end: Math.max(start, end), autoClose: true, highWaterMark: 256 * 1024 }),
+    close: () => handle.close(),
+  };
+}
+
+function encryptedObject(handle: FileHandle, stats: Stats, header: AtRestHeader, context: AtRestContext): OpenedObject {
+  const size = plaintextSize(stats.size, header.chunkBytes);
+  if (size === null) throw new AtRestIntegrityError('encrypted object has an impossible size (truncated?)');
+  return {
+    size,
+    mtimeMs: stats.mtimeMs,
+    read: (start, end) => {
+      const plan = planRange(header, stats.size, start, end);
+      const source = handle.createReadStream({ start: plan.fileStart, end: plan.fileEnd, autoClose: true, highWaterMark: 256 * 1024 });
+      const decrypt = createDecryptStream(context, header, plan);
+      source.on('error', (error) => decrypt.destroy(error));
+      // A reader that goes away early (client disconnect) must not leave the file open.
+      decrypt.on('close', () => source.destroy());
+      return source.pipe(decrypt);
+    },
+    close: () => handle.close(),
+  };
+}
