@@ -1,0 +1,34 @@
+/** Everything a request handler needs, assembled once by the server. */
+import type { Logger } from '../log/logger.ts';
+import type { AccessConfiguration } from './config.ts';
+import type { CredentialCache } from './credential-cache.ts';
+import type { KeyVault } from './key-vault.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { ObjectIndex } from './object-index.ts';
+import type { AtRestKeys, ObjectStore } from './object-store.ts';
+import type { QuotaLedger } from './quota.ts';
+import type { GatewayCounters } from './report.ts';
+import type { SessionSigner } from './sessions.ts';
+import type { TotpReplayGuard } from './human-auth.ts';
+
+export interface GatewayContext {
+  /** The configuration in force now (it may be replaced between requests, never during one's checks). */
+  config(): AccessConfiguration;
+  index: ObjectIndex;
+  store: ObjectStore;
+  quota: QuotaLedger;
+  vault: KeyVault;
+  credentials: CredentialCache;
+  sessions: SessionSigner;
+  totpReplay: TotpReplayGuard;
+  metrics: GatewayMetrics;
+  counters: GatewayCounters;
+  log: Logger;
+  startedAt: Date;
+}
+
+/** Keys for at-rest encryption when a data key is loaded. */
+export function atRestKeys(context: GatewayContext): AtRestKeys | null {
+  const dataKey = context.vault.dataKey;
+  return dataKey === null ? null : { dataKey, spaceUid: context.config().access.space.uid };
+}

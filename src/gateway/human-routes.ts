@@ -1,0 +1,146 @@
+/**
+ * Routes for the tenant's people (S9 usage, S12 two-factor access, S6 unsealing):
+ *
+ *   POST /v1/session    {user, password, code?} → {token, expiresAt, user, role}
+ *   GET  /v1/usage      space quota and usage, per endpoint bytes/objects/snapshots/last backup
+ *   GET  /v1/snapshots  per endpoint, the snapshot objects the server can see (id, size, time):
+ *                       restic encrypts snapshots client-side, so this is all the server knows
+ *   POST /v1/unseal     {password} (admin only): unseal a customer-custody gateway
+ *
+ * Everything but /v1/session needs `Authorization: Bearer <token>` from /v1/session. With the
+ * tenant's policy `disabled` these routes do not exist (404).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WrongPasswordError } from '../crypto/index.ts';
+import type { HumanAccess } from './access-config.ts';
+import type { GatewayContext } from './context.ts';
+import { signIn } from './human-auth.ts';
+import { HttpError, bearerToken, readJsonBody, sendJson } from './http-util.ts';
+import { UnsealError } from './key-vault.ts';
+import { endpointReports } from './report.ts';
+
+const SIGN_IN_REFUSED = 'sign-in refused: wrong user, password or code';
+const BEARER_CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="tenant-backup"' };
+
+function optionalString(body: unknown, field: string): string | undefined {
+  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1024) throw new HttpError(400, `field "${field}" must be a non-empty string`);
+  return value;
+}
+
+function requiredString(body: unknown, field: string): string {
+  const value = optionalString(body, field);
+  if (value === undefined) throw new HttpError(400, `field "${field}" is required`);
+  return value;
+}
+
+/** The signed-in user of a request, from its bearer token; 401 otherwise. */
+function sessionUser(context: GatewayContext, req: IncomingMessage): HumanAccess {
+  const token = bearerToken(req);
+  const name = token === null ? null : context.sessions.verify(token);
+  const user = name === null ? undefined : context.config().users.get(name);
+  if (user === undefined) {
+    throw new HttpError(401, 'sign in first (POST /v1/session) and send the token as a Bearer token', BEARER_CHALLENGE);
+  }
+  return user;
+}
+
+/** True when the path is a human route (handled here), for routing and metrics. */
+export function isHumanRoute(path: string): boolean {
+  return ['/v1/session', '/v1/usage', '/v1/snapshots', '/v1/unseal'].includes(path);
+}
+
+export async function handleHumanRequest(context: GatewayContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  if (context.config().access.humans.policy === 'disabled') throw new HttpError(404, 'human access is disabled for this tenant');
+  const method = req.method ?? 'GET';
+  const expect = (allowed: string): void => {
+    if (method !== allowed) throw new HttpError(405, 'method not allowed', { Allow: allowed });
+  };
+  switch (path) {
+    case '/v1/session':
+      expect('POST');
+      return createSession(context, req, res);
+    case '/v1/usage':
+      expect('GET');
+      return usage(context, req, res);
+    case '/v1/snapshots':
+      expect('GET');
+      return snapshots(context, req, res);
+    case '/v1/unseal':
+      expect('POST');
+      return unseal(context, req, res);
+    default:
+      throw new HttpError(404, 'not found');
+  }
+}
+
+async function createSession(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readJsonBody(req);
+  const request = { user: requiredString(body, 'user'), password: requiredString(body, 'password'), code: optionalString(body, 'code') };
+  const result = await signIn(context.config(), context.credentials, context.totpReplay, request);
+  if (!result.ok) {
+    context.log.warn({ user: request.user }, 'human sign-in refused');
+    throw new HttpError(401, SIGN_IN_REFUSED);
+  }
+  const session = context.sessions.issue(result.user.name);
+  context.log.info({ user: result.user.name, role: result.user.role }, 'human signed in');
+  sendJson(res, 200, { ...session, user: result.user.name, role: result.user.role });
+}
+
+async function usage(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sessionUser(context, req);
+  const { space } = context.config().access;
+  const used = context.index.totalBytes;
+  sendJson(res, 200, {
+    space: { namespace: space.namespace, name: space.name, quotaBytes: space.quotaBytes, usedBytes: used, availableBytes: Math.max(0, space.quotaBytes - used), objects: context.index.totalObjects },
+    dataKeyState: context.vault.state,
+    endpoints: endpointReports({ config: context.config(), index: context.index, counters: context.counters }).map((e) => ({
+      name: e.name,
+      enabled: e.enabled,
+      initialized: e.initialized,
+      bytesStored: e.bytesStored,
+      objects: e.objects,
+      byKind: e.byKind,
+      snapshots: e.snapshots,
+      lastBackupAt: e.lastBackupAt,
+    })),
+  });
+}
+
+async function snapshots(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sessionUser(context, req);
+  sendJson(res, 200, {
+    endpoints: context.config().access.endpoints.map((endpoint) => ({
+      name: endpoint.name,
+      snapshots: context.index.snapshots(endpoint.repository).map((s) => ({ id: s.id, size: s.size, storedAt: new Date(s.storedAtMs).toISOString() })),
+    })),
+  });
+}
+
+async function unseal(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const user = sessionUser(context, req);
+  if (user.role !== 'admin') throw new HttpError(403, 'only a tenant admin may unseal the gateway');
+  const password = requiredString(await readJsonBody(req), 'password');
+  const access = context.config().access;
+  if (access.space.keyCustody.mode !== 'customer') throw new HttpError(409, 'the space is not under customer key custody');
+  if (context.vault.state === 'ready') {
+    sendJson(res, 200, { state: 'ready', message: 'already unsealed' });
+    return;
+  }
+  try {
+    await context.vault.unseal(access, password);
+  } catch (error) {
+    if (error instanceof WrongPasswordError) {
+      context.log.warn({ user: user.name }, 'unseal refused: wrong customer key password');
+      throw new HttpError(401, 'wrong customer key password');
+    }
+    if (error instanceof UnsealError) {
+      context.log.error({ user: user.name, err: error }, 'unseal failed');
+      throw new HttpError(409, error.message);
+    }
+    throw error;
+  }
+  context.log.info({ user: user.name }, 'gateway unsealed');
+  sendJson(res, 200, { state: 'ready' });
+}

@@ -1,0 +1,79 @@
+/**
+ * Builds the GatewayReport (report-contract.ts) from the object index, the configuration in force and
+ * the request counters. Metrics and the human usage route read the same figures from here, so every
+ * way of asking gives the same answer.
+ */
+import type { AccessConfiguration } from './config.ts';
+import type { VaultState } from './key-vault.ts';
+import type { ObjectIndex } from './object-index.ts';
+import { GATEWAY_REPORT_VERSION, type EndpointReport, type GatewayReport } from './report-contract.ts';
+
+/** Counters kept since the process started. */
+export class GatewayCounters {
+  requests = 0;
+  authFailures = 0;
+  readonly quotaRefusals = new Map<string, number>();
+
+  get totalQuotaRefusals(): number {
+    let total = 0;
+    for (const count of this.quotaRefusals.values()) total += count;
+    return total;
+  }
+}
+
+export interface ReportInputs {
+  config: AccessConfiguration;
+  index: ObjectIndex;
+  dataKeyState: VaultState;
+  counters: GatewayCounters;
+  startedAt: Date;
+  now?: Date;
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function endpointReports(inputs: Pick<ReportInputs, 'config' | 'index' | 'counters'>): EndpointReport[] {
+  return inputs.config.access.endpoints.map((endpoint) => {
+    const stats = inputs.index.stats(endpoint.repository);
+    return {
+      name: endpoint.name,
+      repository: endpoint.repository,
+      enabled: endpoint.enabled,
+      initialized: stats.byType.config.objects > 0,
+      bytesStored: stats.bytes,
+      objects: stats.objects,
+      byType: stats.byType,
+      byKind: stats.byKind,
+      snapshots: stats.snapshotCount,
+      lastBackupAt: iso(stats.lastSnapshotAtMs),
+      quotaRefusals: inputs.counters.quotaRefusals.get(endpoint.name) ?? 0,
+    };
+  });
+}
+
+export function buildReport(inputs: ReportInputs): GatewayReport {
+  const { access, digest } = inputs.config;
+  return {
+    version: GATEWAY_REPORT_VERSION,
+    generatedAt: (inputs.now ?? new Date()).toISOString(),
+    gateway: { startedAt: inputs.startedAt.toISOString(), configDigest: digest, dataKeyState: inputs.dataKeyState },
+    space: {
+      namespace: access.space.namespace,
+      name: access.space.name,
+      uid: access.space.uid,
+      quotaBytes: access.space.quotaBytes,
+      usedBytes: inputs.index.totalBytes,
+      objects: inputs.index.totalObjects,
+      appendOnly: access.space.appendOnly,
+      encryptAtRest: access.space.encryptAtRest,
+    },
+    endpoints: endpointReports(inputs),
+    counters: {
+      requests: inputs.counters.requests,
+      quotaRefusals: inputs.counters.totalQuotaRefusals,
+      authFailures: inputs.counters.authFailures,
+    },
+  };
+}

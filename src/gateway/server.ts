@@ -1,0 +1,252 @@
+/**
+ * The gateway of one backup space: an HTTPS server (TLS 1.2+ only, S2) that routes each request to
+ * the restic REST protocol, the human routes, the operator's report, metrics or probes (URL layout in
+ * paths.ts), and owns the pieces they share: configuration in force, object index, quota, keys.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { Logger } from '../log/logger.ts';
+import { ConfigWatcher } from './config-watcher.ts';
+import { decodeKeyFile, parseAccessConfig, readConfigFiles, digestOf, DATA_KEY_FILE, SESSION_KEY_FILE, type AccessConfiguration, type ConfigFiles } from './config.ts';
+import type { GatewayContext } from './context.ts';
+import { CredentialCache } from './credential-cache.ts';
+import { TotpReplayGuard } from './human-auth.ts';
+import { handleHumanRequest, isHumanRoute } from './human-routes.ts';
+import { HttpError, bearerToken, sendError, sendJson, sendText } from './http-util.ts';
+import { KeyVault } from './key-vault.ts';
+import { GatewayMetrics, type RouteLabel } from './metrics.ts';
+import { ObjectIndex } from './object-index.ts';
+import { ObjectStore } from './object-store.ts';
+import { RESERVED_SEGMENTS, parseDataRoute, parseRequestTarget } from './paths.ts';
+import { QuotaLedger } from './quota.ts';
+import { GatewayCounters, buildReport } from './report.ts';
+import { handleDataRequest, routeLabel } from './restic-routes.ts';
+import { SessionSigner } from './sessions.ts';
+
+export interface GatewayOptions {
+  configDir: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  log: Logger;
+  /** How often the configuration directory is checked for changes. */
+  reloadIntervalMs?: number;
+  /** How often the index is reconciled with the disk (writes by other replicas). */
+  rescanIntervalMs?: number;
+  /** How long shutdown waits for requests in flight before cutting connections. */
+  shutdownGraceMs?: number;
+}
+
+/** TLS settings of every gateway: TLS 1.2 and 1.3 only; older protocols fail at handshake (S2). */
+export function tlsOptions(files: Pick<ConfigFiles, 'tlsCert' | 'tlsKey'>): SecureContextOptions {
+  return { cert: files.tlsCert, key: files.tlsKey, minVersion: 'TLSv1.2' };
+}
+
+interface LoadedFiles {
+  config: AccessConfiguration;
+  providerKey: Buffer | null;
+  sessionKey: Buffer | null;
+}
+
+/** Parses and checks every file; throws without side effects when anything is wrong. */
+function loadFiles(files: ConfigFiles): LoadedFiles {
+  const config = parseAccessConfig(files.accessText);
+  const providerKey = config.access.space.keyCustody.mode === 'provider' && files.dataKeyText !== null ? decodeKeyFile(files.dataKeyText, DATA_KEY_FILE) : null;
+  const sessionKey = files.sessionKeyText === null ? null : decodeKeyFile(files.sessionKeyText, SESSION_KEY_FILE);
+  return { config, providerKey, sessionKey };
+}
+
+export class Gateway {
+  readonly #server: Server;
+  readonly #context: GatewayContext;
+  readonly #watcher: ConfigWatcher;
+  readonly #rescanTimer: NodeJS.Timeout;
+  readonly #shutdownGraceMs: number;
+
+  private constructor(server: Server, context: GatewayContext, watcher: ConfigWatcher, rescanTimer: NodeJS.Timeout, shutdownGraceMs: number) {
+    this.#server = server;
+    this.#context = context;
+    this.#watcher = watcher;
+    this.#rescanTimer = rescanTimer;
+    this.#shutdownGraceMs = shutdownGraceMs;
+  }
+
+  /** Reads the configuration, scans the data directory and starts serving. Throws when the configuration is unusable. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const { log } = options;
+    const files = await readConfigFiles(options.configDir);
+    const loaded = loadFiles(files);
+    for (const warning of loaded.config.warnings) log.warn({ warning }, 'access configuration warning');
+    let config = loaded.config;
+
+    const index = new ObjectIndex();
+    const store = new ObjectStore(options.dataDir, index);
+    let removedTemporary = 0;
+    await index.rebuild(async () => {
+      const result = await store.scan({ removeTemporary: true });
+      removedTemporary = result.removedTemporary;
+      return result;
+    });
+    log.info({ usedBytes: index.totalBytes, objects: index.totalObjects, removedTemporary }, 'data directory scanned');
+
+    const vault = new KeyVault();
+    vault.configure(config.access, loaded.providerKey);
+    const metrics = new GatewayMetrics();
+    const context: GatewayContext = {
+      config: () => config,
+      index,
+      store,
+      quota: new QuotaLedger({ limitBytes: () => config.access.space.quotaBytes, usedBytes: () => index.totalBytes }),
+      vault,
+      credentials: new CredentialCache(),
+      sessions: new SessionSigner(loaded.sessionKey ?? undefined),
+      totpReplay: new TotpReplayGuard(),
+      metrics,
+      counters: new GatewayCounters(),
+      log,
+      startedAt: new Date(),
+    };
+
+    const server = createServer(tlsOptions(files), (req, res) => void handleRequest(context, req, res));
+    // Large packs over slow links: no limit on a whole request, only on silence.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.timeout = 180_000;
+    // Longer than the idle timeout of Go's HTTP client (90 s), so restic never reuses a connection we just closed.
+    server.keepAliveTimeout = 120_000;
+    server.on('tlsClientError', (error) => log.debug({ err: error }, 'TLS handshake failed'));
+
+    const watcher = new ConfigWatcher({
+      configDir: options.configDir,
+      intervalMs: options.reloadIntervalMs ?? 2000,
+      initialDigest: digestOf(files),
+      log,
+      onResult: (result) => metrics.countConfigReload(result),
+      apply: (next) => {
+        const reloaded = loadFiles(next);
+        server.setSecureContext(tlsOptions(next));
+        config = reloaded.config;
+        context.credentials.clear();
+        vault.configure(config.access, reloaded.providerKey);
+        if (reloaded.sessionKey !== null) context.sessions.setKey(reloaded.sessionKey);
+        for (const warning of config.warnings) log.warn({ warning }, 'access configuration warning');
+      },
+    });
+    watcher.start();
+
+    const rescanTimer = setInterval(() => {
+      index.rebuild(() => store.scan({ removeTemporary: false })).catch((error: unknown) => log.error({ err: error }, 'rescan of the data directory failed'));
+    }, options.rescanIntervalMs ?? 10 * 60_000);
+    rescanTimer.unref();
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const gateway = new Gateway(server, context, watcher, rescanTimer, options.shutdownGraceMs ?? 25_000);
+    const address = gateway.address();
+    log.info(
+      { address: address.address, port: address.port, space: `${config.access.space.namespace}/${config.access.space.name}`, endpoints: config.endpoints.size, dataKeyState: vault.state },
+      'gateway listening',
+    );
+    return gateway;
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  get context(): GatewayContext {
+    return this.#context;
+  }
+
+  /** Re-reads the configuration directory now (tests; the watcher does this periodically). */
+  reloadNow(): Promise<string> {
+    return this.#watcher.poll();
+  }
+
+  /** Stops accepting connections, lets requests in flight finish (up to the grace period), then closes. */
+  async stop(): Promise<void> {
+    this.#watcher.stop();
+    clearInterval(this.#rescanTimer);
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    const grace = setTimeout(() => this.#server.closeAllConnections(), this.#shutdownGraceMs);
+    grace.unref();
+    await closed;
+    clearTimeout(grace);
+  }
+}
+
+function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' {
+  if (label === 'human') return 'human';
+  if (label === 'report') return 'report';
+  return 'endpoint';
+}
+
+async function handleRequest(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  context.counters.requests += 1;
+  const method = req.method ?? 'GET';
+  let label: RouteLabel = 'unknown';
+  res.once('finish', () => context.metrics.countRequest(label, method, res.statusCode));
+  try {
+    const target = parseRequestTarget(req.url);
+    if (target === null) throw new HttpError(400, 'malformed request path');
+    const { path, query } = target;
+    if (path === '/healthz' || path === '/readyz') {
+      label = 'probe';
+      // Ready even when sealed: the unseal route must stay reachable through the Service.
+      sendJson(res, 200, { status: 'ok', dataKeyState: context.vault.state });
+    } else if (path === '/metrics') {
+      label = 'metrics';
+      await serveMetrics(context, res);
+    } else if (path === '/v1/report') {
+      label = 'report';
+      await serveReport(context, req, res);
+    } else if (isHumanRoute(path)) {
+      label = 'human';
+      await handleHumanRequest(context, req, res, path);
+    } else {
+      const route = RESERVED_SEGMENTS.includes(path.split('/')[1] ?? '') ? null : parseDataRoute(path);
+      if (route === null) throw new HttpError(404, 'not found');
+      label = routeLabel(route);
+      await handleDataRequest(context, req, res, route, query);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) {
+      if (error.status === 401) {
+        context.counters.authFailures += 1;
+        context.metrics.countAuthFailure(authRealm(label));
+        context.log.warn({ route: label, method, remote: req.socket.remoteAddress }, 'authentication failed');
+      }
+      sendError(res, error);
+      return;
+    }
+    context.log.error({ err: error, route: label, method }, 'request failed');
+    sendText(res, 500, 'internal error');
+  }
+}
+
+async function serveMetrics(context: GatewayContext, res: ServerResponse): Promise<void> {
+  context.metrics.update(reportOf(context));
+  const { contentType, body } = await context.metrics.render();
+  res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+async function serveReport(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
+  const token = bearerToken(req);
+  const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
+  if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
+  sendJson(res, 200, reportOf(context));
+}
+
+function reportOf(context: GatewayContext) {
+  return buildReport({ config: context.config(), index: context.index, dataKeyState: context.vault.state, counters: context.counters, startedAt: context.startedAt });
+}
