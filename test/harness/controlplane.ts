@@ -340,7 +340,8 @@ export async function restartApiServer(dir: string): Promise<void> {
   const current = state.components['kube-apiserver'];
   if (!current) throw new Error('this cluster has no kube-apiserver process');
   try {
-    process.kill(-current.pid, 'SIGTERM');
+    // A crash, not a graceful stop: graceful termination waits up to a minute for in-flight requests.
+    process.kill(-current.pid, 'SIGKILL');
   } catch {
     // already gone
   }

@@ -1,0 +1,172 @@
+/**
+ * Tenant controller: keeps each Tenant's namespace, quota, limits, network isolation and RBAC as
+ * desired.ts describes them, recreates what is deleted by hand, prunes what is no longer desired,
+ * and reports usage against quota. Deleting a Tenant is held by a finalizer so that no customer
+ * data is destroyed by accident (S14).
+ */
+import type { V1Namespace, V1ResourceQuota } from '@kubernetes/client-node';
+import { API } from '../../api/refs.ts';
+import type { BackupSpace, Tenant } from '../../api/types.ts';
+import { addFinalizer, applyStatus, deleteObject, getObject, removeFinalizer } from '../../runtime/apply.ts';
+import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
+import { ensureApplied, type ControllerContext } from '../context.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
+import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
+
+export const TENANT_FINALIZER = 'tenantbackup.io/tenant-protection';
+
+/** Kinds the controller creates in a tenant namespace; a stale one (a removed user's binding) is pruned. */
+const CHILD_KINDS: readonly ResourceRef[] = [K8S.ResourceQuota, K8S.LimitRange, K8S.NetworkPolicy, K8S.Role, K8S.RoleBinding];
+
+const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL}`;
+
+interface TenantCaches {
+  tenants: Informer<Tenant>;
+  namespaces: Informer<V1Namespace & KubeObject>;
+  children: Map<ResourceRef, Informer<KubeObject>>;
+  spaces: Informer<BackupSpace>;
+}
+
+function tenantOf(object: KubeObject): string[] {
+  const name = object.metadata.labels?.[TENANT_LABEL];
+  return name ? [name] : [];
+}
+
+export function createTenantController(ctx: ControllerContext, concurrency = 2): Controller {
+  const caches: TenantCaches = {
+    tenants: ctx.informers.for<Tenant>(API.Tenant),
+    namespaces: ctx.informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: OWNED_SELECTOR }),
+    children: new Map(CHILD_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: OWNED_SELECTOR })])),
+    spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
+  };
+  const controller = new Controller({
+    name: 'tenant',
+    concurrency,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    reconcile: (key) => reconcileTenant(ctx, caches, key),
+  });
+  controller.watch(caches.tenants, (event) => [objectKey(event.object)]);
+  controller.watch(caches.namespaces, (event) => tenantOf(event.object));
+  for (const informer of caches.children.values()) controller.watch(informer, (event) => tenantOf(event.object));
+  // A terminating tenant waits for its spaces; each space change re-checks it.
+  controller.watch(caches.spaces, (event) => {
+    const namespace = event.object.metadata.namespace ?? '';
+    return caches.tenants.list((t) => tenantNamespaceName(t) === namespace).map((t) => objectKey(t));
+  });
+  return controller;
+}
+
+async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, key: string): Promise<ReconcileResult | undefined> {
+  const tenant = caches.tenants.get(key);
+  if (!tenant) return;
+  const log = ctx.logger.child({ tenant: key });
+  if (tenant.metadata.deletionTimestamp) return finalizeTenant(ctx, caches, tenant);
+
+  if (await addFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER)) return;
+
+  const namespaceName = tenantNamespaceName(tenant);
+  let namespace = caches.namespaces.get(namespaceName);
+  if (!namespace) {
+    // Not ours (our cache only holds labelled namespaces): someone else's namespace of the same name?
+    const existing = await getObject<V1Namespace & KubeObject>(ctx.client, K8S.Namespace, namespaceName);
+    if (existing && existing.metadata.labels?.[TENANT_LABEL] !== tenant.metadata.name) {
+      await report(ctx, tenant, {
+        namespaceReady: false,
+        problem: { state: 'stalled', reason: 'NamespaceConflict', message: `namespace ${namespaceName} already exists and does not belong to this tenant; the operator will not take it over` },
+      });
+      await ctx.recorder.warning(tenant, 'NamespaceConflict', `namespace ${namespaceName} exists and belongs to someone else`);
+      return;
+    }
+    namespace = existing;
+  }
+  if (namespace?.metadata.deletionTimestamp) {
+    await report(ctx, tenant, { namespaceReady: false, problem: { state: 'progressing', reason: 'NamespaceTerminating', message: `namespace ${namespaceName} is being deleted; it will be recreated when it is gone` } });
+    return { requeueAfterMs: 2000 };
+  }
+
+  const created = !namespace;
+  await ensureApplied(ctx, K8S.Namespace, desiredNamespace(tenant), namespace);
+  if (created) await ctx.recorder.normal(tenant, 'NamespaceCreated', `created namespace ${namespaceName}`);
+
+  const desired = desiredNamespacedObjects(tenant, ctx.settings);
+  const recreated: string[] = [];
+  for (const object of desired) {
+    const ref = CHILD_KINDS.find((r) => r.kind === object.kind);
+    if (!ref) throw new Error(`no child kind for ${object.kind}`);
+    const cached = caches.children.get(ref)?.get(`${namespaceName}/${object.metadata.name}`);
+    if (await ensureApplied(ctx, ref, object, cached) && !cached && !created) recreated.push(`${object.kind}/${object.metadata.name}`);
+  }
+  if (recreated.length > 0 && caches.children.get(K8S.ResourceQuota)?.hasSynced()) {
+    log.info({ objects: recreated }, 'restored objects that were missing');
+  }
+  await pruneStale(ctx, caches, tenant, desired);
+
+  const quota = caches.children.get(K8S.ResourceQuota)?.get(`${namespaceName}/${QUOTA_NAME}`) as V1ResourceQuota | undefined;
+  const before = tenant.status?.phase;
+  const status = await report(ctx, tenant, { namespaceReady: true, quota });
+  if (before && before !== status.phase && (status.phase === 'Suspended' || (before === 'Suspended' && status.phase === 'Active'))) {
+    await ctx.recorder.normal(tenant, status.phase === 'Suspended' ? 'Suspended' : 'Resumed', status.phase === 'Suspended' ? 'contract suspended: access to every space is refused, data is kept' : 'contract active again: access restored');
+  }
+  // The quota controller counts asynchronously; look again soon until it has.
+  if (!quotaEnforced(quota)) return { requeueAfterMs: 1000 };
+}
+
+/** Deletes what the tenant owns but no longer wants: bindings of removed users, policies of a suspended contract. */
+async function pruneStale(ctx: ControllerContext, caches: TenantCaches, tenant: Tenant, desired: { kind?: string; metadata: { name?: string } }[]): Promise<void> {
+  const namespace = tenantNamespaceName(tenant);
+  for (const [ref, informer] of caches.children) {
+    const wanted = new Set(desired.filter((o) => o.kind === ref.kind).map((o) => o.metadata.name));
+    const stale = informer.list((o) => o.metadata.namespace === namespace && o.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name && !wanted.has(o.metadata.name));
+    for (const object of stale) {
+      await deleteObject(ctx.client, ref, object.metadata.name ?? '', namespace);
+      ctx.logger.info({ tenant: tenant.metadata.name, kind: ref.kind, name: object.metadata.name }, 'pruned object no longer desired');
+    }
+  }
+}
+
+async function report(ctx: ControllerContext, tenant: Tenant, observation: TenantObservation) {
+  const status = tenantStatus(tenant, observation, ctx.now());
+  await applyStatus(ctx.client, API.Tenant, tenant, status);
+  return status;
+}
+
+/**
+ * A deleted Tenant keeps its finalizer until its data is dealt with: a tenant without spaces, or one
+ * whose contract explicitly waives the export, loses its namespace and is released; a tenant with
+ * spaces and no waiver needs the termination export (a later milestone) and waits, saying so.
+ */
+async function finalizeTenant(ctx: ControllerContext, caches: TenantCaches, tenant: Tenant): Promise<ReconcileResult | undefined> {
+  if (!hasFinalizer(tenant, TENANT_FINALIZER)) return;
+  const namespaceName = tenantNamespaceName(tenant);
+  const spaces = caches.spaces.list((s) => s.metadata.namespace === namespaceName);
+  const waived = tenant.spec.contract?.exportOnTermination === false;
+  if (spaces.length > 0 && !waived) {
+    await report(ctx, tenant, {
+      namespaceReady: true,
+      terminating: true,
+      problem: {
+        state: 'stalled',
+        reason: 'ExportRequired',
+        message: `the tenant still has ${spaces.length} space(s) holding data; they are kept until they are exported. Set spec.contract.exportOnTermination to false to waive the export, or delete the spaces first`,
+      },
+    });
+    await ctx.recorder.warning(tenant, 'ExportRequired', 'deletion waits: the tenant\'s spaces must be exported first, or the export explicitly waived');
+    return;
+  }
+  const namespace = caches.namespaces.get(namespaceName) ?? await getObject<V1Namespace & KubeObject>(ctx.client, K8S.Namespace, namespaceName);
+  if (namespace && namespace.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name) {
+    if (!namespace.metadata.deletionTimestamp) {
+      await deleteObject(ctx.client, K8S.Namespace, namespaceName);
+      await ctx.recorder.normal(tenant, 'DeletingNamespace', `deleting namespace ${namespaceName}${spaces.length > 0 ? ' (export waived by the contract)' : ''}`);
+    }
+    await report(ctx, tenant, { namespaceReady: false, terminating: true, problem: { state: 'progressing', reason: 'DeletingNamespace', message: `waiting for namespace ${namespaceName} to be deleted` } });
+    return { requeueAfterMs: 2000 };
+  }
+  await removeFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER);
+  ctx.logger.info({ tenant: tenant.metadata.name }, 'tenant released');
+}

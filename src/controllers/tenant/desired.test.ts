@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { tenant } from '../../../test/support/objects.ts';
+import { containsDesired } from '../context.ts';
+import { desiredNamespace, desiredNamespacedObjects, desiredNetworkPolicies, desiredQuota, desiredRbac, type TenantSettings } from './desired.ts';
+import { tenantStatus } from './status.ts';
+
+const settings: TenantSettings = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system', 'monitoring'], clusterCidrs: ['10.244.0.0/16', '10.96.0.0/12', 'fd00::/48'], userPrefix: 'oidc:' };
+
+describe('tenant desired state', () => {
+  it('gives the tenant a restricted, labelled namespace it owns', () => {
+    const ns = desiredNamespace(tenant('acme'));
+    expect(ns.metadata.name).toBe('tenant-acme');
+    expect(ns.metadata.labels).toMatchObject({ 'tenantbackup.io/tenant': 'acme', 'pod-security.kubernetes.io/enforce': 'restricted', 'tenantbackup.io/contract': 'Active' });
+    expect(ns.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Tenant', name: 'acme', uid: 'uid-acme', controller: true });
+  });
+
+  it('turns the contract quotas into a ResourceQuota the API server enforces', () => {
+    const quota = desiredQuota(tenant('acme', { quotas: { storage: '1Ti', spaces: 3, endpoints: 25 } }));
+    expect(quota.metadata.namespace).toBe('tenant-acme');
+    expect((quota.spec as { hard: Record<string, string> }).hard).toEqual({
+      'requests.storage': '1Ti',
+      persistentvolumeclaims: '3',
+      'count/backupspaces.tenantbackup.io': '3',
+      'count/endpoints.tenantbackup.io': '25',
+    });
+  });
+
+  it('denies all traffic and opens only the gateway port to external clients, never to other tenants or admin namespaces', () => {
+    const [deny, allow] = desiredNetworkPolicies(tenant('acme'), settings);
+    expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const ingress = (allow?.spec as { ingress: { ports: unknown[]; from: Record<string, unknown>[] }[] }).ingress[0]!;
+    expect(ingress.ports).toEqual([{ protocol: 'TCP', port: 8443 }]);
+    expect(ingress.from[0]).toEqual({ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16', '10.96.0.0/12'] } });
+    expect(ingress.from[1]).toEqual({ ipBlock: { cidr: '::/0', except: ['fd00::/48'] } });
+    expect(ingress.from[2]).toEqual({
+      namespaceSelector: {
+        matchExpressions: [
+          { key: 'tenantbackup.io/tenant', operator: 'DoesNotExist' },
+          { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'monitoring', 'tenant-backup-system'] },
+        ],
+      },
+    });
+  });
+
+  it('refuses all access while the contract is suspended', () => {
+    const policies = desiredNetworkPolicies(tenant('acme', { contract: { state: 'Suspended' } }), settings);
+    expect(policies.map((p) => p.metadata.name)).toEqual(['default-deny']);
+  });
+
+  it('binds each user to the role of their choice, under the configured user prefix', () => {
+    const objects = desiredRbac(tenant('acme', { users: [{ name: 'giulia', email: 'g@acme.example', role: 'admin' }, { name: 'marco', email: 'm@acme.example' }] }), settings);
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding');
+    expect(bindings.map((b) => [b.metadata.name, (b.roleRef as { name: string }).name, (b.subjects as { name: string }[])[0]?.name])).toEqual([
+      ['user-giulia', 'tenant-admin', 'oidc:g@acme.example'],
+      ['user-marco', 'tenant-viewer', 'oidc:m@acme.example'],
+    ]);
+    const viewer = objects.find((o) => o.metadata.name === 'tenant-viewer');
+    expect(JSON.stringify(viewer)).not.toMatch(/"(create|update|patch|delete)"/);
+    expect(JSON.stringify(viewer)).not.toContain('secrets');
+  });
+
+  it('owns every namespaced object through the tenant', () => {
+    for (const object of desiredNamespacedObjects(tenant('acme'), settings)) {
+      expect(object.metadata.namespace).toBe('tenant-acme');
+      expect(object.metadata.labels?.['tenantbackup.io/tenant']).toBe('acme');
+      expect(object.metadata.ownerReferences?.[0]?.uid).toBe('uid-acme');
+    }
+  });
+});
+
+describe('containsDesired', () => {
+  it('ignores fields the API server added and notices any desired difference', () => {
+    const actual = { metadata: { name: 'a', uid: 'x', labels: { a: '1', extra: '2' } }, spec: { hard: { pods: '1' } }, status: {} };
+    expect(containsDesired(actual, { metadata: { name: 'a', labels: { a: '1' } }, spec: { hard: { pods: '1' } } })).toBe(true);
+    expect(containsDesired(actual, { metadata: { name: 'a', labels: { a: '2' } } })).toBe(false);
+    expect(containsDesired({ list: [1, 2] }, { list: [1] })).toBe(false);
+    expect(containsDesired({ list: [{ a: 1, b: 2 }] }, { list: [{ a: 1 }] })).toBe(true);
+  });
+});
+
+describe('tenant status', () => {
+  const now = new Date('2026-11-23T12:00:00Z');
+  it('is Ready once the namespace exists and the API server accounts the quota', () => {
+    const t = tenant('acme');
+    expect(tenantStatus(t, { namespaceReady: true }, now).conditions?.find((c) => c.type === 'Ready')?.reason).toBe('QuotaPending');
+    // Counted limits but not yet counted usage: admission would still answer "status unknown".
+    const uncounted = { spec: { hard: { 'requests.storage': '100Gi' } }, status: { hard: { 'requests.storage': '100Gi' }, used: {} } };
+    expect(tenantStatus(t, { namespaceReady: true, quota: uncounted }, now).conditions?.find((c) => c.type === 'Ready')?.reason).toBe('QuotaPending');
+    const status = tenantStatus(t, {
+      namespaceReady: true,
+      quota: { spec: { hard: { 'requests.storage': '100Gi', 'count/backupspaces.tenantbackup.io': '2' } }, status: { hard: { 'requests.storage': '100Gi', 'count/backupspaces.tenantbackup.io': '2' }, used: { 'requests.storage': '10Gi', 'count/backupspaces.tenantbackup.io': '1' } } },
+    }, now);
+    expect(status.phase).toBe('Active');
+    expect(status.usage).toEqual({ storage: { used: '10Gi', hard: '100Gi' }, spaces: { used: '1', hard: '2' } });
+    expect(status.conditions?.map((c) => [c.type, c.status])).toEqual([['Ready', 'True'], ['ContractActive', 'True']]);
+  });
+
+  it('reports a suspended contract', () => {
+    const status = tenantStatus(tenant('acme', { contract: { state: 'Suspended' } }), { namespaceReady: true, quota: { status: { hard: {}, used: {} } } }, now);
+    expect(status.phase).toBe('Suspended');
+    expect(status.conditions?.find((c) => c.type === 'ContractActive')).toMatchObject({ status: 'False', reason: 'Suspended' });
+  });
+});

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { createLogger } from '../log/logger.ts';
+import { runOperator, type OperatorOptions } from './manager.ts';
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`${name} must be a positive integer, not '${value}'`);
+    return parsed;
+  };
+}
+
+function duration(name: string) {
+  return (value: string): number => {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(value);
+    if (!match) throw new Error(`${name} must be a duration like 500ms, 15s, 10m or 1h, not '${value}'`);
+    return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  };
+}
+
+export function registerOperatorCommand(program: Command): void {
+  program
+    .command('operator')
+    .description('Run the operator: reconcile Datacenters, Tenants, BackupSpaces and Endpoints.')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then the in-cluster service account)')
+    .option('--namespace <name>', 'namespace of the operator\'s own resources (lease, master key, CA)', process.env.POD_NAMESPACE ?? 'tenant-backup-system')
+    .option('--no-leader-elect', 'run without leader election (only one replica may then run)')
+    .option('--leader-election-id <name>', 'name of the Lease used for leader election', 'tenant-backup-operator')
+    .option('--lease-duration <duration>', 'how long a leader\'s lease lasts without renewal', duration('--lease-duration'), 15_000)
+    .option('--metrics-bind-address <address>', 'HTTPS address of /metrics; 0 disables', ':8443')
+    .option('--health-probe-bind-address <address>', 'HTTPS address of /healthz and /readyz; 0 disables', ':8081')
+    .option('--tls-cert-file <path>', 'certificate for the metrics and probe endpoints (default: self-issued at start)')
+    .option('--tls-key-file <path>', 'key of --tls-cert-file')
+    .option('--concurrency <n>', 'reconciles running at once per controller', positiveInteger('--concurrency'), 4)
+    .option('--resync-period <duration>', 'how often every object is reconciled even without changes', duration('--resync-period'), 600_000)
+    .option('--admin-namespaces <list>', 'provider admin namespaces that must never reach tenant workloads', list, ['kube-system', 'monitoring'])
+    .option('--cluster-cidrs <list>', 'pod and service CIDRs, excluded from the external client range', list, ['10.0.0.0/8'])
+    .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .action(async (flags: {
+      kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
+      metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
+      concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
+    }) => {
+      if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
+      const logger = createLogger({ name: 'operator', level: flags.logLevel });
+      const options: OperatorOptions = {
+        kubeconfig: flags.kubeconfig,
+        namespace: flags.namespace,
+        leaderElect: flags.leaderElect,
+        leaderElectionId: flags.leaderElectionId,
+        leaseDurationMs: flags.leaseDuration,
+        metricsAddress: flags.metricsBindAddress,
+        probeAddress: flags.healthProbeBindAddress,
+        tlsCertFile: flags.tlsCertFile,
+        tlsKeyFile: flags.tlsKeyFile,
+        concurrency: flags.concurrency,
+        resyncMs: flags.resyncPeriod,
+        settings: {
+          operatorNamespace: flags.namespace,
+          adminNamespaces: flags.adminNamespaces,
+          clusterCidrs: flags.clusterCidrs,
+          userPrefix: flags.userPrefix,
+        },
+      };
+      process.exitCode = await runOperator(options, logger);
+      logger.flush();
+    });
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs the operator: caches on every replica (a standby is warm), controllers only on the leader,
+ * probes and metrics over TLS, a clean shutdown on SIGTERM (finish the reconciles in flight, release
+ * the lease). Losing leadership ends the process so that it restarts as a clean candidate, as
+ * controller-runtime does.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { createDatacenterController } from '../controllers/datacenter/controller.ts';
+import type { ControllerContext, OperatorSettings } from '../controllers/context.ts';
+import { OPERATOR_NAME } from '../controllers/labels.ts';
+import { createTenantController } from '../controllers/tenant/controller.ts';
+import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
+import type { Controller } from '../runtime/controller.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { InformerFactory } from '../runtime/informer-factory.ts';
+import { KubeClient } from '../runtime/kube/client.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+import { createRuntimeMetrics } from '../runtime/metrics.ts';
+import { parseAddress, startProbeServer } from '../runtime/probe-server.ts';
+import { readFile } from 'node:fs/promises';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  namespace: string;
+  leaderElect: boolean;
+  leaderElectionId: string;
+  leaseDurationMs: number;
+  metricsAddress: string;
+  probeAddress: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  concurrency: number;
+  resyncMs: number;
+  settings: OperatorSettings;
+}
+
+async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
+  if (options.tlsCertFile && options.tlsKeyFile) {
+    return { cert: await readFile(options.tlsCertFile, 'utf8'), key: await readFile(options.tlsKeyFile, 'utf8') };
+  }
+  // No certificate given: a throwaway self-issued one (kubelet probes and Prometheus with
+  // insecureSkipVerify accept it; supply --tls-cert-file for verified scraping).
+  const ca = await createCertificateAuthority(`${OPERATOR_NAME}-probes`, 365);
+  const issued = await issueServingCertificate(ca, { commonName: OPERATOR_NAME, dnsNames: ['localhost', hostname()], ipAddresses: ['127.0.0.1'] });
+  return { cert: `${issued.certificate}${ca.certificate}`, key: issued.privateKey };
+}
+
+function buildControllers(ctx: ControllerContext, concurrency: number): Controller[] {
+  return [createDatacenterController(ctx), createTenantController(ctx, concurrency)];
+}
+
+export async function runOperator(options: OperatorOptions, logger: Logger): Promise<number> {
+  const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
+  const client = KubeClient.load(options.kubeconfig);
+  const metrics = createRuntimeMetrics();
+  const stop = new AbortController();
+  let fatal = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      stop.abort();
+    });
+  }
+
+  const informers = new InformerFactory(client, logger, metrics, { resyncMs: options.resyncMs });
+  const ctx: ControllerContext = {
+    client,
+    informers,
+    recorder: new EventRecorder(client, { controller: `tenantbackup.io/${OPERATOR_NAME}`, instance: identity }, logger),
+    logger,
+    metrics,
+    settings: options.settings,
+    now: () => new Date(),
+  };
+  const controllers = buildControllers(ctx, options.concurrency);
+
+  const tls = await servingTls(options);
+  const servers = [];
+  const probe = parseAddress(options.probeAddress);
+  const metricsAt = parseAddress(options.metricsAddress);
+  const sameAddress = probe && metricsAt && probe.host === metricsAt.host && probe.port === metricsAt.port;
+  if (probe) {
+    servers.push(await startProbeServer({ ...probe, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced(), serveProbes: true, serveMetrics: Boolean(sameAddress) }));
+  }
+  if (metricsAt && !sameAddress) {
+    servers.push(await startProbeServer({ ...metricsAt, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced(), serveProbes: false, serveMetrics: true }));
+  }
+  logger.info({ identity, server: client.serverUrl, probePort: servers[0]?.port, metricsPort: servers.at(-1)?.port, leaderElection: options.leaderElect }, 'operator starting');
+
+  informers.start(stop.signal);
+  const runControllers = (signal: AbortSignal) => Promise.all(controllers.map((c) => c.run(signal)));
+
+  let exitCode = 0;
+  if (options.leaderElect) {
+    const elector = new LeaderElector(client, {
+      namespace: options.namespace,
+      name: options.leaderElectionId,
+      identity,
+      leaseDurationMs: options.leaseDurationMs,
+      renewDeadlineMs: Math.round(options.leaseDurationMs * 2 / 3),
+      retryPeriodMs: Math.max(500, Math.round(options.leaseDurationMs / 7.5)),
+    }, logger, metrics);
+    let running: Promise<unknown> = Promise.resolve();
+    const outcome = await elector.run(stop.signal, (leaderSignal) => {
+      running = runControllers(leaderSignal);
+    });
+    await running;
+    if (outcome === 'lost') {
+      fatal = true;
+      exitCode = 1;
+    }
+  } else {
+    await runControllers(stop.signal);
+  }
+  stop.abort();
+  for (const { server } of servers) server.close();
+  client.close();
+  logger.info({ exitCode }, 'operator stopped');
+  return exitCode;
+}

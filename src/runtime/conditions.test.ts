@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { healthConditions, setCondition } from './conditions.ts';
+
+const t0 = new Date('2026-11-23T10:00:00.000Z');
+const t1 = new Date('2026-11-23T11:00:00.000Z');
+
+describe('conditions', () => {
+  it('keeps lastTransitionTime while the status does not change', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, 1, t0);
+    const same = setCondition(first, { type: 'Ready', status: 'False', reason: 'B', message: 'b' }, 2, t1);
+    expect(same[0]).toMatchObject({ status: 'False', reason: 'B', observedGeneration: 2, lastTransitionTime: '2026-11-23T10:00:00Z' });
+    const flipped = setCondition(same, { type: 'Ready', status: 'True', reason: 'C', message: 'c' }, 2, t1);
+    expect(flipped[0]?.lastTransitionTime).toBe('2026-11-23T11:00:00Z');
+  });
+
+  it('follows kstatus: Reconciling and Stalled only while true, Ready first', () => {
+    const progressing = healthConditions([{ type: 'Custom', status: 'True', reason: 'X', message: '', lastTransitionTime: '2026-11-23T09:00:00Z' }], { state: 'progressing', reason: 'Creating', message: 'creating' }, 1, t0);
+    expect(progressing.map((c) => [c.type, c.status])).toEqual([['Ready', 'False'], ['Reconciling', 'True'], ['Custom', 'True']]);
+    const stalled = healthConditions(progressing, { state: 'stalled', reason: 'Broken', message: 'broken rule' }, 1, t1);
+    expect(stalled.map((c) => [c.type, c.status])).toEqual([['Ready', 'False'], ['Stalled', 'True'], ['Custom', 'True']]);
+    const ready = healthConditions(stalled, { state: 'ready', reason: 'Done', message: 'ok' }, 2, t1);
+    expect(ready.map((c) => [c.type, c.status])).toEqual([['Ready', 'True'], ['Custom', 'True']]);
+  });
+
+  it('is stable: computing twice from the same input gives the same conditions', () => {
+    const once = healthConditions(undefined, { state: 'ready', reason: 'Done', message: 'ok' }, 3, t0);
+    expect(healthConditions(once, { state: 'ready', reason: 'Done', message: 'ok' }, 3, t1)).toEqual(once);
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * The reconcile loop: level-triggered, one key at a time per key, bounded concurrency. A reconcile
+ * returns a result that may ask for a requeue after a delay (controller-runtime's RequeueAfter), or
+ * throws: a PermanentError is not retried (the reconciler reports it in status, e.g. Stalled); any
+ * other error is temporary and retried with per-key exponential backoff (kopf's split).
+ */
+import type { Logger } from 'pino';
+import type { Informer, InformerEvent } from './informer.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import type { KubeObject } from './object.ts';
+import { WorkQueue, type BackoffPolicy } from './workqueue.ts';
+
+export interface ReconcileResult {
+  /** Reconcile this key again after this many milliseconds, even if nothing changes. */
+  requeueAfterMs?: number;
+}
+
+export type Reconcile = (key: string) => Promise<ReconcileResult | undefined>;
+
+/** An error retrying cannot fix: wrong input, a broken rule. Reported, not retried. */
+export class PermanentError extends Error {
+  readonly reason: string;
+
+  constructor(message: string, reason = 'PermanentError') {
+    super(message);
+    this.name = 'PermanentError';
+    this.reason = reason;
+  }
+}
+
+/** An error worth retrying (a dependency not ready yet); optionally after a given delay. */
+export class TemporaryError extends Error {
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = 'TemporaryError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export interface ControllerOptions {
+  name: string;
+  reconcile: Reconcile;
+  concurrency?: number;
+  logger: Logger;
+  metrics?: RuntimeMetrics;
+  backoff?: BackoffPolicy;
+}
+
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  private readonly reconcileFn: Reconcile;
+  private readonly concurrency: number;
+  private readonly logger: Logger;
+  private readonly metrics?: RuntimeMetrics;
+  private readonly informers: Informer<KubeObject>[] = [];
+
+  constructor(options: ControllerOptions) {
+    this.name = options.name;
+    this.reconcileFn = options.reconcile;
+    this.concurrency = options.concurrency ?? 2;
+    this.logger = options.logger.child({ controller: options.name });
+    this.metrics = options.metrics;
+    this.queue = new WorkQueue(options.name, options.metrics?.queue, options.backoff);
+  }
+
+  /**
+   * Enqueues the keys `map` derives from every event of the informer: the object's own key for the
+   * primary kind, its owner's for owned objects, the affected objects' for anything else.
+   */
+  watch<T extends KubeObject>(informer: Informer<T>, map: (event: InformerEvent<T>) => string[]): this {
+    informer.onEvent((event) => {
+      for (const key of map(event)) this.queue.add(key);
+    });
+    this.informers.push(informer as unknown as Informer<KubeObject>);
+    return this;
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  /** Waits for the watched caches, then runs the workers until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.race([
+      Promise.all(this.informers.map((i) => i.synced)),
+      new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })),
+    ]);
+    if (signal.aborted) return;
+    this.logger.info({ workers: this.concurrency }, 'caches synced; starting workers');
+    this.metrics?.reconcile.maxConcurrent.set({ controller: this.name }, this.concurrency);
+    signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
+    const progress = setInterval(() => {
+      const { longest, total } = this.queue.inProgressSeconds();
+      this.metrics?.queue.longestRunning.set({ name: this.name }, longest);
+      this.metrics?.queue.unfinishedWork.set({ name: this.name }, total);
+    }, 1000);
+    progress.unref();
+    await Promise.all(Array.from({ length: this.concurrency }, () => this.worker()));
+    clearInterval(progress);
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      await this.process(key);
+    }
+  }
+
+  /** One reconcile of one key, with its outcome turned into queue actions and metrics. */
+  async process(key: string): Promise<void> {
+    const controller = this.name;
+    const started = process.hrtime.bigint();
+    this.metrics?.reconcile.activeWorkers.inc({ controller });
+    try {
+      const result = await this.reconcileFn(key);
+      this.queue.forget(key);
+      if (result?.requeueAfterMs !== undefined) {
+        this.queue.addAfter(key, result.requeueAfterMs);
+        this.metrics?.reconcile.total.inc({ controller, result: 'requeue_after' });
+      } else {
+        this.metrics?.reconcile.total.inc({ controller, result: 'success' });
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.metrics?.reconcile.total.inc({ controller, result: 'error' });
+      this.metrics?.reconcile.errors.inc({ controller });
+      if (error instanceof PermanentError) {
+        this.queue.forget(key);
+        this.metrics?.reconcile.terminalErrors.inc({ controller });
+        this.logger.error({ key, err: message, reason: error.reason }, 'reconcile failed permanently; not retrying until the object changes');
+      } else if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
+        this.queue.addAfter(key, error.retryAfterMs);
+        this.logger.info({ key, err: message, retryInMs: error.retryAfterMs }, 'reconcile waiting');
+      } else {
+        this.queue.addRateLimited(key);
+        this.logger.warn({ key, err: message, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
+      }
+    } finally {
+      this.metrics?.reconcile.activeWorkers.dec({ controller });
+      this.metrics?.reconcile.duration.observe({ controller }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.queue.done(key);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The operator's HTTPS endpoints for the platform: /healthz (the process works), /readyz (caches are
+ * synced), /metrics (Prometheus). TLS 1.2 or newer only (S2), like every endpoint the operator serves.
+ */
+import { createServer, type Server } from 'node:https';
+import type { Registry } from 'prom-client';
+
+export interface ProbeServerOptions {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  registry?: Registry;
+  isAlive: () => boolean;
+  isReady: () => boolean;
+  /** Serve /metrics on this server (false: probes only). */
+  serveMetrics: boolean;
+  serveProbes: boolean;
+}
+
+export function parseAddress(address: string, defaultHost = '0.0.0.0'): { host: string; port: number } | undefined {
+  if (address === '0' || address === '') return undefined;
+  const colon = address.lastIndexOf(':');
+  const host = colon > 0 ? address.slice(0, colon).replace(/^\[|\]$/g, '') : defaultHost;
+  const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address '${address}': expected host:port or :port`);
+  return { host: host || defaultHost, port };
+}
+
+export async function startProbeServer(options: ProbeServerOptions): Promise<{ server: Server; port: number }> {
+  const server = createServer({ ...options.tls, minVersion: 'TLSv1.2' }, (request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (options.serveProbes && (path === '/healthz' || path === '/livez')) {
+      const ok = options.isAlive();
+      response.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'unhealthy');
+      return;
+    }
+    if (options.serveProbes && path === '/readyz') {
+      const ok = options.isReady();
+      response.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'caches not synced');
+      return;
+    }
+    if (options.serveMetrics && path === '/metrics' && options.registry) {
+      const registry = options.registry;
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: unknown) => response.writeHead(500).end(error instanceof Error ? error.message : 'metrics failed'),
+      );
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : options.port };
+}

@@ -1,0 +1,107 @@
+/**
+ * The operator as a real process (`node src/cli/main.ts operator`), the way it runs in a pod: tests
+ * start it, read its JSON logs and metrics, stop it gracefully or kill it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from './kube.ts';
+
+const entryPoint = join(import.meta.dirname, '../../src/cli/main.ts');
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export class OperatorProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess, logFile: string) {
+    this.child = child;
+    this.logFile = logFile;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(kubeconfig: string, args: string[] = [], env: Record<string, string> = {}): Promise<OperatorProcess> {
+    const dir = await mkdtemp(join(tmpdir(), 'operator-'));
+    const logFile = join(dir, 'operator.log');
+    const fd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [
+      entryPoint, 'operator',
+      '--kubeconfig', kubeconfig,
+      '--metrics-bind-address', '127.0.0.1:0',
+      '--health-probe-bind-address', '127.0.0.1:0',
+      '--log-level', 'debug',
+      ...args,
+    ], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    closeSync(fd);
+    const operator = new OperatorProcess(child, logFile);
+    await eventually('the operator to start', async () => (await operator.ports()) ?? undefined, { timeoutMs: 30_000 });
+    return operator;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  async logText(): Promise<string> {
+    return readFile(this.logFile, 'utf8');
+  }
+
+  async logs(): Promise<LogLine[]> {
+    return (await this.logText()).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+  }
+
+  async waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
+    return eventually(what, async () => (await this.logs()).find(match), { timeoutMs });
+  }
+
+  /** Ports of the probe and metrics servers, from the start-up log line. */
+  async ports(): Promise<{ probe: number; metrics: number } | undefined> {
+    const line = (await this.logs()).find((l) => l.msg === 'operator starting');
+    if (!line) {
+      if (this.child.exitCode !== null) throw new Error(`the operator exited with ${this.child.exitCode}:\n${await this.logText()}`);
+      return undefined;
+    }
+    return { probe: Number(line.probePort), metrics: Number(line.metricsPort) };
+  }
+
+  /** The Prometheus metrics text (served over TLS with a self-issued certificate). */
+  async metrics(): Promise<string> {
+    const ports = await this.ports();
+    if (!ports) throw new Error('operator not started');
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: ports.metrics, path: '/metrics', rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** Value of a metric sample (summed over label sets matching `labels`), 0 when absent. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await this.metrics();
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return total;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
