@@ -12,6 +12,7 @@ import {
 } from './schema.ts';
 
 export const VOLUME_ENCRYPTION_MODES = ['None', 'Longhorn', 'CephCSI'] as const;
+export const STORAGE_ACCESS_MODES = ['ReadWriteMany', 'ReadWriteOnce'] as const;
 
 export const DatacenterSpec = Type.Object({
   displayName: Type.Optional(Type.String({ maxLength: 128, description: 'Human-readable name, e.g. "Milano 1".' })),
@@ -21,6 +22,10 @@ export const DatacenterSpec = Type.Object({
   }),
   storage: Type.Object({
     storageClassName: dnsSubdomain({ description: 'StorageClass the spaces\' volumes are provisioned from; its volumes must live on this datacenter\'s nodes.' }),
+    accessMode: Type.Optional(stringEnum(STORAGE_ACCESS_MODES, {
+      default: 'ReadWriteMany',
+      description: 'Access mode of the spaces\' volumes. ReadWriteMany (datacenter-wide storage such as CephFS or Longhorn RWX): a space\'s gateway replicas run on distinct nodes and share its volume. ReadWriteOnce: a space has a single replica.',
+    })),
     volumeEncryption: Type.Optional(stringEnum(VOLUME_ENCRYPTION_MODES, {
       default: 'None',
       description: 'How the StorageClass encrypts volumes, which decides the per-volume encryption Secret the operator writes: Longhorn (CRYPTO_KEY_* keys, Secret named after the PVC) or CephCSI (encryptionPassphrase). None: volumes are not encrypted by the storage, so the gateway should encrypt at rest.',

@@ -5,6 +5,8 @@ import { Conditions, dnsLabel, dnsSubdomain, immutable, list, ObservedGeneration
 export const ENDPOINT_KINDS = ['Desktop', 'Server', 'VirtualMachine'] as const;
 export const OPERATING_SYSTEMS = ['Windows', 'Linux', 'macOS', 'Other'] as const;
 export const ACTIVATION_STATES = ['Pending', 'Active', 'Suspended'] as const;
+/** First URL segments of the gateway's own routes, and its maintenance user: no endpoint may be named so. */
+export const RESERVED_ENDPOINT_NAMES = ['v1', 'metrics', 'healthz', 'readyz', 'maintenance'] as const;
 
 const selectionPath = Type.String({ minLength: 1, maxLength: 4096 });
 
@@ -52,6 +54,13 @@ export const endpointResource = defineResource({
   description: 'A backup device (desktop, server or virtual machine) of a tenant: its own credentials, its own repository on a space, and what it backs up. Because the plural collides with the core Endpoints resource, use `kubectl get endpoints.tenantbackup.io` or `kubectl get bep`.',
   spec: EndpointSpec,
   status: EndpointStatus,
+  rules: [{
+    rule: `!(self.metadata.name in [${RESERVED_ENDPOINT_NAMES.map((n) => `'${n}'`).join(', ')}])`,
+    message: `the endpoint name must not be one of ${RESERVED_ENDPOINT_NAMES.join(', ')}: the gateway reserves them for its own routes and the maintenance user`,
+  }, {
+    rule: 'size(self.metadata.name) <= 40',
+    message: 'the endpoint name must be at most 40 characters, so that its credentials Secret name fits',
+  }],
   printerColumns: [
     { name: 'Space', type: 'string', jsonPath: '.spec.spaceRef.name' },
     { name: 'Kind', type: 'string', jsonPath: '.spec.kind' },

@@ -1,15 +1,17 @@
 /**
  * What a provider's cluster has before the operator arrives: labelled nodes in several datacenters
- * (simulated by kwok), and statically provisioned local volumes on each node behind a
- * WaitForFirstConsumer StorageClass, so the real scheduler decides where a volume and its pod land.
+ * (simulated by kwok), and statically provisioned volumes in each datacenter behind a
+ * WaitForFirstConsumer StorageClass, so the real scheduler decides where a volume and its pods land.
  */
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import {
-  HOSTNAME_LABEL,
-  LOCAL_STORAGE_CLASS,
-  LOCAL_VOLUME_SIZE,
-  LOCAL_VOLUMES_PER_NODE,
+  DATACENTER_STORAGE_CLASS,
+  SIMULATED_DATACENTERS,
   simulatedNodes,
+  VOLUME_SIZE,
+  VOLUMES_PER_DATACENTER,
+  ZONE_LABEL,
+  type SimulatedDatacenter,
   type SimulatedNode,
 } from './topology.ts';
 
@@ -25,19 +27,19 @@ function nodeObject(node: SimulatedNode): KubernetesObject {
   } as KubernetesObject;
 }
 
-function localVolumes(node: SimulatedNode): KubernetesObject[] {
-  return Array.from({ length: LOCAL_VOLUMES_PER_NODE }, (_, index) => ({
+function datacenterVolumes(datacenter: SimulatedDatacenter): KubernetesObject[] {
+  return Array.from({ length: VOLUMES_PER_DATACENTER }, (_, index) => ({
     apiVersion: 'v1',
     kind: 'PersistentVolume',
-    metadata: { name: `${node.name}-vol-${index + 1}`, labels: { 'tenantbackup.io/test-volume': 'true' } },
+    metadata: { name: `${datacenter.zone}-vol-${index + 1}`, labels: { 'tenantbackup.io/test-volume': 'true', [ZONE_LABEL]: datacenter.zone } },
     spec: {
-      capacity: { storage: LOCAL_VOLUME_SIZE },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Delete',
-      storageClassName: LOCAL_STORAGE_CLASS,
-      local: { path: `/mnt/disks/vol${index + 1}` },
+      capacity: { storage: VOLUME_SIZE },
+      accessModes: ['ReadWriteMany', 'ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: DATACENTER_STORAGE_CLASS,
+      nfs: { server: `nfs.${datacenter.zone}.example`, path: `/exports/vol${index + 1}` },
       nodeAffinity: {
-        required: { nodeSelectorTerms: [{ matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'In', values: [node.name] }] }] },
+        required: { nodeSelectorTerms: [{ matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: [datacenter.zone] }] }] },
       },
     },
   }) as KubernetesObject);
@@ -46,10 +48,10 @@ function localVolumes(node: SimulatedNode): KubernetesObject[] {
 const storageClass = {
   apiVersion: 'storage.k8s.io/v1',
   kind: 'StorageClass',
-  metadata: { name: LOCAL_STORAGE_CLASS },
+  metadata: { name: DATACENTER_STORAGE_CLASS },
   provisioner: 'kubernetes.io/no-provisioner',
   volumeBindingMode: 'WaitForFirstConsumer',
-  reclaimPolicy: 'Delete',
+  reclaimPolicy: 'Retain',
 } as KubernetesObject;
 
 function sleep(ms: number): Promise<void> {
@@ -75,7 +77,7 @@ export async function seedCluster(kubeconfigPath: string, timeoutMs = 120_000): 
     }
   }
   await apply(objects, storageClass);
-  for (const volume of nodes.flatMap(localVolumes)) await apply(objects, volume);
+  for (const volume of SIMULATED_DATACENTERS.flatMap(datacenterVolumes)) await apply(objects, volume);
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -24,10 +24,14 @@ export const SIMULATED_DATACENTERS: readonly SimulatedDatacenter[] = [
   { zone: 'fr-par1', region: 'fr-north', country: 'FR', nodes: 3 },
 ];
 
-/** StorageClass of the statically provisioned local volumes the harness creates on every node. */
-export const LOCAL_STORAGE_CLASS = 'local-static';
-export const LOCAL_VOLUMES_PER_NODE = 8;
-export const LOCAL_VOLUME_SIZE = '100Gi';
+/**
+ * StorageClass of the statically provisioned volumes the harness creates in every datacenter: network
+ * volumes (NFS) reachable from every node of their datacenter and from no other, like CephFS or
+ * Longhorn RWX in a real one, so a space's replicas can share a volume on distinct nodes.
+ */
+export const DATACENTER_STORAGE_CLASS = 'datacenter-storage';
+export const VOLUMES_PER_DATACENTER = 24;
+export const VOLUME_SIZE = '200Gi';
 
 export interface SimulatedNode {
   name: string;
