@@ -1,0 +1,245 @@
+/**
+ * Cross-object rules of the API: what a single object's schema cannot say because the answer depends
+ * on other objects (its tenant, its datacenter, the tenant's other spaces). Pure functions, no I/O:
+ * the admission webhook calls them with objects from the operator's caches to refuse a request, and
+ * the reconcilers call the same ones to set `Stalled` with the same words when admission was bypassed
+ * (webhook down or removed, objects restored from a backup).
+ *
+ * Every refusal names the field and the rule and says what would be allowed, in the form
+ *   `<field>: <rule>: <what is wrong>`
+ * e.g. `spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT`.
+ */
+import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
+import { TENANT_LABEL, TENANT_NAMESPACE_PREFIX, tenantNamespaceName } from '../controllers/labels.ts';
+import { formatQuantity, parseQuantity, QuantityError } from './quantity.ts';
+
+/** Names of the rules, as they appear in messages (and, via ruleReason, in condition reasons). */
+export const RULES = {
+  /** A space or endpoint lives in the namespace of an existing tenant. */
+  tenantNamespace: 'tenant-namespace',
+  /** A space's datacenter exists. */
+  datacenterExists: 'datacenter-exists',
+  /** A space's datacenter is in a country / among the datacenters its tenant allows. */
+  residency: 'residency',
+  /** A space's key custody is not weaker than its tenant's. */
+  custody: 'custody',
+  /** A quantity field is a positive, readable quantity. */
+  quantity: 'quantity',
+  /** The sizes of a tenant's spaces fit its storage quota. */
+  quota: 'quota',
+  /** Replicas fit the datacenter's storage access mode. */
+  replicas: 'replicas',
+  /** An endpoint's space is in the endpoint's own namespace. */
+  sameNamespace: 'same-namespace',
+  /** A residency edit keeps every existing space allowed. */
+  residencyChange: 'residency-change',
+  /** A datacenter hosting spaces is not deleted. */
+  datacenterInUse: 'datacenter-in-use',
+} as const;
+
+export type RuleName = (typeof RULES)[keyof typeof RULES];
+
+export interface Allowed {
+  allowed: true;
+}
+
+export interface Denied {
+  allowed: false;
+  /** Path of the offending field, e.g. `spec.datacenter`. */
+  field: string;
+  rule: RuleName;
+  /** The full sentence for people: `<field>: <rule>: <detail>`. */
+  message: string;
+}
+
+export type RuleResult = Allowed | Denied;
+
+export const ALLOWED: Allowed = Object.freeze({ allowed: true });
+
+export function deny(field: string, rule: RuleName, detail: string): Denied {
+  return { allowed: false, field, rule, message: `${field}: ${rule}: ${detail}` };
+}
+
+/** The first refusal among several results, or ALLOWED. */
+export function firstDenied(...results: RuleResult[]): RuleResult {
+  return results.find((r) => !r.allowed) ?? ALLOWED;
+}
+
+/** The rule as a condition reason (`datacenter-in-use` → `DatacenterInUse`), for `Stalled`. */
+export function ruleReason(rule: RuleName): string {
+  return rule.split('-').map((word) => `${word.charAt(0).toUpperCase()}${word.slice(1)}`).join('');
+}
+
+/**
+ * The tenant a namespace belongs to: only a namespace the Tenant controller made (named
+ * `tenant-<name>` and labelled with that name) counts, so a look-alike namespace someone created by
+ * hand never lends a tenant's rights to what is put in it.
+ */
+export function tenantOfNamespace(namespace: { metadata: { name?: string; labels?: Record<string, string> } }): string | undefined {
+  const name = namespace.metadata.name ?? '';
+  const label = namespace.metadata.labels?.[TENANT_LABEL];
+  return label && name === tenantNamespaceName(label) ? label : undefined;
+}
+
+/** The tenant name a namespace's name implies (`tenant-acme` → `acme`), before checking its label. */
+export function tenantNameFromNamespace(namespace: string): string | undefined {
+  return namespace.startsWith(TENANT_NAMESPACE_PREFIX) && namespace.length > TENANT_NAMESPACE_PREFIX.length
+    ? namespace.slice(TENANT_NAMESPACE_PREFIX.length)
+    : undefined;
+}
+
+function tenantName(tenant: Tenant): string {
+  return tenant.metadata.name ?? '';
+}
+
+function spaceName(space: BackupSpace): string {
+  return `${space.metadata.namespace ?? ''}/${space.metadata.name ?? ''}`;
+}
+
+function listed(values: readonly string[], max = 5): string {
+  const shown = values.slice(0, max).join(', ');
+  return values.length > max ? `${shown} and ${values.length - max} more` : shown;
+}
+
+/**
+ * Why a tenant's residency does not allow a datacenter, or undefined when it does. Both lists apply
+ * when both are set: the datacenter must be one of the chosen ones and in an allowed country.
+ */
+export function residencyViolation(tenant: Tenant, datacenter: Datacenter): string | undefined {
+  const { countries, datacenters } = tenant.spec.residency;
+  const name = datacenter.metadata.name ?? '';
+  const country = datacenter.spec.country;
+  if (countries && !countries.includes(country)) {
+    return `datacenter ${name} is in ${country}, but tenant ${tenantName(tenant)} allows only ${listed(countries)}`;
+  }
+  if (datacenters && !datacenters.includes(name)) {
+    return `datacenter ${name} is not one of the datacenters tenant ${tenantName(tenant)} chose (${listed(datacenters)})`;
+  }
+  return undefined;
+}
+
+/**
+ * A space may only live in its tenant's namespace, in an existing datacenter its tenant's residency
+ * allows (S7). `tenant` is the tenant owning the space's namespace, `datacenter` the one named by
+ * `spec.datacenter`; undefined when they do not exist.
+ */
+export function checkSpaceResidency(space: BackupSpace, tenant: Tenant | undefined, datacenter: Datacenter | undefined): RuleResult {
+  if (!tenant) {
+    const namespace = space.metadata.namespace ?? '';
+    const implied = tenantNameFromNamespace(namespace);
+    return deny('metadata.namespace', RULES.tenantNamespace, implied
+      ? `namespace ${namespace} belongs to no tenant: tenant ${implied} does not exist (or does not own the namespace yet)`
+      : `namespace ${namespace} is not a tenant namespace; a space lives in its tenant's namespace ${TENANT_NAMESPACE_PREFIX}<tenant>`);
+  }
+  if (!datacenter) {
+    return deny('spec.datacenter', RULES.datacenterExists, `datacenter ${space.spec.datacenter} does not exist; spaces can only be created in a Datacenter of the catalog (kubectl get datacenters)`);
+  }
+  const violation = residencyViolation(tenant, datacenter);
+  return violation ? deny('spec.datacenter', RULES.residency, violation) : ALLOWED;
+}
+
+/** The custody a space's key is wrapped under: its own choice, else its tenant's, else the provider's. */
+export function effectiveCustody(space: BackupSpace, tenant: Tenant | undefined): 'provider' | 'customer' {
+  return space.spec.encryption?.keyCustody ?? tenant?.spec.security?.keyCustody ?? 'provider';
+}
+
+/** Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider. */
+export function checkSpaceCustody(space: BackupSpace, tenant: Tenant): RuleResult {
+  const floor = tenant.spec.security?.keyCustody ?? 'provider';
+  if (floor === 'customer' && effectiveCustody(space, tenant) === 'provider') {
+    return deny('spec.encryption.keyCustody', RULES.custody, `tenant ${tenantName(tenant)} requires customer key custody, so its spaces cannot use provider custody; remove keyCustody or set it to customer`);
+  }
+  return ALLOWED;
+}
+
+function sizeOf(space: BackupSpace): bigint {
+  return parseQuantity(space.spec.size);
+}
+
+/**
+ * The sizes of all of a tenant's spaces add up to no more than its storage quota. `others` are the
+ * tenant's spaces as stored; the space itself is skipped among them, so an update counts its new size
+ * only once.
+ */
+export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupSpace[], tenant: Tenant): RuleResult {
+  let requested: bigint;
+  try {
+    requested = sizeOf(space);
+  } catch (error) {
+    return deny('spec.size', RULES.quantity, error instanceof QuantityError ? error.message : String(error));
+  }
+  if (requested <= 0n) return deny('spec.size', RULES.quantity, `size must be greater than zero, not ${String(space.spec.size)}`);
+
+  let limit: bigint;
+  try {
+    limit = parseQuantity(tenant.spec.quotas.storage);
+  } catch (error) {
+    return deny('spec.size', RULES.quota, `tenant ${tenantName(tenant)} has an unreadable storage quota: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  let used = 0n;
+  const self = spaceName(space);
+  for (const other of others) {
+    if (spaceName(other) === self) continue;
+    try {
+      used += sizeOf(other);
+    } catch {
+      // A stored space whose size cannot be read cannot be counted; the reconciler reports it.
+    }
+  }
+  if (used + requested > limit) {
+    return deny('spec.size', RULES.quota, `tenant ${tenantName(tenant)}'s storage quota is ${String(tenant.spec.quotas.storage)}: its other spaces use ${formatQuantity(used)} and this space asks for ${String(space.spec.size)}, ${formatQuantity(used + requested)} in all (${formatQuantity(limit - used > 0n ? limit - used : 0n)} left)`);
+  }
+  return ALLOWED;
+}
+
+export const DEFAULT_REPLICAS = 2;
+
+/** With ReadWriteOnce storage only one pod can mount a space's volume, so the space has one replica. */
+export function checkSpaceReplicas(space: BackupSpace, datacenter: Datacenter): RuleResult {
+  const accessMode = datacenter.spec.storage.accessMode ?? 'ReadWriteMany';
+  const replicas = space.spec.replicas ?? DEFAULT_REPLICAS;
+  if (accessMode === 'ReadWriteOnce' && replicas !== 1) {
+    return deny('spec.replicas', RULES.replicas, `datacenter ${datacenter.metadata.name ?? ''} has ReadWriteOnce storage, which one replica at a time can mount; set replicas to 1 (it is ${replicas})`);
+  }
+  return ALLOWED;
+}
+
+/** An endpoint writes only to a space of its own tenant, i.e. of its own namespace (S11). */
+export function checkEndpointSpaceRef(endpoint: Endpoint): RuleResult {
+  const target = endpoint.spec.spaceRef.namespace;
+  const own = endpoint.metadata.namespace ?? '';
+  if (target !== undefined && target !== own) {
+    return deny('spec.spaceRef.namespace', RULES.sameNamespace, `an endpoint can only use a space of its own namespace ${own}, not one in ${target}; remove spaceRef.namespace or set it to ${own}`);
+  }
+  return ALLOWED;
+}
+
+/**
+ * A tenant's residency may change only if every existing space stays allowed: data already stored in
+ * a datacenter does not move because a list was edited. `spaces` are the tenant's spaces; a space
+ * whose datacenter no longer exists is left to the reconciler.
+ */
+export function checkTenantResidencyChange(tenant: Tenant, spaces: readonly BackupSpace[], datacenters: readonly Datacenter[]): RuleResult {
+  const byName = new Map(datacenters.map((d) => [d.metadata.name ?? '', d]));
+  const stranded: string[] = [];
+  let firstReason = '';
+  for (const space of spaces) {
+    const datacenter = byName.get(space.spec.datacenter);
+    if (!datacenter) continue;
+    const violation = residencyViolation(tenant, datacenter);
+    if (violation) {
+      stranded.push(`${spaceName(space)} (${datacenter.metadata.name ?? ''}, ${datacenter.spec.country})`);
+      firstReason ||= violation;
+    }
+  }
+  if (stranded.length === 0) return ALLOWED;
+  return deny('spec.residency', RULES.residencyChange, `the new residency would strand ${stranded.length} existing space(s): ${listed(stranded)}; ${firstReason}. Move or delete those spaces first`);
+}
+
+/** A datacenter still hosting spaces stays: deleting it would orphan their data and pinning. */
+export function checkDatacenterDeletion(datacenter: Datacenter, spaces: readonly BackupSpace[]): RuleResult {
+  const name = datacenter.metadata.name ?? '';
+  const hosted = spaces.filter((s) => s.spec.datacenter === name).map(spaceName).sort();
+  if (hosted.length === 0) return ALLOWED;
+  return deny('metadata.name', RULES.datacenterInUse, `datacenter ${name} still hosts ${hosted.length} space(s): ${listed(hosted)}; delete or move them first`);
+}
