@@ -22,3 +22,43 @@ export function tenantNamespaceName(tenant: Pick<Tenant, 'metadata'> | string): 
   const name = typeof tenant === 'string' ? tenant : tenant.metadata.name ?? '';
   return `${TENANT_NAMESPACE_PREFIX}${name}`;
 }
+
+/** What kind of Secret the operator made, so caches and RBAC can tell them apart. */
+export const SECRET_TYPE_LABEL = 'tenantbackup.io/secret-type';
+export const USER_LABEL = 'tenantbackup.io/user';
+/** On RBAC objects of the access controller (enrolment and credentials readers), to keep them apart from the tenant controller's. */
+export const ACCESS_LABEL = 'tenantbackup.io/access';
+export const CREDENTIAL_HASH_ANNOTATION = 'tenantbackup.io/credential-hash';
+export const PASSWORD_HASH_ANNOTATION = 'tenantbackup.io/password-hash';
+
+export type SecretType = 'endpoint-credentials' | 'space-key' | 'gateway-config' | 'gateway-tls' | 'maintenance-credentials' | 'report-token' | 'volume-encryption' | 'two-factor-enrolment';
+
+/** Names of everything a BackupSpace owns, in one place. */
+export function spaceObjectNames(space: string) {
+  return {
+    volume: `${space}-data`,
+    gateway: `${space}-gateway`,
+    serviceAccount: `${space}-gateway`,
+    keySecret: `${space}-key`,
+    configSecret: `${space}-gateway-config`,
+    tlsSecret: `${space}-gateway-tls`,
+    maintenanceSecret: `${space}-maintenance`,
+    reportTokenSecret: `${space}-report-token`,
+    // CSI drivers find the per-volume encryption Secret by the claim's name (${pvc.name} templating).
+    volumeEncryptionSecret: `${space}-data`,
+    disruptionBudget: `${space}-gateway`,
+  };
+}
+
+export function endpointCredentialsSecretName(endpoint: string): string {
+  return `endpoint-${endpoint}-credentials`;
+}
+
+export function enrolmentSecretName(user: string): string {
+  return `user-${user}-2fa`;
+}
+
+/** The repository path of an endpoint on its space (the gateway serves it at /<endpoint>/). */
+export function endpointRepository(endpoint: string): string {
+  return `endpoints/${endpoint}`;
+}

@@ -40,11 +40,14 @@ export function registerOperatorCommand(program: Command): void {
     .option('--admin-namespaces <list>', 'provider admin namespaces that must never reach tenant workloads', list, ['kube-system', 'monitoring'])
     .option('--cluster-cidrs <list>', 'pod and service CIDRs, excluded from the external client range', list, ['10.0.0.0/8'])
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
+    .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
+    .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
+      gatewayImage: string; totpIssuer: string;
     }) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
@@ -60,6 +63,8 @@ export function registerOperatorCommand(program: Command): void {
         tlsKeyFile: flags.tlsKeyFile,
         concurrency: flags.concurrency,
         resyncMs: flags.resyncPeriod,
+        gatewayImage: flags.gatewayImage,
+        totpIssuer: flags.totpIssuer,
         settings: {
           operatorNamespace: flags.namespace,
           adminNamespaces: flags.adminNamespaces,

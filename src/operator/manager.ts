@@ -11,6 +11,10 @@ import { createDatacenterController } from '../controllers/datacenter/controller
 import type { ControllerContext, OperatorSettings } from '../controllers/context.ts';
 import { OPERATOR_NAME } from '../controllers/labels.ts';
 import { createTenantController } from '../controllers/tenant/controller.ts';
+import { createAccessController } from '../controllers/access/controller.ts';
+import { createBackupSpaceController } from '../controllers/backupspace/controller.ts';
+import { createEndpointController } from '../controllers/endpoint/controller.ts';
+import { operatorCaProvider } from '../pki/operator-ca.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
@@ -33,6 +37,10 @@ export interface OperatorOptions {
   tlsKeyFile?: string;
   concurrency: number;
   resyncMs: number;
+  /** Image the gateways run: the operator's own, so that upgrading the operator rolls them (S3). */
+  gatewayImage: string;
+  /** Issuer shown in authenticator apps for the tenants' 2FA enrolments. */
+  totpIssuer: string;
   settings: OperatorSettings;
 }
 
@@ -47,8 +55,18 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
   return { cert: `${issued.certificate}${ca.certificate}`, key: issued.privateKey };
 }
 
-function buildControllers(ctx: ControllerContext, concurrency: number): Controller[] {
-  return [createDatacenterController(ctx), createTenantController(ctx, concurrency)];
+function buildControllers(ctx: ControllerContext, options: OperatorOptions): Controller[] {
+  return [
+    createDatacenterController(ctx),
+    createTenantController(ctx, options.concurrency),
+    createAccessController(ctx, options.totpIssuer),
+    createBackupSpaceController(ctx, {
+      gatewayImage: options.gatewayImage,
+      operatorNamespace: options.namespace,
+      certificateAuthority: operatorCaProvider(ctx.client, options.namespace),
+    }, options.concurrency),
+    createEndpointController(ctx, options.concurrency),
+  ];
 }
 
 export async function runOperator(options: OperatorOptions, logger: Logger): Promise<number> {
@@ -74,7 +92,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     settings: options.settings,
     now: () => new Date(),
   };
-  const controllers = buildControllers(ctx, options.concurrency);
+  const controllers = buildControllers(ctx, options);
 
   const tls = await servingTls(options);
   const servers = [];

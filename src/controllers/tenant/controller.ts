@@ -13,7 +13,7 @@ import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
 
@@ -22,7 +22,8 @@ export const TENANT_FINALIZER = 'tenantbackup.io/tenant-protection';
 /** Kinds the controller creates in a tenant namespace; a stale one (a removed user's binding) is pruned. */
 const CHILD_KINDS: readonly ResourceRef[] = [K8S.ResourceQuota, K8S.LimitRange, K8S.NetworkPolicy, K8S.Role, K8S.RoleBinding];
 
-const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL}`;
+/** What this controller made: ours, a tenant's, and not one of the access controller's RBAC objects. */
+const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL},!${ACCESS_LABEL}`;
 
 interface TenantCaches {
   tenants: Informer<Tenant>;

@@ -1,0 +1,95 @@
+/**
+ * Access controller, one reconcile per Tenant: keeps the 2FA enrolments of the tenant's people and
+ * the RBAC that lets each read only their own, and lets admins and operators read the devices'
+ * credentials. Enrolment secrets are created once and kept; a person removed from the tenant, or a
+ * tenant that disables human access, loses them.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import { API } from '../../api/refs.ts';
+import type { Tenant } from '../../api/types.ts';
+import { deleteObject } from '../../runtime/apply.ts';
+import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { collectionPath, K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { objectKey, type KubeObject } from '../../runtime/object.ts';
+import { ensureApplied, type ControllerContext } from '../context.ts';
+import { ACCESS_LABEL, enrolmentSecretName, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, TENANT_LABEL, tenantNamespaceName, USER_LABEL } from '../labels.ts';
+import { credentialsRbac, enrolledUsers, enrolmentRbac, enrolmentSecret, newEnrolment } from './desired.ts';
+
+type Secret = V1Secret & KubeObject;
+
+interface AccessCaches {
+  tenants: Informer<Tenant>;
+  secrets: Informer<Secret>;
+  roles: Informer<KubeObject>;
+  bindings: Informer<KubeObject>;
+}
+
+/** Secrets of the tenant that its admins and operators may read: devices' and spaces' maintenance credentials. */
+const READABLE_SECRET_TYPES = new Set(['endpoint-credentials', 'maintenance-credentials']);
+
+export function createAccessController(ctx: ControllerContext, issuer: string): Controller {
+  const accessSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${ACCESS_LABEL}`;
+  const caches: AccessCaches = {
+    tenants: ctx.informers.for<Tenant>(API.Tenant),
+    secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
+    roles: ctx.informers.for<KubeObject>(K8S.Role, { labelSelector: accessSelector }),
+    bindings: ctx.informers.for<KubeObject>(K8S.RoleBinding, { labelSelector: accessSelector }),
+  };
+  const controller = new Controller({ name: 'access', concurrency: 2, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileAccess(ctx, caches, key, issuer) });
+  const byTenantLabel = (object: KubeObject) => {
+    const tenant = object.metadata.labels?.[TENANT_LABEL];
+    return tenant ? [tenant] : [];
+  };
+  controller.watch(caches.tenants, (event) => [objectKey(event.object)]);
+  controller.watch(caches.secrets, (event) => byTenantLabel(event.object));
+  controller.watch(caches.roles, (event) => byTenantLabel(event.object));
+  controller.watch(caches.bindings, (event) => byTenantLabel(event.object));
+  return controller;
+}
+
+async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key: string, issuer: string): Promise<ReconcileResult | undefined> {
+  const tenant = caches.tenants.get(key);
+  if (!tenant || tenant.metadata.deletionTimestamp) return undefined;
+  const namespace = tenantNamespaceName(tenant);
+  // The tenant controller makes the namespace; until then there is nowhere to write.
+  if (!tenant.status?.namespace) return { requeueAfterMs: 1000 };
+
+  const users = enrolledUsers(tenant);
+  for (const user of users) {
+    const name = enrolmentSecretName(user.name);
+    if (!caches.secrets.get(`${namespace}/${name}`)) {
+      const secret = await enrolmentSecret(tenant, user, await newEnrolment(), issuer);
+      try {
+        await ctx.client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: secret });
+        await ctx.recorder.normal(tenant, 'TwoFactorEnrolment', `created the 2FA enrolment of ${user.name} in Secret ${name}, readable only by them`);
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error;
+      }
+    }
+  }
+
+  const readable = caches.secrets
+    .list((s) => s.metadata.namespace === namespace && READABLE_SECRET_TYPES.has(s.metadata.labels?.[SECRET_TYPE_LABEL] ?? ''))
+    .map((s) => s.metadata.name ?? '');
+  const desiredRbac = [...users.flatMap((u) => enrolmentRbac(tenant, u, ctx.settings)), ...credentialsRbac(tenant, readable, ctx.settings)];
+  for (const object of desiredRbac) {
+    const ref = object.kind === 'Role' ? K8S.Role : K8S.RoleBinding;
+    const cache = object.kind === 'Role' ? caches.roles : caches.bindings;
+    await ensureApplied(ctx, ref, object, cache.get(`${namespace}/${object.metadata.name}`));
+  }
+
+  // Prune what belongs to people no longer enrolled.
+  const enrolledNames = new Set(users.map((u) => u.name));
+  const stale = (object: KubeObject) => object.metadata.namespace === namespace && object.metadata.labels?.[USER_LABEL] !== undefined && !enrolledNames.has(object.metadata.labels[USER_LABEL]);
+  const pruned: [ResourceRef, KubeObject][] = [
+    ...caches.secrets.list((s) => stale(s) && s.metadata.labels?.[SECRET_TYPE_LABEL] === 'two-factor-enrolment').map((o): [ResourceRef, KubeObject] => [K8S.Secret, o]),
+    ...caches.roles.list(stale).map((o): [ResourceRef, KubeObject] => [K8S.Role, o]),
+    ...caches.bindings.list(stale).map((o): [ResourceRef, KubeObject] => [K8S.RoleBinding, o]),
+  ];
+  for (const [ref, object] of pruned) {
+    await deleteObject(ctx.client, ref, object.metadata.name ?? '', namespace);
+    ctx.logger.info({ tenant: key, kind: ref.kind, name: object.metadata.name }, 'removed access of a person no longer enrolled');
+  }
+  return undefined;
+}

@@ -1,0 +1,287 @@
+/**
+ * BackupSpace controller. For each space: check the cross-object rules (residency, custody, quota,
+ * replicas) and build nothing if one is broken; make or read its keys; issue its gateway's
+ * certificate and credentials; render the gateway's access configuration; and run the gateway pinned
+ * to the datacenter's nodes. Deleting a space crypto-shreds it: its keys go first.
+ */
+import type { V1Deployment, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { ALLOWED, checkSpaceCustody, checkSpaceFitsQuota, checkSpaceReplicas, checkSpaceResidency, effectiveCustody, firstDenied, ruleReason } from '../../admission/rules.ts';
+import { API } from '../../api/refs.ts';
+import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.ts';
+import { addFinalizer, applyStatus, deleteObject, removeFinalizer, type ApplyObject } from '../../runtime/apply.ts';
+import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { isApiError } from '../../runtime/kube/errors.ts';
+import { collectionPath, K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
+import { ensureApplied, type ControllerContext } from '../context.ts';
+import {
+  COMPONENT_LABEL,
+  CREDENTIAL_HASH_ANNOTATION,
+  enrolmentSecretName,
+  GATEWAY_COMPONENT,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  PASSWORD_HASH_ANNOTATION,
+  SPACE_LABEL,
+  spaceObjectNames,
+  endpointCredentialsSecretName,
+} from '../labels.ts';
+import { tenantOfNamespace } from '../tenants.ts';
+import { enrolledUsers } from '../access/desired.ts';
+import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
+import { chooseAddress } from './address.ts';
+import {
+  desiredDisruptionBudget,
+  desiredGateway,
+  desiredService,
+  desiredServiceAccount,
+  desiredVolume,
+  desiredVolumeEncryptionSecret,
+  type SpaceSettings,
+} from './desired.ts';
+import { ensureMasterKey, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
+import { credentialSecret, decodeField, gatewayConfigSecret, gatewayTlsSecret } from './secrets.ts';
+import { spaceStatus, type SpaceObservation } from './status.ts';
+import type { PemKeyPair } from '../../pki/certificates.ts';
+
+export const SPACE_FINALIZER = 'tenantbackup.io/crypto-shred';
+
+export interface SpaceControllerOptions extends SpaceSettings {
+  /** The operator's CA, which signs the gateways' certificates. */
+  certificateAuthority: () => Promise<PemKeyPair>;
+  /** Namespace of the operator, where the master key lives. */
+  operatorNamespace: string;
+}
+
+interface SpaceCaches {
+  spaces: Informer<BackupSpace>;
+  tenants: Informer<Tenant>;
+  datacenters: Informer<Datacenter>;
+  endpoints: Informer<Endpoint>;
+  secrets: Informer<Secret>;
+  owned: Map<ResourceRef, Informer<KubeObject>>;
+  pods: Informer<V1Pod & KubeObject>;
+}
+
+const OWNED_KINDS: readonly ResourceRef[] = [K8S.PersistentVolumeClaim, K8S.ServiceAccount, K8S.Deployment, K8S.Service, K8S.PodDisruptionBudget];
+
+/** Serialises address allocation per datacenter, so two spaces never pick the same free address. */
+const addressLocks = new Map<string, Promise<unknown>>();
+async function withAddressLock<T>(datacenter: string, work: () => Promise<T>): Promise<T> {
+  const previous = addressLocks.get(datacenter) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  addressLocks.set(datacenter, next.catch(() => undefined));
+  return next;
+}
+
+export function createBackupSpaceController(ctx: ControllerContext, options: SpaceControllerOptions, concurrency = 2): Controller {
+  const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  const caches: SpaceCaches = {
+    spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
+    tenants: ctx.informers.for<Tenant>(API.Tenant),
+    datacenters: ctx.informers.for<Datacenter>(API.Datacenter),
+    endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
+    secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: managed }),
+    owned: new Map(OWNED_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: `${managed},${SPACE_LABEL}` })])),
+    pods: ctx.informers.for<V1Pod & KubeObject>(K8S.Pod, { labelSelector: `${COMPONENT_LABEL}=${GATEWAY_COMPONENT},${SPACE_LABEL}` }),
+  };
+  const controller = new Controller({ name: 'backupspace', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileSpace(ctx, caches, options, key) });
+  const bySpaceLabel = (object: KubeObject) => {
+    const space = object.metadata.labels?.[SPACE_LABEL];
+    return space ? [`${object.metadata.namespace}/${space}`] : [];
+  };
+  const spacesOfNamespace = (namespace: string | undefined) => caches.spaces.list((s) => s.metadata.namespace === namespace).map((s) => objectKey(s));
+  controller.watch(caches.spaces, (event) => [objectKey(event.object)]);
+  for (const informer of caches.owned.values()) controller.watch(informer, (event) => bySpaceLabel(event.object));
+  controller.watch(caches.pods, (event) => bySpaceLabel(event.object));
+  // Credentials and enrolments feed the access configuration of every space of the namespace.
+  controller.watch(caches.secrets, (event) => event.object.metadata.labels?.[SPACE_LABEL] ? bySpaceLabel(event.object) : spacesOfNamespace(event.object.metadata.namespace));
+  controller.watch(caches.endpoints, (event) => [`${event.object.metadata.namespace}/${event.object.spec.spaceRef.name}`]);
+  controller.watch(caches.tenants, (event) => spacesOfNamespace(`tenant-${event.object.metadata.name}`));
+  controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
+  return controller;
+}
+
+function secretOf(caches: SpaceCaches, namespace: string, name: string): Secret | undefined {
+  return caches.secrets.get(`${namespace}/${name}`);
+}
+
+async function createSecret(ctx: ControllerContext, namespace: string, secret: ApplyObject): Promise<Secret | undefined> {
+  try {
+    return await ctx.client.request<Secret>({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: secret });
+  } catch (error) {
+    // Made meanwhile (a previous reconcile whose event the cache has not shown yet): use that one.
+    if (isApiError(error, 409)) return undefined;
+    throw error;
+  }
+}
+
+/** The first broken cross-object rule, as the webhook would have reported it. */
+function brokenRule(space: BackupSpace, tenant: Tenant | undefined, datacenter: Datacenter | undefined, siblings: BackupSpace[]) {
+  return firstDenied(
+    checkSpaceResidency(space, tenant, datacenter),
+    tenant ? checkSpaceCustody(space, tenant) : ALLOWED,
+    tenant ? checkSpaceFitsQuota(space, siblings, tenant) : ALLOWED,
+    datacenter ? checkSpaceReplicas(space, datacenter) : ALLOWED,
+  );
+}
+
+async function report(ctx: ControllerContext, space: BackupSpace, observation: SpaceObservation): Promise<void> {
+  await applyStatus(ctx.client, API.BackupSpace, space, spaceStatus(space, observation, ctx.now()));
+}
+
+async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
+  const space = caches.spaces.get(key);
+  if (!space) return undefined;
+  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, space);
+  if (await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER)) return undefined;
+
+  const namespace = space.metadata.namespace ?? '';
+  const names = spaceObjectNames(space.metadata.name ?? '');
+  const tenant = tenantOfNamespace(caches.tenants, namespace);
+  const datacenter = caches.datacenters.get(space.spec.datacenter);
+  const endpoints = caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace);
+  const base: SpaceObservation = { datacenter, pods: [], endpoints: endpoints.length };
+
+  // Rules first: a space that breaks one gets nothing built (and an existing one keeps what it has).
+  const siblings = caches.spaces.list((s) => s.metadata.namespace === namespace && s.metadata.uid !== space.metadata.uid);
+  const broken = brokenRule(space, tenant, datacenter, siblings);
+  if (!broken.allowed) {
+    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: ruleReason(broken.rule), message: broken.message } });
+    await ctx.recorder.warning(space, ruleReason(broken.rule), broken.message);
+    return undefined;
+  }
+  if (!tenant || !datacenter) return undefined;
+  const tenantName = tenant.metadata.name ?? '';
+
+  // Keys.
+  const master = await ensureMasterKey(ctx.client, options.operatorNamespace);
+  let keySecret = secretOf(caches, namespace, names.keySecret);
+  if (!keySecret) {
+    if (space.status?.keyId) {
+      const message = `the key Secret ${names.keySecret} of data key ${space.status.keyId} is gone. Data written under that key cannot be read without it, so no new key is made: restore the Secret from a backup, or delete and recreate the space to start over empty`;
+      await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyMissing', message } });
+      await ctx.recorder.warning(space, 'KeyMissing', message);
+      return undefined;
+    }
+    const outcome = await newSpaceKeys(ctx.client, space, tenantName, effectiveCustody(space, tenant), master);
+    if (!outcome.created) {
+      await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: outcome.reason, message: outcome.message } });
+      // The password Secret is not ours and not watched: look again in a while.
+      return { requeueAfterMs: 5000 };
+    }
+    keySecret = await createSecret(ctx, namespace, outcome.secret);
+    if (!keySecret) return { requeueAfterMs: 500 };
+    await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${effectiveCustody(space, tenant)} custody)`);
+  }
+  let keys: SpaceKeys;
+  try {
+    keys = readSpaceKeys(space, keySecret, master.key);
+  } catch (error) {
+    const message = `the key Secret ${names.keySecret} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`;
+    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyUnreadable', message } });
+    return undefined;
+  }
+  // The customer's password has done its job: it must not stay anywhere.
+  const passwordRef = passwordSecretRef(space);
+  if (keys.custody === 'customer' && passwordRef && await deleteObject(ctx.client, K8S.Secret, passwordRef.name, namespace)) {
+    await ctx.recorder.normal(space, 'CustomerPasswordDeleted', `wrapped the data key with the customer's password and deleted Secret ${passwordRef.name}; the password is not stored`);
+  }
+  if (space.status?.keyId && space.status.keyId !== keys.keyId) {
+    const message = `the key Secret ${names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${space.status.keyId}`;
+    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyMismatch', message } });
+    return undefined;
+  }
+  const keyFacts = { keyId: keys.keyId, custody: keys.custody };
+
+  // Fixed address (S8).
+  let address: string | undefined;
+  if (space.spec.fixedAddress) {
+    const choice = await withAddressLock(datacenter.metadata.name ?? '', async () => chooseAddress(space, datacenter, caches.spaces.list((s) => s.spec.datacenter === space.spec.datacenter)));
+    if (!choice.ok) {
+      await report(ctx, space, { ...base, keys: keyFacts, blocked: { state: 'stalled', reason: choice.reason, message: choice.message } });
+      return undefined;
+    }
+    address = choice.address;
+    if (space.status?.address !== address) {
+      // Record the address at once, so the next space's allocation sees it taken.
+      await applyStatus(ctx.client, API.BackupSpace, space, { ...space.status, address });
+      await ctx.recorder.normal(space, 'AddressAssigned', `fixed address ${address} from the pool of ${datacenter.metadata.name}`);
+    }
+  }
+
+  // Credentials the gateway checks against.
+  for (const [name, type, username] of [[names.maintenanceSecret, 'maintenance-credentials', MAINTENANCE_USER], [names.reportTokenSecret, 'report-token', 'operator']] as const) {
+    if (!secretOf(caches, namespace, name)) await createSecret(ctx, namespace, await credentialSecret(space, tenantName, name, type, username));
+  }
+  const hashOf = (secret: Secret | undefined) => secret?.metadata.annotations?.[CREDENTIAL_HASH_ANNOTATION];
+  const reportTokenHash = hashOf(secretOf(caches, namespace, names.reportTokenSecret));
+  if (!reportTokenHash) return { requeueAfterMs: 500 };
+
+  const tls = await gatewayTlsSecret(space, tenantName, address, await options.certificateAuthority(), secretOf(caches, namespace, names.tlsSecret));
+  if (tls) await ensureApplied(ctx, K8S.Secret, tls, undefined);
+
+  const access = renderAccessConfig({
+    space,
+    tenant,
+    keys,
+    endpoints: endpoints.flatMap((endpoint) => {
+      const hash = hashOf(secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? '')));
+      return hash ? [{ endpoint, credentialHash: hash }] : [];
+    }),
+    users: enrolledUsers(tenant).flatMap((user) => {
+      const enrolment = secretOf(caches, namespace, enrolmentSecretName(user.name));
+      const passwordHash = enrolment?.metadata.annotations?.[PASSWORD_HASH_ANNOTATION];
+      if (!passwordHash) return [];
+      const totpSecret = decodeField(enrolment, 'totpSecret');
+      return [{ name: user.name, email: user.email, role: user.role ?? 'viewer', passwordHash, ...(totpSecret ? { totpSecret } : {}) }];
+    }),
+    maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
+    reportTokenHash,
+  });
+  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys), secretOf(caches, namespace, names.configSecret));
+  const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
+  if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secretOf(caches, namespace, names.volumeEncryptionSecret));
+
+  // Volume, gateway, Service.
+  const desired = [
+    desiredVolume(space, tenantName, datacenter),
+    desiredServiceAccount(space, tenantName),
+    desiredGateway(space, tenantName, datacenter, options),
+    desiredService(space, tenantName, datacenter, address),
+  ];
+  const budget = desiredDisruptionBudget(space, tenantName);
+  if (budget) desired.push(budget);
+  for (const object of desired) {
+    const ref = OWNED_KINDS.find((r) => r.kind === object.kind);
+    if (!ref) throw new Error(`no owned kind ${object.kind}`);
+    await ensureApplied(ctx, ref, object, caches.owned.get(ref)?.get(`${namespace}/${object.metadata.name}`));
+  }
+  if (!budget && caches.owned.get(K8S.PodDisruptionBudget)?.get(`${namespace}/${names.disruptionBudget}`)) {
+    await deleteObject(ctx.client, K8S.PodDisruptionBudget, names.disruptionBudget, namespace);
+  }
+
+  const gateway = caches.owned.get(K8S.Deployment)?.get(`${namespace}/${names.gateway}`) as V1Deployment | undefined;
+  const volume = caches.owned.get(K8S.PersistentVolumeClaim)?.get(`${namespace}/${names.volume}`) as V1PersistentVolumeClaim | undefined;
+  const pods = caches.pods.list((p) => p.metadata.namespace === namespace && p.metadata.labels?.[SPACE_LABEL] === space.metadata.name && !p.metadata.deletionTimestamp);
+  await report(ctx, space, { ...base, keys: keyFacts, address, gateway, volume, pods });
+  return undefined;
+}
+
+/**
+ * Deleting a space destroys its keys first (crypto-shred: every copy of the ciphertext becomes
+ * unreadable), then lets garbage collection remove the volume and the gateway.
+ */
+async function cryptoShred(ctx: ControllerContext, space: BackupSpace): Promise<ReconcileResult | undefined> {
+  if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
+  const namespace = space.metadata.namespace ?? '';
+  const names = spaceObjectNames(space.metadata.name ?? '');
+  const keyWasThere = await deleteObject(ctx.client, K8S.Secret, names.keySecret, namespace);
+  for (const name of [names.configSecret, names.volumeEncryptionSecret]) await deleteObject(ctx.client, K8S.Secret, name, namespace);
+  if (keyWasThere) await ctx.recorder.normal(space, 'CryptoShredded', `destroyed data key ${space.status?.keyId ?? ''}: the space's data can no longer be decrypted`);
+  ctx.logger.info({ space: objectKey(space), keyId: space.status?.keyId }, 'space keys destroyed; releasing the space');
+  await removeFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
+  return undefined;
+}
+

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { datacenter, endpoint, space, tenant } from '../../../test/support/objects.ts';
+import { renderAccessConfig } from './access-config.ts';
+import { chooseAddress, poolAddresses } from './address.ts';
+import { desiredDisruptionBudget, desiredGateway, desiredService, desiredVolume, desiredVolumeEncryptionSecret } from './desired.ts';
+import type { SpaceKeys } from './keys.ts';
+import { spaceStatus } from './status.ts';
+
+const milan = datacenter('it-mil1', 'IT', { nodeSelector: { matchLabels: { 'topology.kubernetes.io/zone': 'it-mil1' } }, addressPool: { addresses: ['203.0.113.0/29', '2001:db8::7'] } });
+const vault = space('vault', 'tenant-acme', { size: '200Gi', replicas: 3 });
+
+describe('space desired state', () => {
+  it('pins the gateway to the datacenter\'s nodes and spreads its replicas over distinct nodes', () => {
+    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'registry.example/tbo:1.2.3' }) as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } };
+    expect(deployment.spec.replicas).toBe(3);
+    const pod = deployment.spec.template.spec as {
+      affinity: { nodeAffinity: unknown; podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { topologyKey: string }[] } };
+      containers: { image: string; args: string[]; securityContext: Record<string, unknown> }[];
+      securityContext: Record<string, unknown>;
+    };
+    expect(pod.affinity.nodeAffinity).toEqual({
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] }] }] },
+    });
+    expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]?.topologyKey).toBe('kubernetes.io/hostname');
+    expect(pod.containers[0]?.image).toBe('registry.example/tbo:1.2.3');
+    expect(pod.containers[0]?.args.slice(0, 1)).toEqual(['gateway']);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0]?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('asks for a volume of the space\'s size on the datacenter\'s storage class and access mode', () => {
+    expect((desiredVolume(vault, 'acme', milan) as unknown as { spec: unknown }).spec).toEqual({
+      accessModes: ['ReadWriteMany'], storageClassName: 'datacenter-storage', resources: { requests: { storage: '200Gi' } },
+    });
+  });
+
+  it('exposes a fixed address through a LoadBalancer only when asked', () => {
+    expect((desiredService(vault, 'acme', milan, undefined) as unknown as { spec: { type: string } }).spec.type).toBe('ClusterIP');
+    const fixed = desiredService(vault, 'acme', milan, '203.0.113.2') as unknown as { spec: { type: string; loadBalancerIP: string }; metadata: { annotations: Record<string, string> } };
+    expect(fixed.spec).toMatchObject({ type: 'LoadBalancer', loadBalancerIP: '203.0.113.2' });
+    expect(fixed.metadata.annotations['metallb.universe.tf/loadBalancerIPs']).toBe('203.0.113.2');
+  });
+
+  it('keeps one replica available through voluntary disruptions, when there is more than one', () => {
+    expect(desiredDisruptionBudget(vault, 'acme')).toBeDefined();
+    expect(desiredDisruptionBudget(space('single', 'tenant-acme', { replicas: 1 }), 'acme')).toBeUndefined();
+  });
+
+  it('writes the volume encryption Secret in the format of the datacenter\'s CSI driver, named like the claim', () => {
+    const longhorn = desiredVolumeEncryptionSecret(vault, 'acme', datacenter('x', 'IT', { storage: { storageClassName: 'lh', volumeEncryption: 'Longhorn' } }), 'pass');
+    expect(longhorn?.metadata.name).toBe('vault-data');
+    const data = longhorn?.data as Record<string, string>;
+    expect(Buffer.from(data.CRYPTO_KEY_VALUE ?? '', 'base64').toString()).toBe('pass');
+    expect(Buffer.from(data.CRYPTO_KEY_PROVIDER ?? '', 'base64').toString()).toBe('secret');
+    const ceph = desiredVolumeEncryptionSecret(vault, 'acme', datacenter('x', 'IT', { storage: { storageClassName: 'rbd', volumeEncryption: 'CephCSI' } }), 'pass');
+    expect(Object.keys(ceph?.data as object)).toEqual(['encryptionPassphrase']);
+    expect(desiredVolumeEncryptionSecret(vault, 'acme', milan, 'pass')).toBeUndefined();
+  });
+});
+
+describe('fixed addresses', () => {
+  it('expands the pool without network and broadcast addresses', () => {
+    expect(poolAddresses(milan)).toEqual(['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5', '203.0.113.6', '2001:db8::7']);
+  });
+
+  it('keeps a space\'s address, honours a request, and never hands out a taken one', () => {
+    const taken = { ...space('a', 'ns'), status: { address: '203.0.113.1' } };
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), milan, [taken])).toEqual({ ok: true, address: '203.0.113.2' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.5' } }), milan, [taken])).toEqual({ ok: true, address: '203.0.113.5' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.1' } }), milan, [taken])).toMatchObject({ ok: false, reason: 'AddressTaken' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '198.51.100.1' } }), milan, [taken])).toMatchObject({ ok: false, reason: 'AddressNotInPool' });
+    const holder = { ...space('b', 'ns', { fixedAddress: {} }), status: { address: '203.0.113.4' } };
+    expect(chooseAddress(holder, milan, [taken, holder])).toEqual({ ok: true, address: '203.0.113.4' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), datacenter('de-fra1', 'DE'), [])).toMatchObject({ ok: false, reason: 'NoAddressPool' });
+  });
+});
+
+describe('gateway access configuration', () => {
+  const providerKeys: SpaceKeys = { custody: 'provider', keyId: 'k1-abc', dataKey: Buffer.alloc(32, 7), volumePassphrase: 'p' };
+  const inputs = (t = tenant('acme', { security: { twoFactor: 'Required' } })) => ({
+    space: vault,
+    tenant: t,
+    keys: providerKeys,
+    endpoints: [
+      { endpoint: endpoint('laptop', 'tenant-acme', 'vault'), credentialHash: '$scrypt$a' },
+      { endpoint: endpoint('nas', 'tenant-acme', 'vault', { suspended: true }), credentialHash: '$scrypt$b' },
+    ],
+    users: [{ name: 'giulia', email: 'g@acme.example', role: 'admin' as const, passwordHash: '$scrypt$p', totpSecret: 'JBSWY3DPEHPK3PXP' }],
+    maintenanceHash: '$scrypt$m',
+    reportTokenHash: '$scrypt$r',
+  });
+
+  it('gives each endpoint its own repository and refuses suspended ones', () => {
+    const access = renderAccessConfig(inputs());
+    expect(access.endpoints).toEqual([
+      { name: 'laptop', credentialHash: '$scrypt$a', repository: 'endpoints/laptop', enabled: true },
+      { name: 'nas', credentialHash: '$scrypt$b', repository: 'endpoints/nas', enabled: false },
+    ]);
+    expect(access.space).toMatchObject({ quotaBytes: 200 * 2 ** 30, keyCustody: { mode: 'provider', keyId: 'k1-abc' } });
+    expect(JSON.stringify(access)).not.toContain(providerKeys.dataKey?.toString('base64'));
+  });
+
+  it('follows the tenant\'s 2FA policy and contract', () => {
+    expect(renderAccessConfig(inputs()).humans.policy).toBe('two-factor');
+    expect(renderAccessConfig(inputs(tenant('acme', { security: { twoFactor: 'Optional' } }))).humans.policy).toBe('one-factor');
+    const disabled = renderAccessConfig(inputs(tenant('acme', { security: { twoFactor: 'Disabled' } })));
+    expect(disabled.humans).toEqual({ policy: 'disabled', users: [] });
+    const suspended = renderAccessConfig(inputs(tenant('acme', { contract: { state: 'Suspended' } })));
+    expect(suspended.endpoints.every((e) => !e.enabled)).toBe(true);
+    expect(suspended.humans.users).toEqual([]);
+  });
+
+  it('hands the gateway the customer\'s wrapped key record, never a key', () => {
+    const record = { kdf: { name: 'scrypt' as const, cost: 32768, blockSize: 8, parallelization: 1, salt: 's' }, verifier: 'v', wrappedKey: 'w' };
+    const access = renderAccessConfig({ ...inputs(), keys: { custody: 'customer', keyId: 'k1-c', record, volumePassphrase: 'p' } });
+    expect(access.space.keyCustody).toEqual({ mode: 'customer', keyId: 'k1-c', record });
+  });
+});
+
+describe('space status', () => {
+  const now = new Date('2026-11-23T12:00:00Z');
+  it('is Ready when every replica is ready and lists the nodes the scheduler chose', () => {
+    const status = spaceStatus(vault, {
+      datacenter: milan,
+      keys: { keyId: 'k1-abc', custody: 'provider' },
+      gateway: { metadata: { generation: 1 }, status: { observedGeneration: 1, readyReplicas: 3, updatedReplicas: 3 } },
+      pods: [{ spec: { nodeName: 'n2', containers: [] } }, { spec: { nodeName: 'n1', containers: [] } }, { spec: { nodeName: 'n3', containers: [] } }],
+      endpoints: 2,
+    }, now);
+    expect(status).toMatchObject({ phase: 'Ready', country: 'IT', nodes: ['n1', 'n2', 'n3'], keyId: 'k1-abc', keyCustody: 'provider', endpoints: 2 });
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('keeps the key id it knew when the key goes missing', () => {
+    const known = { ...vault, status: { keyId: 'k1-abc', keyCustody: 'provider' as const } };
+    const status = spaceStatus(known, { pods: [], endpoints: 0, blocked: { state: 'stalled', reason: 'KeyMissing', message: 'gone' } }, now);
+    expect(status).toMatchObject({ phase: 'Blocked', keyId: 'k1-abc' });
+    expect(status.conditions?.find((c) => c.type === 'Stalled')?.reason).toBe('KeyMissing');
+  });
+
+  it('says why replicas cannot be placed', () => {
+    const status = spaceStatus(vault, {
+      keys: { keyId: 'k', custody: 'provider' },
+      gateway: { metadata: { generation: 1 }, status: { observedGeneration: 1, readyReplicas: 2, updatedReplicas: 3 } },
+      pods: [{ spec: { containers: [] }, status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/12 nodes are available' }] } }],
+      endpoints: 0,
+    }, now);
+    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'GatewayUnschedulable' });
+  });
+});

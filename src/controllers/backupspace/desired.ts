@@ -1,0 +1,191 @@
+/**
+ * What a BackupSpace turns into, as pure functions: a volume on its datacenter's StorageClass, a
+ * gateway Deployment pinned by required node affinity to the datacenter's nodes with its replicas on
+ * distinct nodes (S5), a Service (a LoadBalancer on a fixed address when asked, S8), a disruption
+ * budget, and the per-volume encryption Secret in the format the datacenter's CSI driver reads.
+ */
+import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
+import type { BackupSpace, Datacenter } from '../../api/types.ts';
+import type { ApplyObject } from '../../runtime/apply.ts';
+import { controllerReference } from '../../runtime/object.ts';
+import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
+import {
+  COMPONENT_LABEL,
+  GATEWAY_COMPONENT,
+  GATEWAY_PORT,
+  INSTANCE_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  NAME_LABEL,
+  SECRET_TYPE_LABEL,
+  SPACE_LABEL,
+  spaceObjectNames,
+  TENANT_LABEL,
+  type SecretType,
+} from '../labels.ts';
+
+export const GATEWAY_NAME = 'tenant-backup-gateway';
+export const CONFIG_DIR = '/etc/gateway';
+export const DATA_DIR = '/data';
+
+export interface SpaceSettings {
+  /** Image of the gateway: the operator's own image, so upgrading the operator rolls the gateways (S3). */
+  gatewayImage: string;
+}
+
+export function spaceLabels(space: BackupSpace, tenant: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [TENANT_LABEL]: tenant, [SPACE_LABEL]: space.metadata.name ?? '' };
+}
+
+/** Labels that select a space's gateway pods (stable: a Deployment's selector cannot change). */
+export function gatewaySelector(space: BackupSpace): Record<string, string> {
+  return { [NAME_LABEL]: GATEWAY_NAME, [INSTANCE_LABEL]: space.metadata.name ?? '', [COMPONENT_LABEL]: GATEWAY_COMPONENT };
+}
+
+function metadata(space: BackupSpace, tenant: string, name: string, extraLabels: Record<string, string> = {}) {
+  return {
+    name,
+    namespace: space.metadata.namespace,
+    labels: { ...spaceLabels(space, tenant), ...extraLabels },
+    ownerReferences: [controllerReference(space)],
+  };
+}
+
+export function replicasOf(space: BackupSpace): number {
+  return space.spec.replicas ?? DEFAULT_REPLICAS;
+}
+
+export function desiredVolume(space: BackupSpace, tenant: string, datacenter: Datacenter): ApplyObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').volume),
+    spec: {
+      accessModes: [datacenter.spec.storage.accessMode ?? 'ReadWriteMany'],
+      storageClassName: datacenter.spec.storage.storageClassName,
+      resources: { requests: { storage: String(space.spec.size) } },
+    },
+  };
+}
+
+export function desiredServiceAccount(space: BackupSpace, tenant: string): ApplyObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').serviceAccount),
+    // The gateway never talks to the API server.
+    automountServiceAccountToken: false,
+  };
+}
+
+export function desiredGateway(space: BackupSpace, tenant: string, datacenter: Datacenter, settings: SpaceSettings): ApplyObject {
+  const names = spaceObjectNames(space.metadata.name ?? '');
+  const selector = gatewaySelector(space);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(space, tenant, names.gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+    spec: {
+      replicas: replicasOf(space),
+      selector: { matchLabels: selector },
+      // A shared volume and at most one missing replica at a time.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+      template: {
+        metadata: { labels: { ...spaceLabels(space, tenant), ...selector } },
+        spec: {
+          serviceAccountName: names.serviceAccount,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          affinity: {
+            // Data stays in the chosen datacenter (S7): only its nodes may run the gateway.
+            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selectorToNodeSelectorTerm(datacenter.spec.nodeSelector)] } },
+            // Redundancy (S5): never two replicas of a space on one node.
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }],
+            },
+          },
+          containers: [{
+            name: 'gateway',
+            image: settings.gatewayImage,
+            args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`],
+            ports: [{ name: 'https', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+            readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 20, failureThreshold: 3 },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [
+              { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+              { name: 'data', mountPath: DATA_DIR },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }],
+          volumes: [
+            {
+              name: 'config',
+              projected: {
+                defaultMode: 0o440,
+                sources: [{ secret: { name: names.configSecret } }, { secret: { name: names.tlsSecret, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } }],
+              },
+            },
+            { name: 'data', persistentVolumeClaim: { claimName: names.volume } },
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function desiredService(space: BackupSpace, tenant: string, datacenter: Datacenter, address: string | undefined): ApplyObject {
+  const fixed = address !== undefined;
+  const loadBalancerClass = datacenter.spec.addressPool?.loadBalancerClass;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      ...metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+      // MetalLB and most bare-metal load balancers read the wanted address from here; cloud ones from spec.loadBalancerIP.
+      ...(fixed ? { annotations: { 'metallb.universe.tf/loadBalancerIPs': address, 'tenantbackup.io/fixed-address': address } } : {}),
+    },
+    spec: {
+      type: fixed ? 'LoadBalancer' : 'ClusterIP',
+      selector: gatewaySelector(space),
+      ports: [{ name: 'https', port: GATEWAY_PORT, targetPort: 'https', protocol: 'TCP' }],
+      ...(fixed ? { loadBalancerIP: address, externalTrafficPolicy: 'Local', ...(loadBalancerClass ? { loadBalancerClass } : {}) } : {}),
+    },
+  };
+}
+
+export function desiredDisruptionBudget(space: BackupSpace, tenant: string): ApplyObject | undefined {
+  if (replicasOf(space) < 2) return undefined;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').disruptionBudget),
+    spec: { maxUnavailable: 1, selector: { matchLabels: gatewaySelector(space) } },
+  };
+}
+
+export function secretMetadata(space: BackupSpace, tenant: string, name: string, type: SecretType) {
+  return metadata(space, tenant, name, { [SECRET_TYPE_LABEL]: type });
+}
+
+/**
+ * The per-volume encryption Secret, named like the claim so that StorageClasses templating
+ * `${pvc.name}`/`${pvc.namespace}` into their secret parameters find it:
+ * Longhorn reads CRYPTO_KEY_*; ceph-csi reads encryptionPassphrase. None: no Secret.
+ */
+export function desiredVolumeEncryptionSecret(space: BackupSpace, tenant: string, datacenter: Datacenter, passphrase: string): ApplyObject | undefined {
+  const mode = datacenter.spec.storage.volumeEncryption ?? 'None';
+  if (mode === 'None') return undefined;
+  const data: Record<string, string> = mode === 'Longhorn'
+    ? { CRYPTO_KEY_VALUE: passphrase, CRYPTO_KEY_PROVIDER: 'secret', CRYPTO_KEY_CIPHER: 'aes-xts-plain64', CRYPTO_KEY_HASH: 'sha256', CRYPTO_KEY_SIZE: '256', CRYPTO_PBKDF: 'argon2i' }
+    : { encryptionPassphrase: passphrase };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').volumeEncryptionSecret, 'volume-encryption'),
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Key material of a space (S6, S13). Every space has a random 256-bit data key, stored only wrapped:
+ * by the operator's master key (provider custody), or by a key derived with scrypt from a password
+ * only the customer knows (customer custody; the password is read once from a short-lived Secret,
+ * which is then deleted). Beside it, a provider-held volume key feeds the CSI driver's disk
+ * encryption. Deleting the key Secret is the crypto-shred: without it nothing can be decrypted.
+ *
+ * A key is created once. If its Secret disappears while the space has data, the operator says so and
+ * never makes a new key behind the customer's back (the old data would silently become unreadable).
+ */
+import { createHmac } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { BackupSpace } from '../../api/types.ts';
+import {
+  checkPasswordPolicy,
+  decodeMasterKey,
+  encodeMasterKey,
+  generateDataKey,
+  generateMasterKey,
+  keyIdOf,
+  masterKeyId,
+  PasswordPolicyError,
+  sealWithPassword,
+  unwrapWithMasterKey,
+  validateCustomerKeyRecord,
+  wrapWithMasterKey,
+  type CustomerKeyRecord,
+} from '../../crypto/index.ts';
+import type { ApplyObject } from '../../runtime/apply.ts';
+import { getObject } from '../../runtime/apply.ts';
+import type { KubeClient } from '../../runtime/kube/client.ts';
+import { isApiError } from '../../runtime/kube/errors.ts';
+import { collectionPath, K8S } from '../../runtime/kube/resource-ref.ts';
+import type { KubeObject } from '../../runtime/object.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME, spaceObjectNames } from '../labels.ts';
+import { secretMetadata } from './desired.ts';
+
+export type Secret = V1Secret & KubeObject;
+export type KeyCustody = 'provider' | 'customer';
+
+export const MASTER_KEY_SECRET = `${OPERATOR_NAME}-master-key`;
+
+function b64(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64');
+}
+
+function field(secret: Secret | undefined, key: string): string | undefined {
+  const value = secret?.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/** Wrapped keys are bound to the space's uid: a wrapped key copied to another space does not open. */
+export function keyBinding(space: BackupSpace): string {
+  return `tenantbackup.io/space/${space.metadata.uid ?? ''}`;
+}
+
+/** The operator's master key, created once in its namespace. */
+export async function ensureMasterKey(client: KubeClient, namespace: string): Promise<{ key: Buffer; id: string }> {
+  const existing = await getObject<Secret>(client, K8S.Secret, MASTER_KEY_SECRET, namespace);
+  const stored = field(existing, 'key');
+  if (stored) {
+    const key = decodeMasterKey(stored);
+    return { key, id: masterKeyId(key) };
+  }
+  const key = generateMasterKey();
+  try {
+    await client.request({
+      method: 'POST',
+      path: collectionPath(K8S.Secret, namespace),
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: MASTER_KEY_SECRET, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+        type: 'Opaque',
+        data: { key: b64(encodeMasterKey(key)), keyId: b64(masterKeyId(key)) },
+      },
+    });
+  } catch (error) {
+    // Another replica made it first: use theirs.
+    if (isApiError(error, 409)) return ensureMasterKey(client, namespace);
+    throw error;
+  }
+  return { key, id: masterKeyId(key) };
+}
+
+/** What a space's key Secret holds, read back. */
+export interface SpaceKeys {
+  custody: KeyCustody;
+  keyId: string;
+  /** Present under provider custody: the data key, unwrapped, for the gateway. */
+  dataKey?: Buffer;
+  /** Present under customer custody: what the gateway needs to unseal with the customer's password. */
+  record?: CustomerKeyRecord;
+  /** Passphrase of the CSI driver's volume encryption (provider-held under both custodies). */
+  volumePassphrase: string;
+}
+
+function volumePassphrase(volumeKey: Buffer): string {
+  // A passphrase string for LUKS/ceph-csi, derived so the raw key bytes never leave this process.
+  return createHmac('sha256', volumeKey).update('tenantbackup.io/volume-passphrase/v1').digest('base64url');
+}
+
+export function readSpaceKeys(space: BackupSpace, secret: Secret, masterKey: Buffer): SpaceKeys {
+  const custody = field(secret, 'custody') as KeyCustody | undefined;
+  const keyId = field(secret, 'keyId');
+  const wrappedVolumeKey = field(secret, 'wrappedVolumeKey');
+  if (!custody || !keyId || !wrappedVolumeKey) throw new Error(`key Secret ${secret.metadata.name} is incomplete`);
+  const volumeKey = unwrapWithMasterKey(wrappedVolumeKey, masterKey, keyBinding(space));
+  if (custody === 'provider') {
+    const dataKey = unwrapWithMasterKey(field(secret, 'wrappedKey') ?? '', masterKey, keyBinding(space));
+    if (keyIdOf(dataKey) !== keyId) throw new Error(`key Secret ${secret.metadata.name} holds a key that is not ${keyId}`);
+    return { custody, keyId, dataKey, volumePassphrase: volumePassphrase(volumeKey) };
+  }
+  const record = validateCustomerKeyRecord(JSON.parse(field(secret, 'record') ?? 'null'));
+  return { custody, keyId, record, volumePassphrase: volumePassphrase(volumeKey) };
+}
+
+export type NewKeyOutcome =
+  | { created: true; secret: ApplyObject; keyId: string }
+  | { created: false; reason: 'AwaitingCustomerPassword' | 'CustomerPasswordInvalid'; message: string };
+
+/** Where the customer's one-time password is, if the space names one. */
+export function passwordSecretRef(space: BackupSpace): { name: string; key: string } | undefined {
+  const ref = space.spec.encryption?.customerPasswordSecretRef;
+  return ref ? { name: ref.name, key: ref.key ?? 'password' } : undefined;
+}
+
+/**
+ * Makes a new space key Secret. Under customer custody it needs the customer's password Secret; the
+ * caller deletes that Secret once the key Secret is stored.
+ */
+export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenant: string, custody: KeyCustody, master: { key: Buffer; id: string }): Promise<NewKeyOutcome> {
+  const dataKey = generateDataKey();
+  const volumeKey = generateDataKey();
+  const binding = keyBinding(space);
+  const keyId = keyIdOf(dataKey);
+  const data: Record<string, string> = {
+    custody: b64(custody),
+    keyId: b64(keyId),
+    masterKeyId: b64(master.id),
+    wrappedVolumeKey: b64(wrapWithMasterKey(volumeKey, master.key, binding)),
+  };
+  if (custody === 'provider') {
+    data.wrappedKey = b64(wrapWithMasterKey(dataKey, master.key, binding));
+  } else {
+    const ref = passwordSecretRef(space);
+    const passwordSecret = ref ? await getObject<Secret>(client, K8S.Secret, ref.name, space.metadata.namespace) : undefined;
+    const password = field(passwordSecret, ref?.key ?? 'password');
+    if (!ref || password === undefined) {
+      return {
+        created: false,
+        reason: 'AwaitingCustomerPassword',
+        message: ref
+          ? `waiting for the customer's password: create Secret ${ref.name} with key ${ref.key} in namespace ${space.metadata.namespace}; it is read once, then deleted, and never stored`
+          : 'customer key custody needs spec.encryption.customerPasswordSecretRef naming a Secret with the customer\'s password',
+      };
+    }
+    try {
+      checkPasswordPolicy(password);
+    } catch (error) {
+      if (error instanceof PasswordPolicyError) return { created: false, reason: 'CustomerPasswordInvalid', message: `Secret ${ref.name}: ${error.message}` };
+      throw error;
+    }
+    data.record = b64(JSON.stringify(await sealWithPassword(dataKey, password, space.metadata.uid ?? '')));
+  }
+  dataKey.fill(0);
+  volumeKey.fill(0);
+  return {
+    created: true,
+    keyId,
+    secret: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').keySecret, 'space-key'),
+      type: 'Opaque',
+      data,
+    },
+  };
+}

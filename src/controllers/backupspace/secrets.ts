@@ -1,0 +1,72 @@
+/**
+ * Secrets a space's gateway needs beside its key: the TLS certificate (issued by the operator's CA,
+ * renewed before expiry), the maintenance credential that may prune an append-only space, the token
+ * the operator reads the gateway's report with, and the rendered access configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BackupSpace } from '../../api/types.ts';
+import { generateCredential, hashSecret } from '../../crypto/index.ts';
+import type { GatewayAccessConfig } from '../../gateway/access-config.ts';
+import { issueServingCertificate, needsRenewal, type PemKeyPair } from '../../pki/certificates.ts';
+import type { ApplyObject } from '../../runtime/apply.ts';
+import { CREDENTIAL_HASH_ANNOTATION, spaceObjectNames } from '../labels.ts';
+import type { Secret, SpaceKeys } from './keys.ts';
+import { secretMetadata } from './desired.ts';
+
+const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64');
+
+export function decodeField(secret: Secret | undefined, key: string): string | undefined {
+  const value = secret?.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/** Names the gateway's certificate must carry: its Service inside the cluster, and its fixed address. */
+export function gatewayCertificateNames(space: BackupSpace, address: string | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  const service = spaceObjectNames(space.metadata.name ?? '').gateway;
+  const namespace = space.metadata.namespace ?? '';
+  return {
+    dnsNames: [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
+    ipAddresses: address ? [address] : [],
+  };
+}
+
+/** The TLS Secret to apply, or undefined when the current one is still good. */
+export async function gatewayTlsSecret(space: BackupSpace, tenant: string, address: string | undefined, ca: PemKeyPair, current: Secret | undefined): Promise<ApplyObject | undefined> {
+  const names = gatewayCertificateNames(space, address);
+  const certificate = decodeField(current, 'tls.crt');
+  if (certificate && !needsRenewal(certificate, ca.certificate, names)) return undefined;
+  const issued = await issueServingCertificate(ca, { commonName: names.dnsNames[2] ?? space.metadata.name ?? 'gateway', ...names, validityDays: 365 });
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').tlsSecret, 'gateway-tls'),
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(issued.certificate), 'tls.key': b64(issued.privateKey), 'ca.crt': b64(ca.certificate) },
+  };
+}
+
+/** A credential with its slow hash beside it (annotation), so the hash need not be recomputed. */
+export async function credentialSecret(space: BackupSpace, tenant: string, name: string, type: 'maintenance-credentials' | 'report-token', username: string): Promise<ApplyObject> {
+  const secret = type === 'report-token' ? randomBytes(32).toString('base64url') : generateCredential();
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { ...secretMetadata(space, tenant, name, type), annotations: { [CREDENTIAL_HASH_ANNOTATION]: await hashSecret(secret) } },
+    type: 'Opaque',
+    data: { username: b64(username), password: b64(secret) },
+  };
+}
+
+/** access.json, and the plaintext data key only under provider custody (customer custody starts sealed). */
+export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys): ApplyObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').configSecret, 'gateway-config'),
+    type: 'Opaque',
+    data: {
+      'access.json': b64(`${JSON.stringify(access, null, 2)}\n`),
+      ...(keys.dataKey ? { 'data.key': b64(keys.dataKey.toString('base64')) } : {}),
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Endpoint controller: each backup device gets its own credentials Secret (issued once, never
+ * regenerated behind the customer's back), a one-time activation code, and its private repository
+ * on its space. An endpoint pointing at a space of another namespace, or at no space, is Stalled.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import { checkEndpointSpaceRef } from '../../admission/rules.ts';
+import type { EndpointStatus } from '../../api/endpoint.ts';
+import { API } from '../../api/refs.ts';
+import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
+import { applyStatus } from '../../runtime/apply.ts';
+import { healthConditions, findCondition, type Health } from '../../runtime/conditions.ts';
+import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { CONTENT_TYPE } from '../../runtime/kube/client.ts';
+import { collectionPath, K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
+import { objectKey, type KubeObject } from '../../runtime/object.ts';
+import type { ControllerContext } from '../context.ts';
+import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL } from '../labels.ts';
+import { tenantOfNamespace } from '../tenants.ts';
+import { credentialsSecret, issueCredentials, repositoryUrl } from './desired.ts';
+
+type Secret = V1Secret & KubeObject;
+
+interface EndpointCaches {
+  endpoints: Informer<Endpoint>;
+  spaces: Informer<BackupSpace>;
+  tenants: Informer<Tenant>;
+  secrets: Informer<Secret>;
+}
+
+export function createEndpointController(ctx: ControllerContext, concurrency = 2): Controller {
+  const caches: EndpointCaches = {
+    endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
+    spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
+    tenants: ctx.informers.for<Tenant>(API.Tenant),
+    secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
+  };
+  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, key) });
+  controller.watch(caches.endpoints, (event) => [objectKey(event.object)]);
+  controller.watch(caches.secrets, (event) => {
+    const endpoint = event.object.metadata.labels?.[ENDPOINT_LABEL];
+    return endpoint && event.object.metadata.labels?.[SECRET_TYPE_LABEL] === 'endpoint-credentials' ? [`${event.object.metadata.namespace}/${endpoint}`] : [];
+  });
+  controller.watch(caches.spaces, (event) => caches.endpoints
+    .list((e) => e.metadata.namespace === event.object.metadata.namespace && e.spec.spaceRef.name === event.object.metadata.name)
+    .map((e) => objectKey(e)));
+  controller.watch(caches.tenants, (event) => caches.endpoints
+    .list((e) => tenantOfNamespace(caches.tenants, e.metadata.namespace)?.metadata.name === event.object.metadata.name)
+    .map((e) => objectKey(e)));
+  return controller;
+}
+
+export function endpointHealth(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, credentialsIssued: boolean): Health {
+  const refCheck = checkEndpointSpaceRef(endpoint);
+  if (!refCheck.allowed) return { state: 'stalled', reason: 'SpaceInOtherNamespace', message: refCheck.message };
+  if (!tenant) return { state: 'stalled', reason: 'NoTenant', message: `namespace ${endpoint.metadata.namespace} does not belong to a tenant` };
+  if (!space) return { state: 'stalled', reason: 'SpaceNotFound', message: `spec.spaceRef: BackupSpace ${endpoint.spec.spaceRef.name} does not exist in namespace ${endpoint.metadata.namespace}` };
+  if (!credentialsIssued) return { state: 'progressing', reason: 'IssuingCredentials', message: 'issuing credentials' };
+  if (endpoint.spec.suspended) return { state: 'ready', reason: 'Suspended', message: 'the endpoint is suspended: its access is refused' };
+  if (tenant.spec.contract?.state === 'Suspended') return { state: 'ready', reason: 'ContractSuspended', message: 'the tenant\'s contract is suspended: access is refused' };
+  if (findCondition(space.status?.conditions, 'Ready')?.status !== 'True') {
+    return { state: 'progressing', reason: 'WaitingForSpace', message: `credentials issued; waiting for space ${space.metadata.name} to be ready` };
+  }
+  return { state: 'ready', reason: 'Ready', message: `credentials issued; the device backs up to ${repositoryUrl(endpoint, space)}` };
+}
+
+export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date): EndpointStatus {
+  const health = endpointHealth(endpoint, space, tenant, secretName !== undefined);
+  const suspended = endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
+  const previous = endpoint.status ?? {};
+  return {
+    // Facts the gateway reports (last backup, bytes, agent) are kept; this controller does not own them.
+    ...previous,
+    observedGeneration: endpoint.metadata.generation,
+    conditions: healthConditions(previous.conditions, health, endpoint.metadata.generation, now),
+    ...(secretName ? { credentialsSecretName: secretName } : {}),
+    activation: suspended ? 'Suspended' : previous.lastBackupTime ? 'Active' : 'Pending',
+    repository: endpointRepository(endpoint.metadata.name ?? ''),
+    ...(space ? { url: repositoryUrl(endpoint, space) } : {}),
+  };
+}
+
+async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, key: string): Promise<ReconcileResult | undefined> {
+  const endpoint = caches.endpoints.get(key);
+  if (!endpoint || endpoint.metadata.deletionTimestamp) return undefined;
+  const namespace = endpoint.metadata.namespace ?? '';
+  const tenant = tenantOfNamespace(caches.tenants, namespace);
+  const refOk = checkEndpointSpaceRef(endpoint).allowed;
+  const space = refOk ? caches.spaces.get(`${namespace}/${endpoint.spec.spaceRef.name}`) : undefined;
+  const secretName = endpointCredentialsSecretName(endpoint.metadata.name ?? '');
+  let secret = caches.secrets.get(`${namespace}/${secretName}`);
+
+  if (space && tenant && !secret) {
+    const issued = await issueCredentials();
+    const desired = credentialsSecret(endpoint, space, tenant.metadata.name ?? '', issued);
+    try {
+      secret = await ctx.client.request<Secret>({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: desired });
+      await ctx.recorder.normal(endpoint, 'CredentialsIssued', `issued credentials in Secret ${secretName}`);
+    } catch (error) {
+      // Created meanwhile by another reconcile: the cache will catch up; never overwrite issued credentials.
+      if ((error as { code?: number }).code !== 409) throw error;
+      return { requeueAfterMs: 500 };
+    }
+  }
+  if (space && secret) await keepSecretCurrent(ctx, endpoint, space, secret);
+
+  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now());
+  await applyStatus(ctx.client, API.Endpoint, endpoint, status);
+  return undefined;
+}
+
+function decoded(secret: Secret, key: string): string | undefined {
+  const value = secret.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/** The repository URL follows the space's address; the activation code is dropped once the device has backed up. */
+async function keepSecretCurrent(ctx: ControllerContext, endpoint: Endpoint, space: BackupSpace, secret: Secret): Promise<void> {
+  const patch: Record<string, string | null> = {};
+  const url = repositoryUrl(endpoint, space);
+  if (decoded(secret, 'repository') !== url) patch.repository = Buffer.from(url).toString('base64');
+  if (endpoint.status?.lastBackupTime && secret.data?.activationCode !== undefined) patch.activationCode = null;
+  if (Object.keys(patch).length === 0) return;
+  await ctx.client.request({
+    method: 'PATCH',
+    path: objectPath(K8S.Secret, secret.metadata.name ?? '', secret.metadata.namespace),
+    body: { data: patch },
+    contentType: CONTENT_TYPE.merge,
+  });
+}
