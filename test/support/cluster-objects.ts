@@ -1,0 +1,75 @@
+/** Creating and reading this API's objects in integration tests. */
+import { API } from '../../src/api/refs.ts';
+import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/types.ts';
+import { CONTENT_TYPE, type KubeClient } from '../../src/runtime/kube/client.ts';
+import { isApiError } from '../../src/runtime/kube/errors.ts';
+import { collectionPath, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { SIMULATED_DATACENTERS, DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
+import { eventually } from './kube.ts';
+import { datacenter as datacenterObject, endpoint as endpointObject, space as spaceObject, tenant as tenantObject } from './objects.ts';
+
+type Spec<T extends { spec: unknown }> = Partial<T['spec']>;
+
+/** Strips what the server assigns (uid, generation) from a builder's object. */
+function forCreate<T extends { metadata: { name?: string; namespace?: string } }>(object: T): T {
+  const { name, namespace } = object.metadata;
+  return { ...object, metadata: { name, ...(namespace ? { namespace } : {}) } };
+}
+
+export async function createObject<T>(client: KubeClient, ref: ResourceRef, object: { metadata: { name?: string; namespace?: string } }): Promise<T> {
+  return client.request<T>({ method: 'POST', path: collectionPath(ref, object.metadata.namespace), body: forCreate(object) });
+}
+
+export async function readObject<T>(client: KubeClient, ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
+  try {
+    return await client.request<T>({ method: 'GET', path: objectPath(ref, name, namespace) });
+  } catch (error) {
+    if (isApiError(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+export async function mergePatch(client: KubeClient, ref: ResourceRef, name: string, namespace: string | undefined, body: unknown): Promise<void> {
+  await client.request({ method: 'PATCH', path: objectPath(ref, name, namespace), body, contentType: CONTENT_TYPE.merge });
+}
+
+/** The simulated datacenters as Datacenter objects (created if missing), selecting nodes by zone. */
+export async function ensureDatacenters(client: KubeClient, extra: (zone: string) => Spec<Datacenter> = () => ({})): Promise<void> {
+  for (const dc of SIMULATED_DATACENTERS) {
+    const object = datacenterObject(dc.zone, dc.country, { nodeSelector: { matchLabels: { [ZONE_LABEL]: dc.zone } }, storage: { storageClassName: DATACENTER_STORAGE_CLASS }, ...extra(dc.zone) });
+    await createObject(client, API.Datacenter, object).catch((error: unknown) => { if (!isApiError(error, 409)) throw error; });
+  }
+}
+
+export async function createTenant(client: KubeClient, name: string, spec: Spec<Tenant> = {}): Promise<void> {
+  await createObject(client, API.Tenant, tenantObject(name, spec));
+}
+
+export async function createSpace(client: KubeClient, name: string, namespace: string, spec: Spec<BackupSpace> = {}): Promise<void> {
+  await createObject(client, API.BackupSpace, spaceObject(name, namespace, spec));
+}
+
+export async function createEndpoint(client: KubeClient, name: string, namespace: string, space: string, spec: Spec<Endpoint> = {}): Promise<void> {
+  await createObject(client, API.Endpoint, endpointObject(name, namespace, space, spec));
+}
+
+export function condition(object: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } } | undefined, type: string) {
+  return object?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Waits until `type` has `status` (and, if given, `reason`), returning the object. */
+export async function waitForCondition<T extends { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }>(
+  client: KubeClient, ref: ResourceRef, name: string, namespace: string | undefined, type: string, status: 'True' | 'False', reason?: string, timeoutMs = 60_000,
+): Promise<T> {
+  return eventually(`${ref.kind} ${name}: ${type}=${status}${reason ? ` (${reason})` : ''}`, async () => {
+    const object = await readObject<T>(client, ref, name, namespace);
+    const found = condition(object, type);
+    return found?.status === status && (!reason || found.reason === reason) ? object : undefined;
+  }, { timeoutMs });
+}
+
+/** Deletes test tenants, waiving the export so that their namespaces may go. */
+export async function removeTenant(client: KubeClient, name: string): Promise<void> {
+  await mergePatch(client, API.Tenant, name, undefined, { spec: { contract: { exportOnTermination: false } } }).catch(() => undefined);
+  await client.request({ method: 'DELETE', path: objectPath(API.Tenant, name) }).catch(() => undefined);
+}
