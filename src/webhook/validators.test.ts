@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
+import type { AdmissionRequest, Verdict } from './review.ts';
+import { admit, ROUTES, type AdmissionLookups } from './validators.ts';
+
+function tenant(name: string, spec: Partial<Tenant['spec']> = {}): Tenant {
+  return {
+    apiVersion: 'tenantbackup.io/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name },
+    spec: { displayName: name, contacts: [{ name: 'A', email: 'a@example.com' }], residency: { countries: ['IT'] }, quotas: { storage: '20Gi' }, ...spec },
+  };
+}
+
+function datacenter(name: string, country: string, accessMode?: 'ReadWriteOnce'): Datacenter {
+  return { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'Datacenter', metadata: { name }, spec: { country, nodeSelector: { matchLabels: { z: name } }, storage: { storageClassName: 'sc', ...(accessMode ? { accessMode } : {}) } } };
+}
+
+function space(name: string, spec: Partial<BackupSpace['spec']> = {}, namespace = 'tenant-acme'): BackupSpace {
+  return { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'BackupSpace', metadata: { name, namespace }, spec: { size: '5Gi', datacenter: 'it-mil1', replicas: 2, ...spec } };
+}
+
+function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces?: BackupSpace[]; synced?: boolean } = {}): AdmissionLookups {
+  const tenants = state.tenants ?? [tenant('acme'), tenant('vault', { security: { keyCustody: 'customer' } })];
+  const datacenters = state.datacenters ?? [datacenter('it-mil1', 'IT'), datacenter('de-fra1', 'DE'), datacenter('it-rwo', 'IT', 'ReadWriteOnce')];
+  const spaces = state.spaces ?? [space('existing', { size: '10Gi' })];
+  return {
+    synced: () => state.synced ?? true,
+    tenant: (name) => tenants.find((t) => t.metadata.name === name),
+    tenantOfNamespace: (namespace) => tenants.find((t) => `tenant-${t.metadata.name}` === namespace)?.metadata.name,
+    datacenter: (name) => datacenters.find((d) => d.metadata.name === name),
+    datacenters: () => datacenters,
+    spacesIn: (namespace) => spaces.filter((s) => s.metadata.namespace === namespace),
+    spaces: () => spaces,
+  };
+}
+
+const RESOURCES = { BackupSpace: 'backupspaces', Endpoint: 'endpoints', Tenant: 'tenants', Datacenter: 'datacenters' } as const;
+
+function request(kind: keyof typeof RESOURCES, operation: AdmissionRequest['operation'], object: unknown, oldObject?: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  const metadata = ((object ?? oldObject) as { metadata?: { name?: string; namespace?: string } } | undefined)?.metadata;
+  return {
+    uid: 'uid-1',
+    kind: { group: 'tenantbackup.io', version: 'v1alpha1', kind },
+    resource: { group: 'tenantbackup.io', version: 'v1alpha1', resource: RESOURCES[kind] },
+    operation,
+    ...(metadata?.name ? { name: metadata.name } : {}),
+    ...(metadata?.namespace ? { namespace: metadata.namespace } : {}),
+    ...(object !== undefined ? { object } : {}),
+    ...(oldObject !== undefined ? { oldObject } : {}),
+    ...extra,
+  };
+}
+
+function judge(path: string, review: AdmissionRequest, state = lookups()): Verdict {
+  const route = ROUTES[path];
+  if (!route) throw new Error(`no route ${path}`);
+  return admit(route, review, state);
+}
+
+function message(verdict: Verdict): string {
+  if (verdict.allowed) throw new Error('expected a refusal');
+  return verdict.status.message;
+}
+
+const SPACES = '/validate/backupspaces';
+
+describe('backupspaces', () => {
+  it('admits a space that keeps every rule', () => {
+    expect(judge(SPACES, request('BackupSpace', 'CREATE', space('new')))).toEqual({ allowed: true });
+  });
+
+  it('refuses a space outside the tenant\'s countries', () => {
+    const verdict = judge(SPACES, request('BackupSpace', 'CREATE', space('new', { datacenter: 'de-fra1' })));
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403 } });
+    expect(message(verdict)).toBe('spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT');
+  });
+
+  it('takes the namespace from the request when the object omits it', () => {
+    const object = space('new', { datacenter: 'de-fra1' });
+    delete object.metadata.namespace;
+    expect(message(judge(SPACES, request('BackupSpace', 'CREATE', object, undefined, { namespace: 'tenant-acme' })))).toContain('tenant acme allows only IT');
+  });
+
+  it('refuses a space in a namespace no tenant owns, a missing datacenter, custody downgrade, replicas on RWO, quota', () => {
+    expect(message(judge(SPACES, request('BackupSpace', 'CREATE', space('new', {}, 'default'))))).toContain('metadata.namespace: tenant-namespace');
+    expect(message(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { datacenter: 'nowhere' }))))).toContain('spec.datacenter: datacenter-exists');
+    expect(message(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { encryption: { keyCustody: 'provider' } }, 'tenant-vault'))))).toContain('spec.encryption.keyCustody: custody');
+    expect(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { datacenter: 'it-rwo' })))).toMatchObject({ allowed: false, status: { code: 422 } });
+    expect(message(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '11Gi' }))))).toContain('spec.size: quota: tenant acme\'s storage quota is 20Gi: its other spaces use 10Gi and this space asks for 11Gi');
+  });
+
+  it('lets metadata-only updates through even when the space breaks a rule (finalizers must always be removable)', () => {
+    const broken = space('existing', { datacenter: 'de-fra1', size: '50Gi' });
+    const withFinalizer = { ...broken, metadata: { ...broken.metadata, finalizers: ['x'] } };
+    expect(judge(SPACES, request('BackupSpace', 'UPDATE', broken, withFinalizer))).toEqual({ allowed: true });
+    const deleting = { ...broken, metadata: { ...broken.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' }, spec: { ...broken.spec, size: '60Gi' } };
+    expect(judge(SPACES, request('BackupSpace', 'UPDATE', deleting, broken))).toEqual({ allowed: true });
+  });
+
+  it('on update, judges only what changed: growth against the quota, replicas against the storage', () => {
+    const current = space('existing', { size: '10Gi' });
+    expect(judge(SPACES, request('BackupSpace', 'UPDATE', space('existing', { size: '20Gi' }), current))).toEqual({ allowed: true });
+    expect(message(judge(SPACES, request('BackupSpace', 'UPDATE', space('existing', { size: '21Gi' }), current)))).toContain('spec.size: quota');
+    // Over quota already (the quota was lowered): other edits still pass.
+    const tight = lookups({ tenants: [tenant('acme', { quotas: { storage: '5Gi' } })] });
+    expect(judge(SPACES, request('BackupSpace', 'UPDATE', space('existing', { size: '10Gi', replicas: 3 }), current), tight)).toEqual({ allowed: true });
+    const rwo = space('r', { datacenter: 'it-rwo', replicas: 1, size: '1Gi' });
+    expect(message(judge(SPACES, request('BackupSpace', 'UPDATE', { ...rwo, spec: { ...rwo.spec, replicas: 2 } }, rwo)))).toContain('spec.replicas: replicas');
+  });
+
+  it('refuses while the caches are not synced, saying so', () => {
+    const verdict = judge(SPACES, request('BackupSpace', 'CREATE', space('new')), lookups({ synced: false }));
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 503 } });
+    expect(message(verdict)).toContain('has not read the cluster yet');
+  });
+
+  it('leaves sub-resources alone and refuses requests for another resource', () => {
+    expect(judge(SPACES, request('BackupSpace', 'UPDATE', space('x', { datacenter: 'de-fra1' }), space('x'), { subResource: 'status' }))).toEqual({ allowed: true });
+    const wrong = judge(SPACES, request('Tenant', 'CREATE', tenant('acme')));
+    expect(wrong).toMatchObject({ allowed: false, status: { code: 400 } });
+    expect(message(wrong)).toContain('validates backupspaces.tenantbackup.io, not tenants.tenantbackup.io');
+  });
+
+  it('answers malformed objects with 400, not a crash', () => {
+    expect(judge(SPACES, request('BackupSpace', 'CREATE', { metadata: { name: 'x' } }))).toMatchObject({ allowed: false, status: { code: 400, message: 'the request\'s object has no metadata or spec' } });
+    expect(judge(SPACES, request('BackupSpace', 'CREATE', undefined))).toMatchObject({ allowed: false, status: { code: 400 } });
+    expect(judge(SPACES, request('BackupSpace', 'CREATE', { metadata: { name: 'x', namespace: 'tenant-acme' }, spec: {} }))).toMatchObject({ allowed: false });
+  });
+});
+
+describe('endpoints', () => {
+  const endpoint = (namespace?: string) => ({ metadata: { name: 'laptop', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 's', ...(namespace ? { namespace } : {}) }, kind: 'Desktop', selection: { include: ['/'] } } });
+
+  it('refuses a space of another namespace with 422', () => {
+    const verdict = judge('/validate/endpoints', request('Endpoint', 'CREATE', endpoint('tenant-other')));
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 422 } });
+    expect(message(verdict)).toContain('spec.spaceRef.namespace: same-namespace');
+  });
+
+  it('admits its own namespace, and works before the caches are synced', () => {
+    expect(judge('/validate/endpoints', request('Endpoint', 'CREATE', endpoint('tenant-acme')), lookups({ synced: false }))).toEqual({ allowed: true });
+    expect(judge('/validate/endpoints', request('Endpoint', 'CREATE', endpoint()))).toEqual({ allowed: true });
+  });
+});
+
+describe('tenants', () => {
+  const spaces = [space('it-data'), space('de-data', { datacenter: 'de-fra1' })];
+  const state = lookups({ spaces });
+  const before = tenant('acme', { residency: { countries: ['IT', 'DE'] } });
+
+  it('refuses a residency edit that strands a space', () => {
+    const after = tenant('acme', { residency: { countries: ['IT'] } });
+    const verdict = judge('/validate/tenants', request('Tenant', 'UPDATE', after, before), state);
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403 } });
+    expect(message(verdict)).toContain('spec.residency: residency-change: the new residency would strand 1 existing space(s): tenant-acme/de-data (de-fra1, DE)');
+  });
+
+  it('allows edits that keep residency, or keep every space allowed', () => {
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', { ...before, spec: { ...before.spec, displayName: 'x' } }, before), state)).toEqual({ allowed: true });
+    const wider = tenant('acme', { residency: { countries: ['IT', 'DE', 'FR'] } });
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', wider, before), state)).toEqual({ allowed: true });
+    expect(judge('/validate/tenants', request('Tenant', 'CREATE', tenant('fresh')), state)).toEqual({ allowed: true });
+  });
+});
+
+describe('datacenters', () => {
+  const state = lookups({ spaces: [space('a', { datacenter: 'de-fra1' })] });
+
+  it('refuses deleting a datacenter that hosts spaces', () => {
+    const verdict = judge('/validate/datacenters', request('Datacenter', 'DELETE', undefined, datacenter('de-fra1', 'DE')), state);
+    expect(message(verdict)).toBe('metadata.name: datacenter-in-use: datacenter de-fra1 still hosts 1 space(s): tenant-acme/a; delete or move them first');
+  });
+
+  it('uses the request name when the API server sends no oldObject', () => {
+    expect(judge('/validate/datacenters', request('Datacenter', 'DELETE', undefined, undefined, { name: 'de-fra1' }), state)).toMatchObject({ allowed: false });
+    expect(judge('/validate/datacenters', request('Datacenter', 'DELETE', undefined, undefined, { name: 'it-mil1' }), state)).toEqual({ allowed: true });
+  });
+
+  it('does not judge other operations', () => {
+    expect(judge('/validate/datacenters', request('Datacenter', 'UPDATE', datacenter('de-fra1', 'FR'), datacenter('de-fra1', 'DE')), state)).toEqual({ allowed: true });
+  });
+});

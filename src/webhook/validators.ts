@@ -1,0 +1,167 @@
+/**
+ * What each webhook path checks, as pure functions of the AdmissionRequest and the objects the caches
+ * hold. The rules themselves are in src/admission/rules.ts; this decides which rules an operation
+ * needs:
+ * - only a change to spec is judged, so finalizers, labels and annotations can always be written
+ *   (a controller removing its finalizer must never be blocked by a rule), and objects being deleted
+ *   are never judged;
+ * - on update, only the rules the changed fields touch are checked (validation ratcheting): a tenant
+ *   whose quota was lowered below its use can still edit a space's replicas, but not grow it.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
+import { GROUP } from '../api/resource.ts';
+import {
+  ALLOWED,
+  checkDatacenterDeletion,
+  checkEndpointSpaceRef,
+  checkSpaceCustody,
+  checkSpaceFitsQuota,
+  checkSpaceReplicas,
+  checkSpaceResidency,
+  checkTenantResidencyChange,
+  firstDenied,
+  type RuleResult,
+} from '../admission/rules.ts';
+import { parseQuantity } from '../admission/quantity.ts';
+import { tenantNamespaceName } from '../controllers/labels.ts';
+import { errorVerdict, verdictOf, type AdmissionRequest, type Verdict } from './review.ts';
+
+/** Read access to the objects the rules compare against (the operator's informer caches). */
+export interface AdmissionLookups {
+  /** True once every cache has listed its objects: before that, absence proves nothing. */
+  synced(): boolean;
+  tenant(name: string): Tenant | undefined;
+  /** The tenant owning a namespace (see tenantOfNamespace), if any. */
+  tenantOfNamespace(namespace: string): string | undefined;
+  datacenter(name: string): Datacenter | undefined;
+  datacenters(): Datacenter[];
+  spacesIn(namespace: string): BackupSpace[];
+  spaces(): BackupSpace[];
+}
+
+export type Validator = (request: AdmissionRequest, lookups: AdmissionLookups) => RuleResult;
+
+interface ObjectShape {
+  metadata: { name?: string; namespace?: string; deletionTimestamp?: unknown };
+  spec: Record<string, unknown>;
+}
+
+class MalformedRequest extends Error {}
+
+function shaped<T>(value: unknown, what: string): T {
+  const candidate = value as Partial<ObjectShape> | undefined;
+  if (typeof candidate?.metadata !== 'object' || candidate.metadata === null || typeof candidate.spec !== 'object' || candidate.spec === null) {
+    throw new MalformedRequest(`the request's ${what} has no metadata or spec`);
+  }
+  return value as T;
+}
+
+/** The new object of a CREATE/UPDATE, with the request's namespace filled in when the body lacks it. */
+function newObject<T extends ObjectShape>(request: AdmissionRequest): T {
+  const object = shaped<T>(request.object, 'object');
+  if (request.namespace && !object.metadata.namespace) return { ...object, metadata: { ...object.metadata, namespace: request.namespace } };
+  return object;
+}
+
+function oldObject<T extends ObjectShape>(request: AdmissionRequest): T | undefined {
+  return request.operation === 'UPDATE' && request.oldObject !== undefined ? shaped<T>(request.oldObject, 'oldObject') : undefined;
+}
+
+/** True when nothing the rules judge changed: metadata-only updates, or an object on its way out. */
+function nothingToJudge<T extends ObjectShape>(object: T, old: T | undefined): boolean {
+  return Boolean(object.metadata.deletionTimestamp) || (old !== undefined && isDeepStrictEqual(object.spec, old.spec));
+}
+
+function grew(size: BackupSpace['spec']['size'], before: BackupSpace['spec']['size']): boolean {
+  try {
+    return parseQuantity(size) > parseQuantity(before);
+  } catch {
+    return true;
+  }
+}
+
+export const validateBackupSpace: Validator = (request, lookups) => {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return ALLOWED;
+  const space = newObject<BackupSpace & ObjectShape>(request);
+  const old = oldObject<BackupSpace & ObjectShape>(request);
+  if (nothingToJudge(space, old)) return ALLOWED;
+  const namespace = space.metadata.namespace ?? '';
+  const tenantName = lookups.tenantOfNamespace(namespace);
+  const tenant = tenantName === undefined ? undefined : lookups.tenant(tenantName);
+  const datacenter = lookups.datacenter(space.spec.datacenter);
+  if (!old) {
+    const residency = checkSpaceResidency(space, tenant, datacenter);
+    if (!residency.allowed || !tenant || !datacenter) return residency;
+    return firstDenied(
+      checkSpaceCustody(space, tenant),
+      checkSpaceReplicas(space, datacenter),
+      checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant),
+    );
+  }
+  // datacenter and keyCustody are immutable (CEL); what can change and break a rule is size and replicas.
+  return firstDenied(
+    datacenter && space.spec.replicas !== old.spec.replicas ? checkSpaceReplicas(space, datacenter) : ALLOWED,
+    tenant && grew(space.spec.size, old.spec.size) ? checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant) : ALLOWED,
+    tenant && space.spec.encryption?.keyCustody !== old.spec.encryption?.keyCustody ? checkSpaceCustody(space, tenant) : ALLOWED,
+  );
+};
+
+export const validateEndpoint: Validator = (request) => {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return ALLOWED;
+  const endpoint = newObject<Endpoint & ObjectShape>(request);
+  if (nothingToJudge(endpoint, oldObject<Endpoint & ObjectShape>(request))) return ALLOWED;
+  return checkEndpointSpaceRef(endpoint);
+};
+
+export const validateTenant: Validator = (request, lookups) => {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return ALLOWED;
+  const tenant = newObject<Tenant & ObjectShape>(request);
+  const old = oldObject<Tenant & ObjectShape>(request);
+  if (tenant.metadata.deletionTimestamp) return ALLOWED;
+  if (old && isDeepStrictEqual(tenant.spec.residency, old.spec.residency)) return ALLOWED;
+  return checkTenantResidencyChange(tenant, lookups.spacesIn(tenantNamespaceName(tenant)), lookups.datacenters());
+};
+
+export const validateDatacenter: Validator = (request, lookups) => {
+  if (request.operation !== 'DELETE') return ALLOWED;
+  // The API server sends the stored object as oldObject on DELETE; the name is enough if it does not.
+  const stored = request.oldObject !== undefined ? shaped<Datacenter>(request.oldObject, 'oldObject') : undefined;
+  const datacenter = stored ?? ({ metadata: { name: request.name ?? '' } } as Datacenter);
+  return checkDatacenterDeletion(datacenter, lookups.spaces());
+};
+
+export interface WebhookRoute {
+  /** Plural of the tenantbackup.io resource this path validates. */
+  resource: string;
+  validate: Validator;
+  /** Judging needs the caches (the endpoint rule does not). */
+  needsCaches: boolean;
+}
+
+export const ROUTES: Readonly<Record<string, WebhookRoute>> = {
+  '/validate/backupspaces': { resource: 'backupspaces', validate: validateBackupSpace, needsCaches: true },
+  '/validate/endpoints': { resource: 'endpoints', validate: validateEndpoint, needsCaches: false },
+  '/validate/tenants': { resource: 'tenants', validate: validateTenant, needsCaches: true },
+  '/validate/datacenters': { resource: 'datacenters', validate: validateDatacenter, needsCaches: true },
+};
+
+/**
+ * The whole decision for one request on one path: the right resource, a sub-resource left alone,
+ * caches synced, then the rules. Never throws: a surprise becomes a refusal that says what happened.
+ */
+export function admit(route: WebhookRoute, request: AdmissionRequest, lookups: AdmissionLookups): Verdict {
+  if (request.resource.group !== GROUP || request.resource.resource !== route.resource) {
+    return errorVerdict(400, `this webhook path validates ${route.resource}.${GROUP}, not ${request.resource.resource}.${request.resource.group || 'core'}; check the ValidatingWebhookConfiguration`);
+  }
+  if (request.subResource) return { allowed: true };
+  if (route.needsCaches && !lookups.synced()) {
+    return errorVerdict(503, 'the tenant-backup-operator webhook is starting and has not read the cluster yet; retry in a few seconds');
+  }
+  try {
+    return verdictOf(route.validate(request, lookups));
+  } catch (error) {
+    if (error instanceof MalformedRequest) return errorVerdict(400, error.message);
+    return errorVerdict(500, `the tenant-backup-operator webhook failed to judge the request: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
