@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log/logger.ts';
+import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
 
 function list(value: string): string[] {
@@ -23,7 +24,7 @@ function duration(name: string) {
 }
 
 export function registerOperatorCommand(program: Command): void {
-  program
+  addWebhookFlags(program
     .command('operator')
     .description('Run the operator: reconcile Datacenters, Tenants, BackupSpaces and Endpoints.')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then the in-cluster service account)')
@@ -42,13 +43,13 @@ export function registerOperatorCommand(program: Command): void {
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
     .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
-    .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info'))
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; totpIssuer: string;
-    }) => {
+    } & WebhookFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
       const options: OperatorOptions = {
@@ -71,6 +72,7 @@ export function registerOperatorCommand(program: Command): void {
           clusterCidrs: flags.clusterCidrs,
           userPrefix: flags.userPrefix,
         },
+        webhook: webhookOptions(flags),
       };
       process.exitCode = await runOperator(options, logger);
       logger.flush();

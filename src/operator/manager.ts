@@ -23,6 +23,8 @@ import { KubeClient } from '../runtime/kube/client.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { createRuntimeMetrics } from '../runtime/metrics.ts';
 import { parseAddress, startProbeServer } from '../runtime/probe-server.ts';
+import type { WebhookOptions } from '../webhook/options.ts';
+import { startWebhook } from '../webhook/run.ts';
 import { readFile } from 'node:fs/promises';
 
 export interface OperatorOptions {
@@ -42,6 +44,8 @@ export interface OperatorOptions {
   /** Issuer shown in authenticator apps for the tenants' 2FA enrolments. */
   totpIssuer: string;
   settings: OperatorSettings;
+  /** The validating admission webhook, served on every replica; undefined disables it. */
+  webhook?: WebhookOptions;
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -93,6 +97,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     now: () => new Date(),
   };
   const controllers = buildControllers(ctx, options);
+  const webhook = startWebhook(ctx, options.webhook, options.namespace, stop.signal);
 
   const tls = await servingTls(options);
   const servers = [];
@@ -100,10 +105,10 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
   const metricsAt = parseAddress(options.metricsAddress);
   const sameAddress = probe && metricsAt && probe.host === metricsAt.host && probe.port === metricsAt.port;
   if (probe) {
-    servers.push(await startProbeServer({ ...probe, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced(), serveProbes: true, serveMetrics: Boolean(sameAddress) }));
+    servers.push(await startProbeServer({ ...probe, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready(), serveProbes: true, serveMetrics: Boolean(sameAddress) }));
   }
   if (metricsAt && !sameAddress) {
-    servers.push(await startProbeServer({ ...metricsAt, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced(), serveProbes: false, serveMetrics: true }));
+    servers.push(await startProbeServer({ ...metricsAt, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready(), serveProbes: false, serveMetrics: true }));
   }
   logger.info({ identity, server: client.serverUrl, probePort: servers[0]?.port, metricsPort: servers.at(-1)?.port, leaderElection: options.leaderElect }, 'operator starting');
 
@@ -134,6 +139,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
   }
   stop.abort();
   for (const { server } of servers) server.close();
+  await webhook.stop();
   client.close();
   logger.info({ exitCode }, 'operator stopped');
   return exitCode;

@@ -39,6 +39,9 @@ export class OperatorProcess {
       '--metrics-bind-address', '127.0.0.1:0',
       '--health-probe-bind-address', '127.0.0.1:0',
       '--log-level', 'debug',
+      // No admission webhook unless a test asks for one (a later --webhook-bind-address wins): a
+      // registered webhook that fails closed would refuse other tests' objects once its operator stops.
+      '--webhook-bind-address', '0',
       ...args,
     ], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     closeSync(fd);
