@@ -106,7 +106,8 @@ items:
 });
 
 describe('validate command', () => {
-  it('exits 0 for valid manifests and 1 for invalid ones, printing each error', async () => {
+  // Spawns two Node processes: slow on a loaded 2-core machine, so not held to the 5 s default.
+  it('exits 0 for valid manifests and 1 for invalid ones, printing each error', { timeout: 30_000 }, async () => {
     const node = process.execPath;
     const good = await fileWith(goodTenant);
     const ok = await run(node, [entryPoint, 'validate', good]);
