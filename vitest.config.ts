@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           environment: 'node',
+          // Shared 2-core machines are noisy: a limit is a guard against hangs, not a speed goal.
+          testTimeout: 20_000,
         },
       },
       {
