@@ -27,7 +27,7 @@
  * Sizes are a pure function of each other, so listing and quota use plaintext sizes (as restic
  * expects) without reading the file: encrypted = 44 + P + 16 · max(1, ceil(P / C)).
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export const AT_REST_MAGIC = Buffer.from('TBGW-AR', 'ascii');
@@ -121,9 +121,13 @@ export function plaintextSize(fileBytes: number, chunkBytes: number): number | n
   return fullChunks * chunkBytes + rest - AT_REST_TAG_BYTES;
 }
 
-function deriveObjectKey(dataKey: Uint8Array, salt: Uint8Array): Buffer {
+/** The object's key, imported once: creating a cipher from a KeyObject skips re-importing raw key bytes per chunk. */
+function deriveObjectKey(dataKey: Uint8Array, salt: Uint8Array): KeyObject {
   if (dataKey.byteLength !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes`);
-  return Buffer.from(hkdfSync('sha256', dataKey, salt, HKDF_INFO, KEY_BYTES));
+  const raw = Buffer.from(hkdfSync('sha256', dataKey, salt, HKDF_INFO, KEY_BYTES));
+  const key = createSecretKey(raw);
+  raw.fill(0);
+  return key;
 }
 
 function lengthPrefixed(text: string): Buffer {
@@ -146,7 +150,7 @@ function nonceFor(index: number, last: boolean): Buffer {
 
 /** Per-object cipher state shared by the encrypting and decrypting streams. */
 class ChunkCipher {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #aad: Buffer;
 
   constructor(header: AtRestHeader, context: AtRestContext) {
@@ -180,38 +184,71 @@ class ChunkCipher {
 }
 
 /**
- * Encrypts a plaintext stream into the at-rest format. Holds at most one chunk of plaintext: a full
- * chunk is sealed as "not last" only once the next byte arrives, because only then do we know that
- * it is not the last one.
+ * Encrypts a plaintext, given piece by piece, into the at-rest format. Holds at most one chunk of
+ * plaintext: a full chunk is sealed as "not last" only once the next byte arrives, because only then
+ * do we know that it is not the last one. A plain object rather than a stream, so that the upload
+ * path can hash, encrypt and write in one step without extra stream hops.
  */
-export function createEncryptStream(context: AtRestContext, chunkBytes = DEFAULT_CHUNK_BYTES): Transform {
-  const header = newHeader(chunkBytes);
-  const cipher = new ChunkCipher(header, context);
-  const chunk = Buffer.allocUnsafe(chunkBytes);
-  let filled = 0;
-  let index = 0;
-  let headerSent = false;
+export class StreamEncryptor {
+  readonly #header: AtRestHeader;
+  readonly #cipher: ChunkCipher;
+  readonly #chunk: Buffer;
+  #filled = 0;
+  #index = 0;
+  #headerSent = false;
+  #finished = false;
 
-  const emit = (stream: Transform, last: boolean): void => {
-    if (!headerSent) {
-      stream.push(header.raw);
-      headerSent = true;
+  constructor(context: AtRestContext, chunkBytes = DEFAULT_CHUNK_BYTES) {
+    this.#header = newHeader(chunkBytes);
+    this.#cipher = new ChunkCipher(this.#header, context);
+    this.#chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Encrypted bytes that `data` completes (often none). */
+  update(data: Uint8Array): Buffer[] {
+    if (this.#finished) throw new Error('encryptor already finished');
+    const out: Buffer[] = [];
+    const size = this.#chunk.length;
+    for (let offset = 0; offset < data.length; ) {
+      if (this.#filled === size) this.#seal(out, false);
+      const copied = Math.min(data.length - offset, size - this.#filled);
+      this.#chunk.set(data.subarray(offset, offset + copied), this.#filled);
+      this.#filled += copied;
+      offset += copied;
     }
-    for (const part of cipher.seal(index, last, chunk.subarray(0, filled))) stream.push(part);
-    index += 1;
-    filled = 0;
-  };
+    return out;
+  }
 
+  /** The remaining encrypted bytes: the final chunk (empty plaintext gives one empty final chunk). */
+  final(): Buffer[] {
+    if (this.#finished) throw new Error('encryptor already finished');
+    const out: Buffer[] = [];
+    this.#seal(out, true);
+    this.#finished = true;
+    return out;
+  }
+
+  #seal(out: Buffer[], last: boolean): void {
+    if (!this.#headerSent) {
+      out.push(this.#header.raw);
+      this.#headerSent = true;
+    }
+    out.push(...this.#cipher.seal(this.#index, last, this.#chunk.subarray(0, this.#filled)));
+    this.#index += 1;
+    this.#filled = 0;
+  }
+}
+
+/** StreamEncryptor as a Transform stream. */
+export function createEncryptStream(context: AtRestContext, chunkBytes = DEFAULT_CHUNK_BYTES): Transform {
+  const encryptor = new StreamEncryptor(context, chunkBytes);
+  const pushAll = (stream: Transform, parts: Buffer[]): void => {
+    for (const part of parts) stream.push(part);
+  };
   return new Transform({
     transform(data: Buffer, _encoding, callback: TransformCallback) {
       try {
-        let offset = 0;
-        while (offset < data.length) {
-          if (filled === chunkBytes) emit(this, false);
-          const copied = data.copy(chunk, filled, offset, Math.min(data.length, offset + chunkBytes - filled));
-          filled += copied;
-          offset += copied;
-        }
+        pushAll(this, encryptor.update(data));
         callback();
       } catch (error) {
         callback(error as Error);
@@ -219,7 +256,7 @@ export function createEncryptStream(context: AtRestContext, chunkBytes = DEFAULT
     },
     flush(callback: TransformCallback) {
       try {
-        emit(this, true);
+        pushAll(this, encryptor.final());
         callback();
       } catch (error) {
         callback(error as Error);

@@ -7,9 +7,9 @@ import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasAtRestMagic } from './at-rest.ts';
 import { ObjectIndex } from './object-index.ts';
-import { KeyUnavailableError, ObjectStore, locate, type AtRestKeys } from './object-store.ts';
+import { KeyUnavailableError, ObjectStore, SourceAbortedError, locate, type AtRestKeys } from './object-store.ts';
 import { QuotaExceededError, QuotaLedger } from './quota.ts';
-import { UploadMismatchError, createUploadGuard } from './upload-guard.ts';
+import { UploadChecker, UploadMismatchError } from './upload-guard.ts';
 import type { FileRef } from './paths.ts';
 
 const keys: AtRestKeys = { dataKey: randomBytes(32), spaceUid: 'space-uid' };
@@ -35,9 +35,9 @@ async function put(content: Buffer, options: { ref?: FileRef; quota?: number; de
   const ref = options.ref ?? dataRef(content);
   const ledger = new QuotaLedger({ limitBytes: () => options.quota ?? 1e12, usedBytes: () => index.totalBytes });
   const reservation = ledger.reserve(0)!;
-  const guard = createUploadGuard({ declaredLength: options.declared === undefined ? content.length : options.declared, reservation, expectedSha256: ref.type === 'config' ? null : ref.id });
+  const checker = new UploadChecker({ declaredLength: options.declared === undefined ? content.length : options.declared, reservation, expectedSha256: ref.type === 'config' ? null : ref.id });
   try {
-    return await store.put('endpoints/a', ref, Readable.from([content.subarray(0, 1000), content.subarray(1000)]), guard, options.encrypt === false ? null : keys);
+    return await store.put('endpoints/a', ref, Readable.from([content.subarray(0, 1000), content.subarray(1000)]), checker, options.encrypt === false ? null : keys);
   } finally {
     reservation.release();
   }
@@ -89,6 +89,17 @@ describe('ObjectStore', () => {
     const content = randomBytes(5000);
     await expect(put(content, { ref: { type: 'data', id: 'ab'.repeat(32) } })).rejects.toBeInstanceOf(UploadMismatchError);
     await expect(put(content, { declared: 6000 })).rejects.toBeInstanceOf(UploadMismatchError);
+    expect(await filesUnder(dataDir)).toEqual([]);
+  });
+
+  it('leaves nothing behind when the client goes away mid-upload', async () => {
+    const content = randomBytes(300_000);
+    const ledger = new QuotaLedger({ limitBytes: () => 1e12, usedBytes: () => index.totalBytes });
+    const checker = new UploadChecker({ declaredLength: content.length, reservation: ledger.reserve(content.length)!, expectedSha256: null });
+    const body = new Readable({ read() {} });
+    body.push(content.subarray(0, 100_000));
+    setTimeout(() => body.destroy(), 20);
+    await expect(store.put('endpoints/a', { type: 'config' }, body, checker, keys)).rejects.toBeInstanceOf(SourceAbortedError);
     expect(await filesUnder(dataDir)).toEqual([]);
   });
 

@@ -12,13 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Writable, type Readable } from 'node:stream';
 import {
   AT_REST_HEADER_BYTES,
   AtRestIntegrityError,
+  StreamEncryptor,
   createDecryptStream,
-  createEncryptStream,
   hasAtRestMagic,
   parseHeader,
   planRange,
@@ -27,6 +26,7 @@ import {
   type AtRestHeader,
 } from './at-rest.ts';
 import type { ObjectIndex, ObjectInfo, ScannedObject } from './object-index.ts';
+import type { UploadChecker } from './upload-guard.ts';
 import {
   RESTIC_OBJECT_TYPES,
   fileDirectory,
@@ -52,6 +52,14 @@ export class KeyUnavailableError extends Error {
   override readonly name = 'KeyUnavailableError';
   constructor() {
     super('the object is encrypted at rest and the data key is not available');
+  }
+}
+
+/** The body stream ended without completing (the client went away mid-upload). */
+export class SourceAbortedError extends Error {
+  override readonly name = 'SourceAbortedError';
+  constructor() {
+    super('the upload was interrupted before its end');
   }
 }
 
@@ -176,11 +184,13 @@ export class ObjectStore {
   }
 
   /**
-   * Stores `body` as the file, through `guard` (checks, quota) and, when `encryptWith` is given, the
-   * at-rest encryption. Resolves 'exists' when the name was taken meanwhile (a concurrent upload of the
-   * same content); rejects with the guard's error (the temporary file is then gone).
+   * Stores `body` as the file, checked by `checker` (length, quota, content hash) and, when
+   * `encryptWith` is given, encrypted at rest. Resolves 'exists' when the name was taken meanwhile (a
+   * concurrent upload of the same content); rejects with the checker's error or SourceAbortedError
+   * (the temporary file is then gone). `body` is piped, never destroyed, so the caller can still
+   * answer on its connection.
    */
-  async put(repository: string, ref: FileRef, body: Readable, guard: Transform & { readonly bytesSeen: number }, encryptWith: AtRestKeys | null): Promise<PutResult> {
+  async put(repository: string, ref: FileRef, body: Readable, checker: UploadChecker, encryptWith: AtRestKeys | null): Promise<PutResult> {
     const repositoryDir = this.repositoryDir(repository);
     const directory = fileDirectory(repositoryDir, ref);
     const finalPath = filePath(repositoryDir, ref);
@@ -188,14 +198,9 @@ export class ObjectStore {
     const temporaryPath = join(directory, temporaryFileName(ref, randomBytes(8).toString('hex')));
     const handle = await open(temporaryPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, FILE_MODE);
     try {
-      const stages: Transform[] = [guard];
-      if (encryptWith !== null) {
-        const context: AtRestContext = { ...encryptWith, objectName: fileRefName(ref) };
-        stages.push(createEncryptStream(context));
-      }
-      // The write stream fsyncs the file before closing it (flush) and closes the handle however the
-      // pipeline ends, so the data is durable before the link makes it visible.
-      await pipeline([body, ...stages, handle.createWriteStream({ flush: true, highWaterMark: 1024 * 1024 })]);
+      const encryptor = encryptWith === null ? null : new StreamEncryptor({ ...encryptWith, objectName: fileRefName(ref) });
+      await receive(body, new UploadSink(handle, checker, encryptor));
+      await handle.close();
       const linked = await linkNoReplace(temporaryPath, finalPath);
       await unlink(temporaryPath).catch((error: unknown) => {
         if (!isErrorCode(error, 'ENOENT')) throw error;
@@ -203,7 +208,7 @@ export class ObjectStore {
       if (!linked) return { status: 'exists' };
       await syncDirectory(directory);
       const stats = await lstat(finalPath);
-      const info: ObjectInfo = { size: guard.bytesSeen, fileBytes: stats.size, mtimeMs: stats.mtimeMs };
+      const info: ObjectInfo = { size: checker.bytesSeen, fileBytes: stats.size, mtimeMs: stats.mtimeMs };
       this.#index.add(repository, ref, info);
       return { status: 'created', info };
     } catch (error) {
@@ -373,4 +378,85 @@ function encryptedObject(handle: FileHandle, stats: Stats, header: AtRestHeader,
     },
     close: () => handle.close(),
   };
+}
+
+/** Bytes gathered before one write to the file: few, large writes. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * The one stream an upload passes through: checks each piece, encrypts it when asked, and writes
+ * the result to the temporary file in large batches; on finish it runs the final checks and fsyncs.
+ * Doing all of it in one place, rather than a chain of Transform streams, saves a stream hop per
+ * network read — the gateway's CPU is what limits backup throughput on a small node.
+ */
+class UploadSink extends Writable {
+  readonly #handle: FileHandle;
+  readonly #checker: UploadChecker;
+  readonly #encryptor: StreamEncryptor | null;
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+
+  constructor(handle: FileHandle, checker: UploadChecker, encryptor: StreamEncryptor | null) {
+    super({ highWaterMark: WRITE_BATCH_BYTES });
+    this.#handle = handle;
+    this.#checker = checker;
+    this.#encryptor = encryptor;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      this.#checker.accept(chunk);
+      this.#queue(this.#encryptor === null ? [chunk] : this.#encryptor.update(chunk));
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (this.#batchBytes < WRITE_BATCH_BYTES) callback();
+    else this.#flush().then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.#checker.finish();
+      if (this.#encryptor !== null) this.#queue(this.#encryptor.final());
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    this.#flush()
+      .then(() => this.#handle.sync())
+      .then(() => callback(), callback);
+  }
+
+  #queue(parts: Buffer[]): void {
+    for (const part of parts) {
+      this.#batch.push(part);
+      this.#batchBytes += part.length;
+    }
+  }
+
+  async #flush(): Promise<void> {
+    let parts = this.#batch;
+    let remaining = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    while (remaining > 0) {
+      const { bytesWritten } = await this.#handle.writev(parts);
+      remaining -= bytesWritten;
+      if (remaining > 0) parts = [Buffer.concat(parts).subarray(bytesWritten)];
+    }
+  }
+}
+
+/** Pipes `body` into `sink` and waits until the sink has finished (or failed, or the body aborted). */
+function receive(body: Readable, sink: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    sink.once('finish', resolve);
+    sink.once('error', reject);
+    body.once('error', (error) => sink.destroy(error));
+    body.once('close', () => {
+      if (!body.readableEnded) sink.destroy(new SourceAbortedError());
+    });
+    body.pipe(sink);
+  });
 }

@@ -9,18 +9,17 @@
  *  - uploads are checked against their SHA-256 name, their Content-Length and the quota (507).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtRestIntegrityError } from './at-rest.ts';
 import { atRestKeys, type GatewayContext } from './context.ts';
 import { authorizeDataRequest, mayDelete, type DataAccess } from './data-auth.ts';
 import { HttpError, declaredLength, discardUnreadBody, sendJson, sendText } from './http-util.ts';
 import type { RouteLabel } from './metrics.ts';
-import { KeyUnavailableError } from './object-store.ts';
+import { KeyUnavailableError, SourceAbortedError } from './object-store.ts';
 import { fileRefName, type DataRoute, type FileRef, type ResticObjectType } from './paths.ts';
 import { EXEMPT_LOCK_MAX_BYTES, QuotaExceededError } from './quota.ts';
 import { parseRange } from './range.ts';
-import { UploadMismatchError, createUploadGuard } from './upload-guard.ts';
+import { UploadChecker, UploadMismatchError } from './upload-guard.ts';
 
 export const MEDIA_TYPE_V1 = 'application/vnd.x.restic.rest.v1';
 export const MEDIA_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
@@ -126,26 +125,6 @@ async function getRequest(context: GatewayContext, req: IncomingMessage, res: Se
   }
 }
 
-/**
- * The request body as a stream whose failure does not tear down the connection: when an upload is
- * refused mid-way (quota, bad content), we still answer on the same socket.
- */
-function detachedBody(req: IncomingMessage): Readable {
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  req.pipe(body);
-  req.once('close', () => {
-    if (!req.complete) body.destroy(new ClientAbortedError());
-  });
-  return body;
-}
-
-class ClientAbortedError extends Error {
-  override readonly name = 'ClientAbortedError';
-  constructor() {
-    super('client closed the connection during the upload');
-  }
-}
-
 async function postRequest(context: GatewayContext, req: IncomingMessage, res: ServerResponse, access: DataAccess, file: FileRef): Promise<void> {
   const { space } = context.config().access;
   const repository = access.endpoint.repository;
@@ -162,13 +141,13 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
     throw quotaError();
   }
   try {
-    const guard = createUploadGuard({ declaredLength: length, reservation, expectedSha256: file.type === 'config' ? null : file.id });
+    const checker = new UploadChecker({ declaredLength: length, reservation, expectedSha256: file.type === 'config' ? null : file.id });
     const encryptWith = space.encryptAtRest ? atRestKeys(context) : null;
     if (space.encryptAtRest && encryptWith === null) throw new HttpError(503, context.vault.reason);
-    const result = await context.store.put(repository, file, detachedBody(req), guard, encryptWith);
+    const result = await context.store.put(repository, file, req, checker, encryptWith);
     if (result.status === 'exists' && file.type === 'config') throw new HttpError(403, 'object exists and cannot be overwritten');
     if (result.status === 'created') context.metrics.countUpload(access.endpoint.name, file.type, result.info.size);
-    context.log.debug({ endpoint: access.endpoint.name, file: fileRefName(file), bytes: guard.bytesSeen, status: result.status }, 'stored');
+    context.log.debug({ endpoint: access.endpoint.name, file: fileRefName(file), bytes: checker.bytesSeen, status: result.status }, 'stored');
     sendText(res, 200, 'stored');
   } catch (error) {
     if (error instanceof QuotaExceededError) {
@@ -180,7 +159,7 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
       discardUnreadBody(req, res);
       throw new HttpError(400, error.message);
     }
-    if (error instanceof ClientAbortedError) throw new HttpError(400, error.message);
+    if (error instanceof SourceAbortedError) throw new HttpError(400, error.message);
     discardUnreadBody(req, res);
     throw error;
   } finally {

@@ -2,11 +2,10 @@
  * Checks an upload as it streams through, before anything reaches the disk: it never exceeds its
  * declared Content-Length, it stays within its quota reservation (growing it when no length was
  * declared, and failing with QuotaExceededError the moment it cannot), and — restic names every
- * object by the SHA-256 of its content — its content matches its name. A failed check fails the
- * stream, so the object store discards the temporary file and nothing becomes visible.
+ * object by the SHA-256 of its content — its content matches its name. A failed check throws, the
+ * object store then discards the temporary file, and nothing becomes visible.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { QuotaExceededError, type Reservation } from './quota.ts';
 
 /** The body does not match what the request promised (length or content hash). */
@@ -14,7 +13,7 @@ export class UploadMismatchError extends Error {
   override readonly name = 'UploadMismatchError';
 }
 
-export interface UploadGuardOptions {
+export interface UploadCheckOptions {
   /** Content-Length of the request, or null when it was not declared (chunked). */
   declaredLength: number | null;
   reservation: Reservation;
@@ -22,39 +21,34 @@ export interface UploadGuardOptions {
   expectedSha256: string | null;
 }
 
-export interface UploadGuard extends Transform {
-  /** Bytes that passed so far. */
-  readonly bytesSeen: number;
-}
+export class UploadChecker {
+  readonly #options: UploadCheckOptions;
+  readonly #hash: Hash | null;
+  #seen = 0;
 
-export function createUploadGuard(options: UploadGuardOptions): UploadGuard {
-  const hash: Hash | null = options.expectedSha256 === null ? null : createHash('sha256');
-  let seen = 0;
-  const guard = new Transform({
-    transform(data: Buffer, _encoding, callback: TransformCallback) {
-      seen += data.length;
-      if (options.declaredLength !== null && seen > options.declaredLength) {
-        callback(new UploadMismatchError('request body is longer than its Content-Length'));
-        return;
-      }
-      if (!options.reservation.ensure(seen)) {
-        callback(new QuotaExceededError());
-        return;
-      }
-      hash?.update(data);
-      callback(null, data);
-    },
-    flush(callback: TransformCallback) {
-      if (options.declaredLength !== null && seen !== options.declaredLength) {
-        callback(new UploadMismatchError('request body is shorter than its Content-Length'));
-        return;
-      }
-      if (hash !== null && hash.digest('hex') !== options.expectedSha256) {
-        callback(new UploadMismatchError('content does not match its name (SHA-256)'));
-        return;
-      }
-      callback();
-    },
-  });
-  return Object.defineProperty(guard, 'bytesSeen', { get: () => seen }) as UploadGuard;
+  constructor(options: UploadCheckOptions) {
+    this.#options = options;
+    this.#hash = options.expectedSha256 === null ? null : createHash('sha256');
+  }
+
+  /** Bytes accepted so far. */
+  get bytesSeen(): number {
+    return this.#seen;
+  }
+
+  /** Checks the next piece of the body; throws UploadMismatchError or QuotaExceededError. */
+  accept(data: Uint8Array): void {
+    this.#seen += data.length;
+    const { declaredLength, reservation } = this.#options;
+    if (declaredLength !== null && this.#seen > declaredLength) throw new UploadMismatchError('request body is longer than its Content-Length');
+    if (!reservation.ensure(this.#seen)) throw new QuotaExceededError();
+    this.#hash?.update(data);
+  }
+
+  /** Checks the complete body; throws UploadMismatchError. */
+  finish(): void {
+    const { declaredLength, expectedSha256 } = this.#options;
+    if (declaredLength !== null && this.#seen !== declaredLength) throw new UploadMismatchError('request body is shorter than its Content-Length');
+    if (this.#hash !== null && this.#hash.digest('hex') !== expectedSha256) throw new UploadMismatchError('content does not match its name (SHA-256)');
+  }
 }

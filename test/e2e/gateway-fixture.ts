@@ -73,7 +73,12 @@ export interface FixtureOptions {
   scrypt?: ScryptParams;
   /** Extra environment for the gateway process. */
   env?: Record<string, string>;
+  /** Extra node flags for the gateway process (profiling, V8 tracing). */
+  nodeArgs?: string[];
+  /** info (default) or more verbose: the fixture learns the port from the "gateway listening" line. */
   logLevel?: string;
+  /** Where to create the fixture's directory (default: the OS temporary directory). */
+  baseDir?: string;
 }
 
 export interface Secrets {
@@ -111,7 +116,7 @@ export class GatewayFixture {
   /** Makes certificates, credentials and configuration, then starts the gateway. */
   static async start(options: FixtureOptions): Promise<GatewayFixture> {
     await requireTools();
-    const dir = await mkdtemp(join(tmpdir(), 'gateway-e2e-'));
+    const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'gateway-e2e-'));
     const { access, secrets } = await makeAccessConfig(options);
     const fixture = new GatewayFixture(dir, access, secrets, options);
     await mkdir(fixture.configDir, { recursive: true });
@@ -143,7 +148,7 @@ export class GatewayFixture {
     this.#logs = [];
     const child = spawn(
       NODE,
-      ['--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info'],
+      [...(this.#options.nodeArgs ?? []), '--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info'],
       { cwd: REPO_ROOT, env: { ...process.env, ...this.#options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.#process = child;
@@ -166,6 +171,7 @@ export class GatewayFixture {
       };
       child.stderr.on('data', onData);
       child.once('exit', (code) => reject(new Error(`gateway exited with ${String(code)} before listening:\n${this.logs}`)));
+      setTimeout(() => reject(new Error(`gateway did not report listening within 30 s (log level must be info or lower):\n${this.logs}`)), 30_000).unref();
     });
   }
 
