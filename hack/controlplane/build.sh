@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control plane the integration tests run (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, kwokctl) from the pinned Go modules beside this script.
+# kube-scheduler, kubectl, kwok, kwokctl), and helm for the chart's tests, from the pinned Go modules beside this script.
 # No container registry is reachable here, so kind node images are not an option; the Go module proxy is.
 # Each component is built once per (module pins, Go version) into .cache/controlplane/<component>-<version>-<hash>/
 # and linked into .cache/controlplane/bin; a warm run only checks the cache. Go's own module and build
@@ -50,6 +50,7 @@ required_version() { # <go.mod> <module path>
 k8s_version=$(required_version "$here/kubernetes/go.mod" k8s.io/kubernetes)
 etcd_version=$(required_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)
 kwok_version=$(required_version "$here/kwok/go.mod" sigs.k8s.io/kwok)
+helm_version=$(required_version "$here/helm/go.mod" helm.sh/helm/v4)
 
 k8s_minor=$(echo "$k8s_version" | cut -d. -f2)
 k8s_ldflags=""
@@ -62,5 +63,8 @@ build kubernetes "$here/kubernetes" "$k8s_version" "$k8s_ldflags" \
   kube-scheduler=kube-scheduler kubectl=kubectl
 build etcd "$here/etcd" "$etcd_version" "" etcd=server etcdctl=etcdctl
 build kwok "$here/kwok" "$kwok_version" "" kwok=kwok kwokctl=kwokctl
+# helm's Makefile stamps the version the same way (`helm version` would otherwise say v4.x-unreleased).
+helm_pkg=helm.sh/helm/v4/internal/version
+build helm "$here/helm" "$helm_version" "-X $helm_pkg.version=$helm_version -X $helm_pkg.metadata= -X $helm_pkg.gitTreeState=clean" helm=helm
 
 echo "$bin"
