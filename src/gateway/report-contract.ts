@@ -70,4 +70,6 @@ export interface EndpointReport {
   lastBackupAt: string | null;
   /** Uploads of this endpoint refused with 507 (quota) since the process started. */
   quotaRefusals: number;
+  /** User-Agent of the endpoint's backup client at its last authenticated request (S3), e.g. `restic/0.14.0`. */
+  agent?: string | null;
 }

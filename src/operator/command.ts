@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../log/logger.ts';
 import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
+import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -43,12 +44,14 @@ export function registerOperatorCommand(program: Command): void {
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
     .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
+    .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
+    .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info'))
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
-      gatewayImage: string; totpIssuer: string;
+      gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
     } & WebhookFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
@@ -66,6 +69,8 @@ export function registerOperatorCommand(program: Command): void {
         resyncMs: flags.resyncPeriod,
         gatewayImage: flags.gatewayImage,
         totpIssuer: flags.totpIssuer,
+        reportIntervalMs: flags.reportInterval,
+        gatewayAddresses: parseAddressOverrides(flags.gatewayAddress),
         settings: {
           operatorNamespace: flags.namespace,
           adminNamespaces: flags.adminNamespaces,

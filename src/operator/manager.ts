@@ -15,6 +15,10 @@ import { createAccessController } from '../controllers/access/controller.ts';
 import { createBackupSpaceController } from '../controllers/backupspace/controller.ts';
 import { createEndpointController } from '../controllers/endpoint/controller.ts';
 import { operatorCaProvider } from '../pki/operator-ca.ts';
+import { GatewayReports } from '../controllers/backupspace/report.ts';
+import { API } from '../api/refs.ts';
+import type { Endpoint } from '../api/types.ts';
+import { objectKey } from '../runtime/object.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
@@ -43,6 +47,10 @@ export interface OperatorOptions {
   gatewayImage: string;
   /** Issuer shown in authenticator apps for the tenants' 2FA enrolments. */
   totpIssuer: string;
+  /** How often each ready gateway is asked for its usage report. */
+  reportIntervalMs: number;
+  /** `namespace/space` → `host:port` of gateways, for an operator running outside the cluster. */
+  gatewayAddresses: ReadonlyMap<string, string>;
   settings: OperatorSettings;
   /** The validating admission webhook, served on every replica; undefined disables it. */
   webhook?: WebhookOptions;
@@ -60,6 +68,9 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
 }
 
 function buildControllers(ctx: ControllerContext, options: OperatorOptions): Controller[] {
+  const reports = new GatewayReports();
+  const endpoints = createEndpointController(ctx, reports, options.concurrency);
+  const endpointsOf = ctx.informers.for<Endpoint>(API.Endpoint);
   return [
     createDatacenterController(ctx),
     createTenantController(ctx, options.concurrency),
@@ -68,8 +79,17 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
       gatewayImage: options.gatewayImage,
       operatorNamespace: options.namespace,
       certificateAuthority: operatorCaProvider(ctx.client, options.namespace),
+      reports,
+      reportIntervalMs: options.reportIntervalMs,
+      gatewayAddresses: options.gatewayAddresses,
+      // A new report changes what the space's endpoints show (last backup, bytes, agent).
+      onReport: (space) => {
+        for (const endpoint of endpointsOf.list((e) => e.metadata.namespace === space.metadata.namespace && e.spec.spaceRef.name === space.metadata.name)) {
+          endpoints.enqueue(objectKey(endpoint));
+        }
+      },
     }, options.concurrency),
-    createEndpointController(ctx, options.concurrency),
+    endpoints,
   ];
 }
 

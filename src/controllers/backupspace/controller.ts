@@ -43,6 +43,7 @@ import {
 import { ensureMasterKey, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
 import { credentialSecret, decodeField, gatewayConfigSecret, gatewayTlsSecret } from './secrets.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
+import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
 import type { PemKeyPair } from '../../pki/certificates.ts';
 
 export const SPACE_FINALIZER = 'tenantbackup.io/crypto-shred';
@@ -52,6 +53,14 @@ export interface SpaceControllerOptions extends SpaceSettings {
   certificateAuthority: () => Promise<PemKeyPair>;
   /** Namespace of the operator, where the master key lives. */
   operatorNamespace: string;
+  /** Last reports of the gateways, shared with the endpoint controller. */
+  reports: GatewayReports;
+  /** How often a ready gateway is asked for its report. */
+  reportIntervalMs: number;
+  /** `namespace/space` → `host:port`, for an operator outside the cluster. */
+  gatewayAddresses: ReadonlyMap<string, string>;
+  /** Called when a new report arrived, so the space's endpoints show it. */
+  onReport: (space: BackupSpace) => void;
 }
 
 interface SpaceCaches {
@@ -134,7 +143,7 @@ async function report(ctx: ControllerContext, space: BackupSpace, observation: S
 async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
   const space = caches.spaces.get(key);
   if (!space) return undefined;
-  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, space);
+  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, options, space);
   if (await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER)) return undefined;
 
   const namespace = space.metadata.namespace ?? '';
@@ -265,20 +274,37 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
   const gateway = caches.owned.get(K8S.Deployment)?.get(`${namespace}/${names.gateway}`) as V1Deployment | undefined;
   const volume = caches.owned.get(K8S.PersistentVolumeClaim)?.get(`${namespace}/${names.volume}`) as V1PersistentVolumeClaim | undefined;
   const pods = caches.pods.list((p) => p.metadata.namespace === namespace && p.metadata.labels?.[SPACE_LABEL] === space.metadata.name && !p.metadata.deletionTimestamp);
-  await report(ctx, space, { ...base, keys: keyFacts, address, gateway, volume, pods });
-  return undefined;
+  const serving = (gateway?.status?.readyReplicas ?? 0) > 0;
+  if (serving) await pollReport(ctx, options, space, decodeField(secretOf(caches, namespace, names.reportTokenSecret), 'password'));
+  await report(ctx, space, { ...base, keys: keyFacts, address, gateway, volume, pods, gatewayReport: options.reports.get(key)?.report });
+  // A serving gateway is asked again for its report: usage and last backups change without any event.
+  return serving ? { requeueAfterMs: options.reportIntervalMs } : undefined;
+}
+
+/** Asks the space's gateway for its report, at most once per interval; a failure keeps the last one. */
+async function pollReport(ctx: ControllerContext, options: SpaceControllerOptions, space: BackupSpace, token: string | undefined): Promise<void> {
+  const key = objectKey(space);
+  if (!token || !options.reports.due(key, options.reportIntervalMs - 1000)) return;
+  try {
+    const address = gatewayAddress(space.metadata.namespace ?? '', space.metadata.name ?? '', options.gatewayAddresses);
+    options.reports.set(key, await fetchReport(address, token, (await options.certificateAuthority()).certificate));
+    options.onReport(space);
+  } catch (error) {
+    ctx.logger.debug({ space: key, err: error instanceof Error ? error.message : String(error) }, 'gateway report not available');
+  }
 }
 
 /**
  * Deleting a space destroys its keys first (crypto-shred: every copy of the ciphertext becomes
  * unreadable), then lets garbage collection remove the volume and the gateway.
  */
-async function cryptoShred(ctx: ControllerContext, space: BackupSpace): Promise<ReconcileResult | undefined> {
+async function cryptoShred(ctx: ControllerContext, options: SpaceControllerOptions, space: BackupSpace): Promise<ReconcileResult | undefined> {
   if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
   const namespace = space.metadata.namespace ?? '';
   const names = spaceObjectNames(space.metadata.name ?? '');
   const keyWasThere = await deleteObject(ctx.client, K8S.Secret, names.keySecret, namespace);
   for (const name of [names.configSecret, names.volumeEncryptionSecret]) await deleteObject(ctx.client, K8S.Secret, name, namespace);
+  options.reports.delete(objectKey(space));
   if (keyWasThere) await ctx.recorder.normal(space, 'CryptoShredded', `destroyed data key ${space.status?.keyId ?? ''}: the space's data can no longer be decrypted`);
   ctx.logger.info({ space: objectKey(space), keyId: space.status?.keyId }, 'space keys destroyed; releasing the space');
   await removeFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);

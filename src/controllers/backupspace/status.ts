@@ -4,7 +4,9 @@ import type { BackupSpaceStatus } from '../../api/backupspace.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
 import { healthConditions, setCondition, type Health } from '../../runtime/conditions.ts';
 import { spaceObjectNames } from '../labels.ts';
+import type { GatewayReport } from '../../gateway/report-contract.ts';
 import { replicasOf } from './desired.ts';
+import { humanBytes } from './report.ts';
 
 export interface SpaceObservation {
   /** A rule the space breaks, or a step it waits on, that stops it before or during provisioning. */
@@ -16,6 +18,8 @@ export interface SpaceObservation {
   gateway?: V1Deployment;
   pods: readonly V1Pod[];
   endpoints: number;
+  /** The gateway's last report, if one was fetched. */
+  gatewayReport?: GatewayReport;
 }
 
 function unschedulable(pods: readonly V1Pod[]): string | undefined {
@@ -32,6 +36,10 @@ export function spaceHealth(space: BackupSpace, observation: SpaceObservation): 
   const gateway = observation.gateway;
   const ready = gateway?.status?.readyReplicas ?? 0;
   const rolledOut = gateway !== undefined && (gateway.status?.observedGeneration ?? 0) >= (gateway.metadata?.generation ?? 0) && (gateway.status?.updatedReplicas ?? 0) === wanted;
+  const keyState = observation.gatewayReport?.gateway.dataKeyState;
+  if (keyState === 'key-missing' || keyState === 'key-mismatch') {
+    return { state: 'stalled', reason: keyState === 'key-missing' ? 'GatewayKeyMissing' : 'GatewayKeyMismatch', message: `the gateway reports its data key as ${keyState}` };
+  }
   if (ready >= wanted && rolledOut) {
     return { state: 'ready', reason: 'GatewayReady', message: `${ready} gateway replica(s) ready on distinct nodes of ${space.spec.datacenter}` };
   }
@@ -46,7 +54,22 @@ export function spacePhase(health: Health, observation: SpaceObservation): NonNu
   if (health.state === 'stalled') return 'Blocked';
   if (!observation.keys) return 'Pending';
   if (health.state === 'progressing') return 'Provisioning';
+  // Customer custody: the gateway serves nothing until a tenant admin unseals it with the password.
+  if (observation.gatewayReport?.gateway.dataKeyState === 'sealed') return 'Sealed';
   return 'Ready';
+}
+
+/** Usage and the last backup of any endpoint, from the gateway's report (kept from before when there is none). */
+function reportedFacts(previous: BackupSpaceStatus, report: GatewayReport | undefined): Pick<BackupSpaceStatus, 'usedBytes' | 'used' | 'lastBackupTime'> {
+  if (!report) {
+    return {
+      ...(previous.usedBytes !== undefined ? { usedBytes: previous.usedBytes } : {}),
+      ...(previous.used !== undefined ? { used: previous.used } : {}),
+      ...(previous.lastBackupTime !== undefined ? { lastBackupTime: previous.lastBackupTime } : {}),
+    };
+  }
+  const last = report.endpoints.map((e) => e.lastBackupAt).filter((t): t is string => t !== null).sort().at(-1);
+  return { usedBytes: report.space.usedBytes, used: humanBytes(report.space.usedBytes), ...(last ? { lastBackupTime: last } : {}) };
 }
 
 export function spaceStatus(space: BackupSpace, observation: SpaceObservation, now: Date): BackupSpaceStatus {
@@ -68,11 +91,17 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
   }
   const nodes = [...new Set(observation.pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n))].sort();
   const capacity = observation.volume?.status?.capacity?.storage;
+  if (observation.gatewayReport) {
+    const sealed = observation.gatewayReport.gateway.dataKeyState === 'sealed';
+    conditions = setCondition(conditions, {
+      type: 'Sealed',
+      status: sealed ? 'True' : 'False',
+      reason: sealed ? 'AwaitingCustomerPassword' : 'Unsealed',
+      message: sealed ? 'the gateway holds no key: a tenant admin must unseal it with the customer\'s password (POST /v1/unseal)' : 'the gateway holds the data key in memory',
+    }, generation, now);
+  }
   return {
-    // Facts the gateway reports (bytes used, last backup) are kept: they are not this function's to decide.
-    ...(previous.usedBytes !== undefined ? { usedBytes: previous.usedBytes } : {}),
-    ...(previous.used !== undefined ? { used: previous.used } : {}),
-    ...(previous.lastBackupTime !== undefined ? { lastBackupTime: previous.lastBackupTime } : {}),
+    ...reportedFacts(previous, observation.gatewayReport),
     observedGeneration: generation,
     conditions,
     phase: spacePhase(health, observation),

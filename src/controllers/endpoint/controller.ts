@@ -19,6 +19,9 @@ import type { ControllerContext } from '../context.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL } from '../labels.ts';
 import { tenantOfNamespace } from '../tenants.ts';
 import { credentialsSecret, issueCredentials, repositoryUrl } from './desired.ts';
+import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
+import type { EndpointReport } from '../../gateway/report-contract.ts';
+import { isOutdatedAgent, MINIMUM_AGENT } from './agent.ts';
 
 type Secret = V1Secret & KubeObject;
 
@@ -29,14 +32,14 @@ interface EndpointCaches {
   secrets: Informer<Secret>;
 }
 
-export function createEndpointController(ctx: ControllerContext, concurrency = 2): Controller {
+export function createEndpointController(ctx: ControllerContext, reports: GatewayReports, concurrency = 2): Controller {
   const caches: EndpointCaches = {
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
     tenants: ctx.informers.for<Tenant>(API.Tenant),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
   };
-  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, key) });
+  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, reports, key) });
   controller.watch(caches.endpoints, (event) => [objectKey(event.object)]);
   controller.watch(caches.secrets, (event) => {
     const endpoint = event.object.metadata.labels?.[ENDPOINT_LABEL];
@@ -65,23 +68,37 @@ export function endpointHealth(endpoint: Endpoint, space: BackupSpace | undefine
   return { state: 'ready', reason: 'Ready', message: `credentials issued; the device backs up to ${repositoryUrl(endpoint, space)}` };
 }
 
-export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date): EndpointStatus {
+/** What the gateway saw of this endpoint: its last backup, what it stores, its backup client (S3, S4). */
+function reportedFacts(previous: EndpointStatus, reported: EndpointReport | undefined, minimumAgent: string): Partial<EndpointStatus> {
+  if (!reported) {
+    const { lastBackupTime, bytesStored, stored, agentVersion, agentOutdated } = previous;
+    return JSON.parse(JSON.stringify({ lastBackupTime, bytesStored, stored, agentVersion, agentOutdated })) as Partial<EndpointStatus>;
+  }
+  return {
+    ...(reported.lastBackupAt ? { lastBackupTime: reported.lastBackupAt } : {}),
+    bytesStored: reported.bytesStored,
+    stored: humanBytes(reported.bytesStored),
+    ...(reported.agent ? { agentVersion: reported.agent, agentOutdated: isOutdatedAgent(reported.agent, minimumAgent) } : {}),
+  };
+}
+
+export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date, reported?: EndpointReport, minimumAgent = MINIMUM_AGENT): EndpointStatus {
   const health = endpointHealth(endpoint, space, tenant, secretName !== undefined);
   const suspended = endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
   const previous = endpoint.status ?? {};
+  const facts = reportedFacts(previous, reported, minimumAgent);
   return {
-    // Facts the gateway reports (last backup, bytes, agent) are kept; this controller does not own them.
-    ...previous,
+    ...facts,
     observedGeneration: endpoint.metadata.generation,
     conditions: healthConditions(previous.conditions, health, endpoint.metadata.generation, now),
     ...(secretName ? { credentialsSecretName: secretName } : {}),
-    activation: suspended ? 'Suspended' : previous.lastBackupTime ? 'Active' : 'Pending',
+    activation: suspended ? 'Suspended' : facts.lastBackupTime ? 'Active' : 'Pending',
     repository: endpointRepository(endpoint.metadata.name ?? ''),
     ...(space ? { url: repositoryUrl(endpoint, space) } : {}),
   };
 }
 
-async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, key: string): Promise<ReconcileResult | undefined> {
+async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, reports: GatewayReports, key: string): Promise<ReconcileResult | undefined> {
   const endpoint = caches.endpoints.get(key);
   if (!endpoint || endpoint.metadata.deletionTimestamp) return undefined;
   const namespace = endpoint.metadata.namespace ?? '';
@@ -105,7 +122,8 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   }
   if (space && secret) await keepSecretCurrent(ctx, endpoint, space, secret);
 
-  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now());
+  const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
+  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported);
   await applyStatus(ctx.client, API.Endpoint, endpoint, status);
   return undefined;
 }
