@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test demo deps system-deps controlplane lint typecheck unit integration bench build cluster-start cluster-stop clean
+.PHONY: test demo demo-stop deps system-deps controlplane lint typecheck unit integration bench build clean
 
 ## test: lint, typecheck, unit and integration tests; installs what it needs first
 test: deps
@@ -12,12 +12,13 @@ test: deps
 	npm run --silent typecheck
 	vitest run
 
-## demo: a local control plane with simulated datacenters, and its nodes
+## demo: a local control plane with simulated datacenters, the operator on it, and the examples applied
 demo: deps
-	@kubeconfig=$$(node hack/cluster.ts start demo) && \
-	  echo "KUBECONFIG=$$kubeconfig" && \
-	  .cache/controlplane/bin/kubectl --kubeconfig "$$kubeconfig" get nodes \
-	    -L tenantbackup.io/country -L topology.kubernetes.io/region -L topology.kubernetes.io/zone
+	@node hack/demo.ts
+
+## demo-stop: stop the demo's control plane and operator
+demo-stop:
+	@node hack/cluster.ts stop demo
 
 deps: $(NODE_MODULES) system-deps controlplane
 
@@ -48,9 +49,6 @@ bench: deps
 
 build: $(NODE_MODULES)
 	npm run --silent build
-
-cluster-stop:
-	node hack/cluster.ts stop demo
 
 clean:
 	rm -rf dist coverage .cache/clusters

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Informer, InformerEvent } from './informer.ts';
+import { isConflict } from './kube/errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject } from './object.ts';
 import { WorkQueue, type BackoffPolicy } from './workqueue.ts';
@@ -131,13 +132,17 @@ export class Controller {
       if (error instanceof PermanentError) {
         this.queue.forget(key);
         this.metrics?.reconcile.terminalErrors.inc({ controller });
-        this.logger.error({ key, err: message, reason: error.reason }, 'reconcile failed permanently; not retrying until the object changes');
+        this.logger.error({ object: key, err: message, reason: error.reason }, 'reconcile failed permanently; not retrying until the object changes');
       } else if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
         this.queue.addAfter(key, error.retryAfterMs);
-        this.logger.info({ key, err: message, retryInMs: error.retryAfterMs }, 'reconcile waiting');
+        this.logger.info({ object: key, err: message, retryInMs: error.retryAfterMs }, 'reconcile waiting');
+      } else if (isConflict(error)) {
+        // Optimistic concurrency: the object changed since it was read. Expected; read again and retry.
+        this.queue.addRateLimited(key);
+        this.logger.debug({ object: key, err: message }, 'conflict; retrying with fresh data');
       } else {
         this.queue.addRateLimited(key);
-        this.logger.warn({ key, err: message, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
+        this.logger.warn({ object: key, err: message, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
       }
     } finally {
       this.metrics?.reconcile.activeWorkers.dec({ controller });

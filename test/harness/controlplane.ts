@@ -43,6 +43,8 @@ export interface ClusterState {
   server: string;
   ports: { etcd: number; etcdPeer: number; apiserver: number; controllerManager: number; scheduler: number };
   components: Partial<Record<ComponentName, ComponentProcess>>;
+  /** Processes started against this cluster (the demo's operator), stopped with it, first. */
+  attached?: ComponentProcess[];
   startedAt: string;
   startSeconds: number;
 }
@@ -297,10 +299,10 @@ export async function startCluster(options: StartOptions): Promise<ClusterState>
 
 async function killComponents(state: ClusterState): Promise<void> {
   // Reverse order: clients before the API server, the API server before etcd.
-  const running = [...COMPONENTS].reverse().flatMap((name) => {
+  const running = [...(state.attached ?? []), ...[...COMPONENTS].reverse().flatMap((name) => {
     const component = state.components[name];
     return component ? [component] : [];
-  });
+  })];
   for (const component of running) {
     try {
       process.kill(-component.pid, 'SIGTERM');
@@ -329,6 +331,15 @@ export async function stopCluster(dir: string, options: { keepLogs?: boolean } =
   } else {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Starts a process against the cluster (detached, logging into its logs folder) that stops with the cluster. */
+export async function attachProcess(dir: string, name: string, binary: string, args: string[]): Promise<ComponentProcess> {
+  const state = await loadState(dir);
+  const started = launch(binary, args, join(dir, 'logs', `${name}.log`));
+  state.attached = [...(state.attached ?? []), started];
+  await saveState(state);
+  return started;
 }
 
 /**
