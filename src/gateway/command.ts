@@ -7,6 +7,19 @@ import type { Command } from 'commander';
 import { createLogger } from '../log/logger.ts';
 import { Gateway } from './server.ts';
 
+/**
+ * Node flags to run the gateway with (`node ${GATEWAY_NODE_FLAGS} src/cli/main.ts gateway ...`); the
+ * BackupSpace controller should put them in the gateway container's command.
+ *
+ * Why: every upload allocates buffers outside the V8 heap (network reads, cipher output) at the
+ * rate data arrives. With V8's default limits, sized from the gateway's small live heap (~15 MiB),
+ * that external memory starts a full mark-compact every few tens of MiB uploaded — about 40 per
+ * 512 MiB, a fifth of the gateway's CPU. A larger initial old-space limit cuts them to a third at
+ * the same peak memory. It cannot be set at runtime (v8.setFlagsFromString is too late) nor in
+ * NODE_OPTIONS (not allowed there), hence a command-line flag.
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
 export interface ListenAddress {
   host: string;
   port: number;

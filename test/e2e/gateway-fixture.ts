@@ -2,7 +2,8 @@
  * A real gateway for end-to-end tests and the benchmark: a throwaway TLS CA and server certificate
  * made with the openssl CLI, an access configuration with freshly generated credentials (hashed with
  * src/crypto as the operator would), and `tenant-backup gateway` running as a child process — the
- * same entry point the image runs. Plus helpers to drive the real restic client against it.
+ * same entry point the image runs, with the node flags the image should use (GATEWAY_NODE_FLAGS).
+ * Plus helpers to drive the real restic client against it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ import {
   type ScryptParams,
 } from '../../src/crypto/index.ts';
 import type { GatewayAccessConfig, HumanAccess, TwoFactorPolicy } from '../../src/gateway/access-config.ts';
+import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { requireCommand } from '../harness/commands.ts';
 
 const execFileAsync = promisify(execFile);
@@ -148,7 +150,7 @@ export class GatewayFixture {
     this.#logs = [];
     const child = spawn(
       NODE,
-      [...(this.#options.nodeArgs ?? []), '--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info'],
+      [...GATEWAY_NODE_FLAGS, ...(this.#options.nodeArgs ?? []), '--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info'],
       { cwd: REPO_ROOT, env: { ...process.env, ...this.#options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.#process = child;

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDecryptStream, hasAtRestMagic, parseHeader, planRange, plaintextSize } from '../../src/gateway/at-rest.ts';
+import { DEFAULT_CHUNK_BYTES, createDecryptStream, hasAtRestMagic, parseHeader, planRange, plaintextSize } from '../../src/gateway/at-rest.ts';
 import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GatewayFixture, expectSuccess, generateTree, hashTree, listFiles, restic, run } from './gateway-fixture.ts';
 
@@ -107,12 +107,18 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
     const pack = packs.sort((a, b) => b.size - a.size)[0]!;
     const head = await fixture.fetch(`/${ENDPOINT}/data/${pack.name}`, { method: 'HEAD', headers: auth });
     expect(Number(head.headers['content-length'])).toBe(pack.size);
-    const first = 65_530;
-    const last = 65_545 + 131_072;
+    // Across two at-rest chunk boundaries.
+    const first = DEFAULT_CHUNK_BYTES - 6;
+    const last = 2 * DEFAULT_CHUNK_BYTES + 9;
+    expect(pack.size).toBeGreaterThan(last);
     const partial = await fixture.fetch(`/${ENDPOINT}/data/${pack.name}`, { headers: { ...auth, Range: `bytes=${first}-${last}` } });
     expect(partial.status).toBe(206);
     expect(partial.headers['content-range']).toBe(`bytes ${first}-${last}/${pack.size}`);
     expect(Number(partial.headers['content-length'])).toBe(last - first + 1);
+    const whole = await fixture.fetch(`/${ENDPOINT}/data/${pack.name}`, { headers: auth });
+    expect(whole.body.length).toBe(pack.size);
+    expect(partial.body.equals(whole.body.subarray(first, last + 1))).toBe(true);
+    expect(createHash('sha256').update(whole.body).digest('hex')).toBe(pack.name);
     const v1 = await fixture.fetch(`/${ENDPOINT}/data/`, { headers: auth });
     expect((JSON.parse(v1.text) as string[]).sort()).toEqual(packs.map((p) => p.name).sort());
     expect((await fixture.fetch(`/${ENDPOINT}/data/${'0'.repeat(64)}`, { method: 'HEAD', headers: auth })).status).toBe(404);

@@ -1,0 +1,18 @@
+/**
+ * `npm run bench`: runs the project's benchmarks (not tests) and writes their figures to .bench/.
+ * `npm run bench -- <name>...` runs only the named ones.
+ */
+import { runGatewayBenchmark } from './gateway.ts';
+
+const benchmarks: Record<string, () => Promise<unknown>> = {
+  gateway: runGatewayBenchmark,
+};
+
+const selected = process.argv.slice(2);
+for (const name of selected) {
+  if (!(name in benchmarks)) throw new Error(`unknown benchmark "${name}"; known: ${Object.keys(benchmarks).join(', ')}`);
+}
+for (const [name, run] of Object.entries(benchmarks)) {
+  if (selected.length > 0 && !selected.includes(name)) continue;
+  await run();
+}
