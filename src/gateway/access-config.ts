@@ -8,7 +8,29 @@
  *   tls.crt/key   serving certificate (TLS 1.2+)
  *   data.key      base64 of the space's 32-byte data key — present only under provider custody;
  *                 under customer custody the gateway starts sealed (see CustomerKeyCustody).
+ *   session.key   optional: base64 of 32 random bytes shared by the space's gateway replicas, to sign
+ *                 human session tokens; without it each replica signs with its own random key, so a
+ *                 token only works against the replica that issued it.
+ *
+ * The gateway rereads these files when they change (mounted Secrets are swapped by symlink); a bad
+ * new version is logged and the previous one stays in force.
+ *
+ * URLs the gateway serves (details in src/gateway/paths.ts): each endpoint's restic repository at
+ * `/<endpoint name>/` (restic: `rest:https://<host>:<port>/<endpoint name>/`, user = endpoint name),
+ * and its own routes under the reserved first segments below.
  */
+
+/**
+ * First path segments the gateway keeps for itself (`/v1/...` human routes and report, `/metrics`,
+ * `/healthz`, `/readyz`). An endpoint with one of these names could not be reached; the gateway
+ * refuses such a configuration, so the operator should refuse such Endpoint names first.
+ */
+export const GATEWAY_RESERVED_PATH_SEGMENTS: readonly string[] = ['v1', 'metrics', 'healthz', 'readyz'];
+
+/** True when an endpoint of this name can be routed by the gateway (not a reserved path segment). */
+export function isRoutableEndpointName(name: string): boolean {
+  return !GATEWAY_RESERVED_PATH_SEGMENTS.includes(name);
+}
 
 /** Version of this document's shape; bump on incompatible change. */
 export const ACCESS_CONFIG_VERSION = 1;

@@ -28,6 +28,7 @@
  * there is no decoding step an attacker could play with.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { GATEWAY_RESERVED_PATH_SEGMENTS } from './access-config.ts';
 
 export const RESTIC_OBJECT_TYPES = ['data', 'keys', 'locks', 'snapshots', 'index'] as const;
 export type ResticObjectType = (typeof RESTIC_OBJECT_TYPES)[number];
@@ -35,8 +36,8 @@ export type ResticObjectType = (typeof RESTIC_OBJECT_TYPES)[number];
 export type ResticFileType = ResticObjectType | 'config';
 export const RESTIC_FILE_TYPES: readonly ResticFileType[] = ['config', ...RESTIC_OBJECT_TYPES];
 
-/** First path segments that belong to the gateway itself, never to an endpoint. */
-export const RESERVED_SEGMENTS: readonly string[] = ['v1', 'metrics', 'healthz', 'readyz'];
+/** First path segments that belong to the gateway itself, never to an endpoint (the contract's list). */
+export const RESERVED_SEGMENTS: readonly string[] = GATEWAY_RESERVED_PATH_SEGMENTS;
 
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 /** Kubernetes object names (DNS-1123 subdomain) and a little more; never "." or "..". */
