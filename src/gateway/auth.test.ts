@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT_PARAMS, generateTotpSecret, hashSecret } from '../crypto/index.ts';
 import type { GatewayAccessConfig } from './access-config.ts';
 import { parseAccessConfig, type AccessConfiguration } from './config.ts';
-import { CredentialCache } from './credential-cache.ts';
+import { CredentialCache, VerifierBusyError } from './credential-cache.ts';
 import { TotpReplayGuard, signIn } from './human-auth.ts';
 import { SessionSigner } from './sessions.ts';
 
@@ -27,6 +27,21 @@ describe('CredentialCache', () => {
     cache.clear();
     expect(await cache.check('endpoint', 'a', 'right', hash)).toBe(true);
     expect(calls).toBe(5);
+  });
+
+  it('turns checks away, instead of queueing without bound, under a flood of guesses', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const cache = new CredentialCache(async () => {
+      await gate;
+      return false;
+    });
+    const checks = Array.from({ length: 100 }, (_, i) => cache.check('human', 'u', `guess-${i}`, 'hash').then(() => 'checked', (e: unknown) => (e instanceof VerifierBusyError ? 'busy' : 'other')));
+    release();
+    const results = await Promise.all(checks);
+    expect(results.filter((r) => r === 'busy').length).toBeGreaterThan(0);
+    expect(results.filter((r) => r === 'checked').length).toBeGreaterThanOrEqual(64);
+    expect(results).not.toContain('other');
   });
 
   it('refuses unknown users after a decoy verification, and malformed hashes', async () => {

@@ -8,7 +8,8 @@
  * cache holds no secret and nothing an attacker could test guesses against offline, a changed hash
  * misses by construction, and the whole cache is dropped when the configuration is reloaded. Failures
  * are never cached. Concurrent checks of the same secret share one scrypt run, and scrypt runs are
- * bounded so a flood of wrong guesses cannot starve the thread pool that also does file I/O.
+ * bounded so a flood of wrong guesses cannot starve the thread pool that also does file I/O; past a
+ * bounded queue, checks fail fast with VerifierBusyError (already verified secrets are unaffected).
  *
  * Unknown users are checked against a decoy hash, so that "no such user" takes as long as "wrong
  * secret" and the response time does not reveal which endpoint names exist.
@@ -18,6 +19,16 @@ import { hashSecret, verifySecret } from '../crypto/index.ts';
 
 const MAX_CACHED = 10_000;
 const MAX_CONCURRENT_VERIFICATIONS = 2;
+/** Verifications allowed to wait; beyond that new ones are turned away rather than queued forever. */
+const MAX_WAITING_VERIFICATIONS = 64;
+
+/** Too many verifications are queued (a flood of guesses); the caller should answer 503 and let the client retry. */
+export class VerifierBusyError extends Error {
+  override readonly name = 'VerifierBusyError';
+  constructor() {
+    super('too many credential checks in progress; retry shortly');
+  }
+}
 
 export type SecretVerifier = (secret: string, encodedHash: string) => Promise<boolean>;
 
@@ -37,7 +48,7 @@ export class CredentialCache {
   /**
    * True when `secret` matches `encodedHash`; with `encodedHash` null (no such user) runs a decoy
    * verification and returns false. A malformed stored hash counts as a mismatch (and is the
-   * configuration's fault, which the loader reports).
+   * configuration's fault, which the loader reports). Throws VerifierBusyError under a flood.
    */
   async check(realm: string, user: string, secret: string, encodedHash: string | null): Promise<boolean> {
     if (encodedHash === null) {
@@ -73,6 +84,7 @@ export class CredentialCache {
 
   async #bounded<T>(task: () => Promise<T>): Promise<T> {
     while (this.#running >= MAX_CONCURRENT_VERIFICATIONS) {
+      if (this.#waiting.length >= MAX_WAITING_VERIFICATIONS) throw new VerifierBusyError();
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     this.#running += 1;

@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { decodeKeyFile, parseAccessConfig, readConfigFiles, digestOf, DATA_KEY_FILE, SESSION_KEY_FILE, type AccessConfiguration, type ConfigFiles } from './config.ts';
 import type { GatewayContext } from './context.ts';
-import { CredentialCache } from './credential-cache.ts';
+import { CredentialCache, VerifierBusyError } from './credential-cache.ts';
 import { TotpReplayGuard } from './human-auth.ts';
 import { handleHumanRequest, isHumanRoute } from './human-routes.ts';
 import { HttpError, bearerToken, sendError, sendJson, sendText } from './http-util.ts';
@@ -225,6 +225,11 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
         context.log.warn({ route: label, method, remote: req.socket.remoteAddress }, 'authentication failed');
       }
       sendError(res, error);
+      return;
+    }
+    if (error instanceof VerifierBusyError) {
+      context.log.warn({ route: label, method, remote: req.socket.remoteAddress }, 'credential checks saturated; request turned away');
+      sendText(res, 503, error.message, { 'Retry-After': '5' });
       return;
     }
     context.log.error({ err: error, route: label, method }, 'request failed');
