@@ -41,7 +41,7 @@ import {
   type SpaceSettings,
 } from './desired.ts';
 import { ensureMasterKey, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
-import { credentialSecret, decodeField, gatewayConfigSecret, gatewayTlsSecret } from './secrets.ts';
+import { credentialSecret, decodeField, gatewayConfigSecret, gatewayTlsSecret, SESSION_KEY } from './secrets.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
 import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
 import type { PemKeyPair } from '../../pki/certificates.ts';
@@ -249,7 +249,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
     reportTokenHash,
   });
-  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys), secretOf(caches, namespace, names.configSecret));
+  const sessionKey = decodeField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
+  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey), secretOf(caches, namespace, names.configSecret));
   const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
   if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secretOf(caches, namespace, names.volumeEncryptionSecret));
 

@@ -7,6 +7,7 @@
 import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/command.ts';
 import { controllerReference } from '../../runtime/object.ts';
 import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
 import {
@@ -25,6 +26,8 @@ import {
 } from '../labels.ts';
 
 export const GATEWAY_NAME = 'tenant-backup-gateway';
+/** The entry point inside the image (Dockerfile: WORKDIR /app, compiled to dist/). */
+export const IMAGE_ENTRY_POINT = '/app/dist/cli/main.js';
 export const CONFIG_DIR = '/etc/gateway';
 export const DATA_DIR = '/data';
 
@@ -108,6 +111,8 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
           containers: [{
             name: 'gateway',
             image: settings.gatewayImage,
+            // Node flags the gateway needs cannot go through NODE_OPTIONS (see GATEWAY_NODE_FLAGS).
+            command: ['node', ...GATEWAY_NODE_FLAGS, IMAGE_ENTRY_POINT],
             args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`],
             ports: [{ name: 'https', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
             readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10 },

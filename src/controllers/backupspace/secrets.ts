@@ -45,7 +45,11 @@ export async function gatewayTlsSecret(space: BackupSpace, tenant: string, addre
   };
 }
 
-/** A credential with its slow hash beside it (annotation), so the hash need not be recomputed. */
+/**
+ * A credential with its slow hash beside it (annotation), so the hash need not be recomputed. The
+ * operator's report token Secret also holds the key that signs people's sessions, the same on every
+ * replica of the gateway.
+ */
 export async function credentialSecret(space: BackupSpace, tenant: string, name: string, type: 'maintenance-credentials' | 'report-token', username: string): Promise<ApplyObject> {
   const secret = type === 'report-token' ? randomBytes(32).toString('base64url') : generateCredential();
   return {
@@ -53,12 +57,19 @@ export async function credentialSecret(space: BackupSpace, tenant: string, name:
     kind: 'Secret',
     metadata: { ...secretMetadata(space, tenant, name, type), annotations: { [CREDENTIAL_HASH_ANNOTATION]: await hashSecret(secret) } },
     type: 'Opaque',
-    data: { username: b64(username), password: b64(secret) },
+    data: {
+      username: b64(username),
+      password: b64(secret),
+      ...(type === 'report-token' ? { [SESSION_KEY]: b64(randomBytes(32).toString('base64')) } : {}),
+    },
   };
 }
 
-/** access.json, and the plaintext data key only under provider custody (customer custody starts sealed). */
-export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys): ApplyObject {
+/** File of the gateway's config directory with the key that signs sessions (base64 of 32 bytes). */
+export const SESSION_KEY = 'session.key';
+
+/** access.json, the session key, and the plaintext data key only under provider custody (customer custody starts sealed). */
+export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys, sessionKey: string | undefined): ApplyObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -66,6 +77,7 @@ export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: 
     type: 'Opaque',
     data: {
       'access.json': b64(`${JSON.stringify(access, null, 2)}\n`),
+      ...(sessionKey ? { [SESSION_KEY]: b64(sessionKey) } : {}),
       ...(keys.dataKey ? { 'data.key': b64(keys.dataKey.toString('base64')) } : {}),
     },
   };
