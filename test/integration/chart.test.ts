@@ -1,0 +1,421 @@
+/**
+ * The Helm chart against the real API server: it lints; what it renders (default values, and with
+ * cert-manager) is accepted by the API server and by Pod Security "restricted"; it installs with helm
+ * and its replicas land on distinct nodes; and its RBAC is enough: the real operator, holding nothing
+ * but a token of the chart's ServiceAccount, takes a tenant through its whole life (namespace, quota,
+ * policies, people's RBAC, a space with keys and gateway, an endpoint with credentials, webhook
+ * certificate renewal, deletion) without one request refused — while what it was not given stays out
+ * of reach.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { KubeConfig, type V1ClusterRole, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1PolicyRule, type V1Role, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { crdFiles } from '../../src/api/crd-files.ts';
+import { API } from '../../src/api/refs.ts';
+import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
+import { GATEWAY_PORT, NAME_LABEL, OPERATOR_NAME } from '../../src/controllers/labels.ts';
+import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
+import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
+import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
+import { defaultBinDir } from '../harness/controlplane.ts';
+import { freePort } from '../harness/ports.ts';
+import { createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, waitForCondition } from '../support/cluster-objects.ts';
+import { installCrds } from '../support/crds.ts';
+import { clients, eventually, uniqueName } from '../support/kube.ts';
+import { kubectl } from '../support/kubectl.ts';
+import { OperatorProcess } from '../support/operator.ts';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '../..');
+const chartDir = join(root, 'charts/tenant-backup-operator');
+const { kubeconfigPath } = clients();
+const client = KubeClient.load(kubeconfigPath);
+
+interface Rendered {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/** Helm keeps its caches and repositories under a throwaway home, never the user's ~/.config or ~/.cache. */
+const helmHome = await mkdtemp(join(tmpdir(), 'helm-home-'));
+
+async function helm(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const binary = join(defaultBinDir, 'helm');
+  try {
+    return await exec(binary, args, {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },
+    });
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code?: number | string; stdout?: string; stderr?: string };
+    if (code === 'ENOENT') throw new Error('helm not built: run bash hack/controlplane/build.sh (make test does it)', { cause: error });
+    throw new Error(`helm ${args.join(' ')} failed (${code}):\n${stderr ?? ''}${stdout ?? ''}`, { cause: error });
+  }
+}
+
+/** `helm template` of the chart, as objects (comments and empty documents dropped). */
+async function render(release: string, namespace: string, values: string[] = [], extra: string[] = []): Promise<{ text: string; objects: Rendered[] }> {
+  const { stdout } = await helm(['template', release, chartDir, '--namespace', namespace, ...values.flatMap((v) => ['--set', v]), ...extra]);
+  const objects = parseAllDocuments(stdout).map((doc) => doc.toJS() as unknown).filter((o): o is Rendered => typeof o === 'object' && o !== null && 'kind' in o);
+  return { text: stdout, objects };
+}
+
+function only<T>(objects: Rendered[], kind: string, name?: string): T {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, rendered ${found.length}`);
+  return found[0] as T;
+}
+
+function toYamlStream(objects: Rendered[]): string {
+  return objects.map((o) => JSON.stringify(o)).join('\n---\n');
+}
+
+/** Server-side apply as GitOps tools do it; every object must be accepted, none merely skipped. */
+async function applyToServer(objects: Rendered[], dryRun: boolean): Promise<{ stdout: string; stderr: string }> {
+  const result = await kubectl(kubeconfigPath, ['apply', '--server-side', '--field-manager=chart-test', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'], toYamlStream(objects));
+  expect(result.code, result.stderr).toBe(0);
+  const applied = result.stdout.split('\n').filter((line) => /serverside-applied/.test(line));
+  expect(applied, result.stdout).toHaveLength(objects.length);
+  return result;
+}
+
+async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name, labels } } });
+}
+
+async function deleteQuietly(path: string): Promise<void> {
+  await client.request({ method: 'DELETE', path }).catch(() => undefined);
+}
+
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+};
+
+const operatorArgs = (deployment: V1Deployment): string[] => deployment.spec?.template.spec?.containers[0]?.args ?? [];
+const flag = (args: string[], name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+beforeAll(async () => {
+  await installCrds(client);
+});
+
+describe('the chart', () => {
+  it('lints cleanly, with default values and with cert-manager', async () => {
+    await helm(['lint', '--strict', chartDir]);
+    await helm(['lint', '--strict', chartDir, '--set', 'webhook.certSource=cert-manager', '--set', 'metrics.serviceMonitor.enabled=true']);
+  });
+
+  it('carries the operator\'s version and the generated CRDs byte for byte', async () => {
+    const chart = parseYaml(await readFile(join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+    // Helm installs crds/ before the templates; it must be exactly what src/api generates (`npm run generate`).
+    const generated = crdFiles();
+    expect((await readdir(join(chartDir, 'crds'))).sort()).toEqual(generated.map(([path]) => basename(path)).sort());
+    for (const [path, content] of generated) {
+      expect(await readFile(join(chartDir, 'crds', basename(path)), 'utf8'), `charts/tenant-backup-operator/crds/${basename(path)}: run npm run generate`).toBe(content);
+    }
+  });
+
+  it('renders a restricted, spread, HTTPS-probed Deployment whose names match what the operator expects', async () => {
+    const { objects } = await render('tbo', 'tb-system');
+    const deployment = only<V1Deployment>(objects, 'Deployment');
+    const pod = deployment.spec?.template.spec;
+    const container = pod?.containers[0];
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', scheme: 'HTTPS' });
+    expect(container?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', scheme: 'HTTPS' });
+    expect(container?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(pod?.topologySpreadConstraints?.[0]?.topologyKey).toBe('kubernetes.io/hostname');
+    // Tenant namespaces admit the operator's pods (to read gateway reports) by this label.
+    expect(deployment.spec?.template.metadata?.labels?.[NAME_LABEL]).toBe(OPERATOR_NAME);
+    // The gateways run the operator's own image unless told otherwise.
+    const args = operatorArgs(deployment);
+    expect(args[0]).toBe('operator');
+    expect(flag(args, 'gateway-image')).toBe(container?.image);
+    expect(flag(args, 'gateway-image')).toBe('ghcr.io/tenant-backup/tenant-backup-operator:0.1.0');
+
+    // The API server reaches the webhook through the Service on the port the operator registers.
+    const webhookService = only<V1Service>(objects, 'Service', flag(args, 'webhook-service'));
+    expect(webhookService.spec?.ports).toEqual([expect.objectContaining({ port: WEBHOOK_SERVICE_PORT, targetPort: 'https-webhook' })]);
+    expect(container?.ports?.find((p) => p.name === 'https-webhook')?.containerPort).toBe(9443);
+    const policy = only<V1NetworkPolicy>(objects, 'NetworkPolicy');
+    expect(policy.spec?.egress?.some((rule) => rule.ports?.some((p) => p.port === GATEWAY_PORT))).toBe(true);
+    expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
+  });
+
+  it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
+    const { objects } = await render('tbo', 'tb-system');
+    const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
+    for (const rule of rules) {
+      for (const value of [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]) expect(value, JSON.stringify(rule)).not.toContain('*');
+      expect(rule.nonResourceURLs).toBeUndefined();
+      for (const verb of ['escalate', 'bind', 'impersonate', 'deletecollection']) expect(rule.verbs).not.toContain(verb);
+    }
+    // Only creating it cannot be limited to a name; changing it is limited to the operator's own.
+    const webhookRules = rules.filter((r) => r.resources?.includes('validatingwebhookconfigurations'));
+    expect(webhookRules.map((r) => [r.verbs, r.resourceNames])).toEqual([[['create'], undefined], [['patch'], [WEBHOOK_CONFIGURATION_NAME]]]);
+    const roleRules = only<V1Role>(objects, 'Role').rules ?? [];
+    const secretRule = roleRules.find((r: V1PolicyRule) => r.resources?.includes('secrets'));
+    expect(secretRule?.resourceNames).toEqual([WEBHOOK_TLS_SECRET]);
+  });
+
+  it('renders objects the API server accepts, within Pod Security "restricted" (default values)', async () => {
+    const namespace = uniqueName('tbo-render');
+    await createNamespace(namespace, { 'pod-security.kubernetes.io/warn': 'restricted' });
+    try {
+      const { objects } = await render(uniqueName('render'), namespace, [], ['--include-crds']);
+      expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(4);
+      const { stderr } = await applyToServer(objects, true);
+      expect(stderr).not.toMatch(/would violate PodSecurity/);
+    } finally {
+      await deleteQuietly(objectPath(K8S.Namespace, namespace));
+    }
+  });
+
+  it('renders a cert-manager Certificate the operator serves and cert-manager injects, and its other objects apply', async () => {
+    const namespace = uniqueName('tbo-cm');
+    await createNamespace(namespace, { 'pod-security.kubernetes.io/warn': 'restricted' });
+    try {
+      const { objects } = await render(uniqueName('cm'), namespace, ['webhook.certSource=cert-manager', 'metrics.serviceMonitor.enabled=true']);
+      const args = operatorArgs(only<V1Deployment>(objects, 'Deployment'));
+      expect(flag(args, 'webhook-cert-source')).toBe('cert-manager');
+      const service = flag(args, 'webhook-service') ?? '';
+      // The operator annotates its webhook configuration with inject-ca-from <namespace>/<webhook Service>,
+      // and reads the certificate from its fixed Secret.
+      const certificate = only<Rendered & { spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } }>(objects, 'Certificate', service);
+      expect(certificate.spec.secretName).toBe(WEBHOOK_TLS_SECRET);
+      const names = servingNames({ bindAddress: ':9443', service, certSource: 'cert-manager', secretName: WEBHOOK_TLS_SECRET }, namespace);
+      expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining(names.dnsNames));
+      expect(only<Rendered>(objects, 'Issuer').metadata.name).toBe(certificate.spec.issuerRef.name);
+      expect(only<Rendered>(objects, 'ServiceMonitor').kind).toBe('ServiceMonitor');
+      // The operator does not write the certificate Secret then.
+      expect((only<V1Role>(objects, 'Role').rules ?? []).some((r) => r.resources?.includes('secrets'))).toBe(false);
+      // cert-manager and prometheus-operator are not installed here: only the chart's other objects go to the server.
+      const { stderr } = await applyToServer(objects.filter((o) => !/^(cert-manager\.io|monitoring\.coreos\.com)\//.test(o.apiVersion)), true);
+      expect(stderr).not.toMatch(/would violate PodSecurity/);
+    } finally {
+      await deleteQuietly(objectPath(K8S.Namespace, namespace));
+    }
+  });
+
+  it('installs with helm into a restricted namespace, its replicas admitted and scheduled on distinct nodes', async () => {
+    const namespace = uniqueName('tbo-install');
+    const release = uniqueName('inst');
+    await createNamespace(namespace, RESTRICTED);
+    try {
+      // An image nobody can pull: on simulated nodes the pods "run" anyway, on a real cluster they never start.
+      await helm(['install', release, chartDir, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--set', 'image.repository=registry.invalid/tenant-backup-operator']);
+      const pods = await eventually('two operator pods bound to nodes', async () => {
+        const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: `${NAME_LABEL}=${OPERATOR_NAME}` } });
+        const bound = list.items.filter((p) => p.spec?.nodeName);
+        return bound.length === 2 ? bound : undefined;
+      }, { timeoutMs: 60_000 });
+      expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(2);
+      const { stdout } = await helm(['status', release, '--kubeconfig', kubeconfigPath, '--namespace', namespace]);
+      expect(stdout).toMatch(/STATUS: deployed/);
+      await helm(['uninstall', release, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--wait']);
+      expect(await readObject(client, { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false }, `${release}-tenant-backup-operator`)).toBeUndefined();
+    } finally {
+      await helm(['uninstall', release, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--ignore-not-found']).catch(() => undefined);
+      await deleteQuietly(objectPath(K8S.Namespace, namespace));
+    }
+  });
+});
+
+describe('the chart\'s RBAC, held by the real operator', () => {
+  const namespace = uniqueName('tbo-rbac');
+  const release = uniqueName('rbac');
+  const tenantName = uniqueName('chart');
+  const tenantNamespace = `tenant-${tenantName}`;
+  let rbacObjects: Rendered[] = [];
+  let tokenKubeconfig = '';
+  let operator: OperatorProcess | undefined;
+  let serviceAccount = '';
+
+  beforeAll(async () => {
+    await ensureDatacenters(client);
+    await createNamespace(namespace);
+    const { objects } = await render(release, namespace);
+    rbacObjects = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
+    expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
+    await applyToServer(rbacObjects, false);
+    serviceAccount = only<Rendered>(rbacObjects, 'ServiceAccount').metadata.name;
+
+    // A token of the chart's ServiceAccount, as the pod would have mounted, in a kubeconfig of its own.
+    const request = await client.request<{ status: { token: string } }>({
+      method: 'POST',
+      path: `${objectPath(K8S.ServiceAccount, serviceAccount, namespace)}/token`,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    });
+    const admin = new KubeConfig();
+    admin.loadFromFile(kubeconfigPath);
+    const cluster = admin.getCurrentCluster();
+    if (!cluster) throw new Error('the suite\'s kubeconfig has no cluster');
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: serviceAccount, token: request.status.token }],
+      contexts: [{ name: 'operator', cluster: cluster.name, user: serviceAccount }],
+      currentContext: 'operator',
+    });
+    tokenKubeconfig = join(await mkdtemp(join(tmpdir(), 'chart-rbac-')), 'kubeconfig');
+    await writeFile(tokenKubeconfig, config.exportConfig(), { mode: 0o600 });
+
+    // The operator runs with the flags the chart gives it, but for listen addresses: it runs on
+    // loopback, and the API server calls its webhook by URL instead of through the Service.
+    const deployment = only<V1Deployment>(objects, 'Deployment');
+    const listen = /^--(metrics|health-probe|webhook)-bind-address=/;
+    const args = operatorArgs(deployment).slice(1).filter((a) => !listen.test(a));
+    const port = await freePort();
+    operator = await OperatorProcess.start(tokenKubeconfig, [
+      ...args,
+      '--webhook-bind-address', `127.0.0.1:${port}`,
+      '--webhook-url', `https://127.0.0.1:${port}`,
+    ], { POD_NAMESPACE: namespace });
+    try {
+      await operator.waitForLog('leadership', (l) => l.msg === 'became leader');
+      await operator.waitForLog('the webhook to be registered', (l) => l.msg === 'webhook configuration registered');
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await complaints()}`, { cause: error });
+    }
+  });
+
+  /** The operator's warnings and errors: what to read first when a step times out. */
+  async function complaints(): Promise<string> {
+    const lines = await operator?.logs() ?? [];
+    return lines.filter((l) => l.level === 'warn' || l.level === 'error').slice(0, 20).map((l) => JSON.stringify(l)).join('\n');
+  }
+
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') console.error(`operator warnings and errors:\n${await complaints()}`);
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    // A webhook that fails closed must not outlive its operator: it would refuse every later test's objects.
+    await deleteQuietly(objectPath(K8S.ValidatingWebhookConfiguration, WEBHOOK_CONFIGURATION_NAME));
+    await mergePatch(client, API.Tenant, tenantName, undefined, { spec: { contract: { exportOnTermination: false } } }).catch(() => undefined);
+    await deleteQuietly(objectPath(API.Tenant, tenantName));
+    for (const object of rbacObjects.filter((o) => o.kind.startsWith('Cluster'))) {
+      await deleteQuietly(`/apis/rbac.authorization.k8s.io/v1/${object.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${object.metadata.name}`);
+    }
+    await deleteQuietly(objectPath(K8S.Namespace, namespace));
+  });
+
+  it('turns a Tenant into its namespace, quota, policies and its people\'s RBAC', async () => {
+    await createTenant(client, tenantName, {
+      residency: { countries: ['IT'] },
+      quotas: { storage: '100Gi', spaces: 2, endpoints: 5 },
+      security: { twoFactor: 'Required', keyCustody: 'provider' },
+      users: [{ name: 'giulia', email: 'giulia@example.com', role: 'admin' }, { name: 'marco', email: 'marco@example.com', role: 'viewer' }],
+    });
+    const tenant = await waitForCondition<Tenant>(client, API.Tenant, tenantName, undefined, 'Ready', 'True', undefined, 90_000);
+    expect(tenant.status?.namespace).toBe(tenantNamespace);
+    const names = async (ref: ResourceRef) => (await client.request<{ items: Rendered[] }>({ method: 'GET', path: collectionPath(ref, tenantNamespace) })).items.map((o) => o.metadata.name);
+    expect(await names(K8S.ResourceQuota)).toContain('tenant-quota');
+    expect(await names(K8S.NetworkPolicy)).toEqual(expect.arrayContaining(['default-deny', 'allow-backup-clients']));
+    // Roles granting our API's writes, events, and (below) named Secrets: the operator holds all of it.
+    expect(await names(K8S.Role)).toEqual(expect.arrayContaining(['tenant-admin', 'tenant-operator', 'tenant-viewer']));
+    await eventually('2FA enrolments readable only by their owners', async () => {
+      const secrets = await names(K8S.Secret);
+      const roles = await names(K8S.Role);
+      return secrets.includes('user-giulia-2fa') && secrets.includes('user-marco-2fa') && roles.some((r) => r.includes('giulia')) ? true : undefined;
+    });
+  });
+
+  it('builds a BackupSpace admitted by its webhook: key Secret, gateway Deployment and Service, status', async () => {
+    await createSpace(client, 'main', tenantNamespace, { size: '10Gi', datacenter: 'it-mil1', replicas: 1 });
+    const space = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'main', tenantNamespace, 'Ready', 'True', undefined, 120_000);
+    expect(space.status).toMatchObject({ datacenter: 'it-mil1', country: 'IT', keyCustody: 'provider', serviceName: 'main-gateway' });
+    expect(space.status?.keyId).toMatch(/^k1-/);
+    expect(await readObject(client, K8S.Secret, 'main-key', tenantNamespace)).toBeDefined();
+    expect(await readObject(client, K8S.Deployment, 'main-gateway', tenantNamespace)).toBeDefined();
+    expect(await readObject(client, K8S.Service, 'main-gateway', tenantNamespace)).toBeDefined();
+    // The master key and the CA are kept in the release namespace.
+    expect(await readObject(client, K8S.Secret, 'tenant-backup-operator-master-key', namespace)).toBeDefined();
+    expect(await readObject(client, K8S.Secret, 'tenant-backup-operator-ca', namespace)).toBeDefined();
+  });
+
+  it('issues an Endpoint its credentials, and lets the tenant\'s admin read them by name', async () => {
+    await createEndpoint(client, 'laptop', tenantNamespace, 'main', { kind: 'Desktop', os: 'Windows' });
+    const endpoint = await waitForCondition<Endpoint>(client, API.Endpoint, 'laptop', tenantNamespace, 'Ready', 'True', undefined, 90_000);
+    expect(endpoint.status?.credentialsSecretName).toBe('endpoint-laptop-credentials');
+    expect(await readObject<V1Secret>(client, K8S.Secret, 'endpoint-laptop-credentials', tenantNamespace)).toBeDefined();
+    // Granting `get` on this Secret needs the operator to hold it: no escalate in the chart.
+    await eventually('giulia to be able to read the credentials', async () => {
+      const review = await client.request<{ status: { allowed: boolean } }>({
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'giulia@example.com', resourceAttributes: { namespace: tenantNamespace, verb: 'get', resource: 'secrets', name: 'endpoint-laptop-credentials' } } },
+      });
+      return review.status.allowed ? true : undefined;
+    });
+  });
+
+  it('re-issues a broken webhook certificate in place', async () => {
+    const before = await readObject<V1Secret>(client, K8S.Secret, WEBHOOK_TLS_SECRET, namespace);
+    expect(before?.data?.['tls.crt']).toBeDefined();
+    // A certificate that no longer matches its key: the operator replaces the Secret (update), keeping its name.
+    await client.request({ method: 'PATCH', path: objectPath(K8S.Secret, WEBHOOK_TLS_SECRET, namespace), body: { data: { 'tls.crt': before?.data?.['ca.crt'] } }, contentType: CONTENT_TYPE.merge });
+    await operator?.waitForLog('the certificate to be renewed', (l) => l.msg === 'serving certificate renewed');
+    const after = await readObject<V1Secret>(client, K8S.Secret, WEBHOOK_TLS_SECRET, namespace);
+    expect(after?.metadata?.uid).toBe(before?.metadata?.uid);
+    expect(after?.data?.['tls.crt']).not.toBe(before?.data?.['ca.crt']);
+  });
+
+  it('keeps out of reach what it was not given', async () => {
+    const can = async (...args: string[]) => (await kubectl(tokenKubeconfig, ['auth', 'can-i', ...args])).stdout.trim();
+    expect(await can('list', 'configmaps', '--all-namespaces')).toBe('no');
+    expect(await can('create', 'clusterrolebindings')).toBe('no');
+    expect(await can('escalate', 'roles', '-n', tenantNamespace)).toBe('no');
+    expect(await can('impersonate', 'users')).toBe('no');
+    expect(await can('delete', 'nodes')).toBe('no');
+    expect(await can('create', 'pods', '-n', tenantNamespace)).toBe('no');
+    expect(await can('patch', 'validatingwebhookconfigurations/someone-elses')).toBe('no');
+    expect(await can('update', `leases/${OPERATOR_NAME}`, '-n', 'kube-system')).toBe('no');
+    expect(await can('update', 'secrets', '-n', tenantNamespace)).toBe('no');
+    expect(await can('delete', 'customresourcedefinitions')).toBe('no');
+    // And what it was given, it has.
+    expect(await can('patch', `validatingwebhookconfigurations/${WEBHOOK_CONFIGURATION_NAME}`)).toBe('yes');
+    expect(await can('update', `leases/${OPERATOR_NAME}`, '-n', namespace)).toBe('yes');
+  });
+
+  it('tears the tenant down (crypto-shred, namespace, finalizers), then stops cleanly with no request refused', async () => {
+    const running = operator;
+    if (!running) throw new Error('the operator did not start');
+    // Up to here, not one request was refused: no 403 of any kind.
+    const building = (await running.logText()).split('\n');
+    const refusedWhileBuilding = building.filter((line) => /forbidden/i.test(line) || /(: 403\b|"code":\s*403\b)/.test(line));
+    expect(refusedWhileBuilding, refusedWhileBuilding.join('\n')).toEqual([]);
+
+    await mergePatch(client, API.Tenant, tenantName, undefined, { spec: { contract: { exportOnTermination: false } } });
+    await client.request({ method: 'DELETE', path: objectPath(API.Tenant, tenantName) });
+    await eventually('the tenant and its namespace to be gone', async () => {
+      const gone = !(await readObject(client, API.Tenant, tenantName)) && !(await readObject(client, K8S.Namespace, tenantNamespace));
+      return gone ? true : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    expect(await running.stop()).toBe(0);
+
+    // While a namespace terminates, the API server's NamespaceLifecycle admission refuses new objects
+    // in it with 403 too ("unable to create new content"); that is not RBAC. An RBAC refusal always
+    // names the user and what it cannot do.
+    const lines = (await running.logText()).split('\n');
+    const rbacRefusals = lines.filter((line) => /forbidden: User .* cannot /i.test(line));
+    expect(rbacRefusals, rbacRefusals.join('\n')).toEqual([]);
+    expect(lines.some((line) => line.includes('"released the lease"'))).toBe(true);
+    // Events were recorded under the chart's permissions.
+    const events = await client.request<{ items: { reportingController?: string; regarding?: { name?: string } }[] }>({ method: 'GET', path: collectionPath(K8S.Event) });
+    expect(events.items.some((e) => e.reportingController === `tenantbackup.io/${OPERATOR_NAME}` && e.regarding?.name === tenantName)).toBe(true);
+  });
+});
