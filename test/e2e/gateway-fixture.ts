@@ -121,14 +121,19 @@ export class GatewayFixture {
     const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'gateway-e2e-'));
     const { access, secrets } = await makeAccessConfig(options);
     const fixture = new GatewayFixture(dir, access, secrets, options);
-    await mkdir(fixture.configDir, { recursive: true });
-    await mkdir(fixture.dataDir, { recursive: true });
-    await makeCertificates(dir, fixture.configDir);
-    await fixture.writeAccess(access);
-    if ((options.custody ?? 'provider') === 'provider') {
-      await writeFile(join(fixture.configDir, 'data.key'), `${secrets.dataKey.toString('base64')}\n`, { mode: 0o600 });
+    try {
+      await mkdir(fixture.configDir, { recursive: true });
+      await mkdir(fixture.dataDir, { recursive: true });
+      await makeCertificates(dir, fixture.configDir);
+      await fixture.writeAccess(access);
+      if ((options.custody ?? 'provider') === 'provider') {
+        await writeFile(join(fixture.configDir, 'data.key'), `${secrets.dataKey.toString('base64')}\n`, { mode: 0o600 });
+      }
+      await fixture.startProcess();
+    } catch (error) {
+      await fixture.close();
+      throw error;
     }
-    await fixture.startProcess();
     return fixture;
   }
 
