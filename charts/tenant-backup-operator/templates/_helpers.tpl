@@ -61,10 +61,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Secret of the webhook's serving certificate: fixed in the operator (src/webhook/options.ts). */}}
 {{- define "tbo.webhookSecret" -}}tenant-backup-webhook-tls{{- end -}}
 
-{{/* Secrets the operator keeps in its own namespace (src/pki/operator-ca.ts, src/controllers/backupspace/keys.ts). */}}
-{{- define "tbo.caSecret" -}}tenant-backup-operator-ca{{- end -}}
-{{- define "tbo.masterKeySecret" -}}tenant-backup-operator-master-key{{- end -}}
-
 {{- define "tbo.validate" -}}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail "leaderElection.enabled=false allows only replicas: 1 (two operators would reconcile at once)" -}}
