@@ -13,6 +13,13 @@ export class GatewayCounters {
   requests = 0;
   authFailures = 0;
   readonly quotaRefusals = new Map<string, number>();
+  /** User-Agent of each endpoint's backup client at its last authenticated request (S3: agent versions). */
+  readonly agents = new Map<string, string>();
+
+  recordAgent(endpoint: string, userAgent: string | undefined): void {
+    // Bounded: a header is client-controlled.
+    if (userAgent) this.agents.set(endpoint, userAgent.slice(0, 128));
+  }
 
   get totalQuotaRefusals(): number {
     let total = 0;
@@ -49,6 +56,7 @@ export function endpointReports(inputs: Pick<ReportInputs, 'config' | 'index' | 
       snapshots: stats.snapshotCount,
       lastBackupAt: iso(stats.lastSnapshotAtMs),
       quotaRefusals: inputs.counters.quotaRefusals.get(endpoint.name) ?? 0,
+      agent: inputs.counters.agents.get(endpoint.name) ?? null,
     };
   });
 }

@@ -37,6 +37,7 @@ function methodNotAllowed(allowed: string[]): HttpError {
 /** Serves one data-plane request; errors become HTTP answers (the caller catches HttpError). */
 export async function handleDataRequest(context: GatewayContext, req: IncomingMessage, res: ServerResponse, route: DataRoute, query: URLSearchParams): Promise<void> {
   const access = await authorizeDataRequest(req, route.endpoint, context.config(), context.credentials);
+  if (access.principal.kind === 'endpoint') context.counters.recordAgent(access.principal.name, req.headers['user-agent']);
   if (!context.vault.dataAvailable) throw new HttpError(503, context.vault.reason, { 'Retry-After': '30' });
   const method = req.method ?? 'GET';
   switch (route.kind) {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Informer, InformerEvent } from './informer.ts';
-import { isConflict } from './kube/errors.ts';
+import { isConflict, isNamespaceTerminating } from './kube/errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject } from './object.ts';
 import { WorkQueue, type BackoffPolicy } from './workqueue.ts';
@@ -136,6 +136,10 @@ export class Controller {
       } else if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
         this.queue.addAfter(key, error.retryAfterMs);
         this.logger.info({ object: key, err: message, retryInMs: error.retryAfterMs }, 'reconcile waiting');
+      } else if (isNamespaceTerminating(error)) {
+        // Writing into a namespace being deleted: its objects are going away; nothing to retry.
+        this.queue.forget(key);
+        this.logger.debug({ object: key, err: message }, 'namespace is being deleted; nothing to reconcile');
       } else if (isConflict(error)) {
         // Optimistic concurrency: the object changed since it was read. Expected; read again and retry.
         this.queue.addRateLimited(key);

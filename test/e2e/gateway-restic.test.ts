@@ -145,8 +145,10 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
     expect(endpoint.byKind.incremental.bytes).toBeGreaterThan(300_000);
     expect(endpoint.byKind.metadata.objects).toBe(endpoint.objects - endpoint.byType.data.objects);
     expect(Date.now() - Date.parse(endpoint.lastBackupAt!)).toBeLessThan(120_000);
+    // The backup client as its User-Agent names it (S3); restic before 0.17 sends Go's default.
+    expect(endpoint.agent).toMatch(/^(restic|Go-http-client)\/\d/);
     expect(report.space.usedBytes).toBe(endpoint.bytesStored);
-    expect(report.endpoints.find((e) => e.name === 'server-02')).toMatchObject({ initialized: false, bytesStored: 0, lastBackupAt: null });
+    expect(report.endpoints.find((e) => e.name === 'server-02')).toMatchObject({ initialized: false, bytesStored: 0, lastBackupAt: null, agent: null });
     expect(report.gateway.dataKeyState).toBe('ready');
 
     const metrics = await fixture.fetch('/metrics');

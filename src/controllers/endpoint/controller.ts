@@ -78,7 +78,8 @@ function reportedFacts(previous: EndpointStatus, reported: EndpointReport | unde
     ...(reported.lastBackupAt ? { lastBackupTime: reported.lastBackupAt } : {}),
     bytesStored: reported.bytesStored,
     stored: humanBytes(reported.bytesStored),
-    ...(reported.agent ? { agentVersion: reported.agent, agentOutdated: isOutdatedAgent(reported.agent, minimumAgent) } : {}),
+    ...(reported.agent ? { agentVersion: reported.agent } : {}),
+    ...(reported.agent && isOutdatedAgent(reported.agent, minimumAgent) !== undefined ? { agentOutdated: isOutdatedAgent(reported.agent, minimumAgent) } : {}),
   };
 }
 

@@ -49,3 +49,11 @@ export const isConflict = (error: unknown): boolean => isApiError(error, 409);
 export const isGone = (error: unknown): boolean => isApiError(error, 410);
 export const isInvalid = (error: unknown): boolean => isApiError(error, 422);
 export const isForbidden = (error: unknown): boolean => isApiError(error, 403);
+
+/**
+ * A write into a namespace that is being deleted: nothing left to reconcile there, the namespace
+ * controller is removing everything (the API server answers 403 with reason Forbidden).
+ */
+export function isNamespaceTerminating(error: unknown): boolean {
+  return isApiError(error, 403) && error.serverMessage.includes('because it is being terminated');
+}
