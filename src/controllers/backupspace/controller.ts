@@ -27,7 +27,7 @@ import {
   spaceObjectNames,
   endpointCredentialsSecretName,
 } from '../labels.ts';
-import { tenantOfNamespace } from '../tenants.ts';
+import { tenantOwning } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
 import { chooseAddress } from './address.ts';
@@ -148,7 +148,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
 
   const namespace = space.metadata.namespace ?? '';
   const names = spaceObjectNames(space.metadata.name ?? '');
-  const tenant = tenantOfNamespace(caches.tenants, namespace);
+  const tenant = tenantOwning(caches.tenants, namespace);
   const datacenter = caches.datacenters.get(space.spec.datacenter);
   const endpoints = caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace);
   const base: SpaceObservation = { datacenter, pods: [], endpoints: endpoints.length };

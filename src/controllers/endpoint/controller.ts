@@ -17,7 +17,7 @@ import { collectionPath, K8S, objectPath } from '../../runtime/kube/resource-ref
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL } from '../labels.ts';
-import { tenantOfNamespace } from '../tenants.ts';
+import { tenantOwning } from '../tenants.ts';
 import { credentialsSecret, issueCredentials, repositoryUrl } from './desired.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
@@ -49,7 +49,7 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
     .list((e) => e.metadata.namespace === event.object.metadata.namespace && e.spec.spaceRef.name === event.object.metadata.name)
     .map((e) => objectKey(e)));
   controller.watch(caches.tenants, (event) => caches.endpoints
-    .list((e) => tenantOfNamespace(caches.tenants, e.metadata.namespace)?.metadata.name === event.object.metadata.name)
+    .list((e) => tenantOwning(caches.tenants, e.metadata.namespace)?.metadata.name === event.object.metadata.name)
     .map((e) => objectKey(e)));
   return controller;
 }
@@ -103,7 +103,7 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   const endpoint = caches.endpoints.get(key);
   if (!endpoint || endpoint.metadata.deletionTimestamp) return undefined;
   const namespace = endpoint.metadata.namespace ?? '';
-  const tenant = tenantOfNamespace(caches.tenants, namespace);
+  const tenant = tenantOwning(caches.tenants, namespace);
   const refOk = checkEndpointSpaceRef(endpoint).allowed;
   const space = refOk ? caches.spaces.get(`${namespace}/${endpoint.spec.spaceRef.name}`) : undefined;
   const secretName = endpointCredentialsSecretName(endpoint.metadata.name ?? '');
