@@ -5,6 +5,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { PemKeyPair } from './certificates.ts';
+import { base64, secretField } from '../runtime/kube/secrets.ts';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
@@ -13,25 +14,21 @@ export interface TlsMaterial extends PemKeyPair {
   ca?: string;
 }
 
-function decode(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
 
 /** The certificate, key and CA of a TLS Secret, or undefined when the certificate or key is missing. */
 export function readTlsSecret(secret: V1Secret | undefined): TlsMaterial | undefined {
-  const certificate = decode(secret?.data?.['tls.crt']);
-  const privateKey = decode(secret?.data?.['tls.key']);
+  const certificate = secretField(secret, 'tls.crt');
+  const privateKey = secretField(secret, 'tls.key');
   if (!certificate || !privateKey) return undefined;
-  const ca = decode(secret?.data?.['ca.crt']);
+  const ca = secretField(secret, 'ca.crt');
   return { certificate, privateKey, ...(ca ? { ca } : {}) };
 }
 
 export function tlsSecretData(material: TlsMaterial): Record<string, string> {
-  const encode = (text: string) => Buffer.from(text, 'utf8').toString('base64');
   return {
-    'tls.crt': encode(material.certificate),
-    'tls.key': encode(material.privateKey),
-    ...(material.ca ? { 'ca.crt': encode(material.ca) } : {}),
+    'tls.crt': base64(material.certificate),
+    'tls.key': base64(material.privateKey),
+    ...(material.ca ? { 'ca.crt': base64(material.ca) } : {}),
   };
 }
 

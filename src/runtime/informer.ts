@@ -5,6 +5,7 @@
  * controllers converge even if an event was missed.
  */
 import type { Logger } from 'pino';
+import { sleep } from './sleep.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isGone, KubeApiError, type KubeStatus } from './kube/errors.ts';
 import { collectionPath, type ResourceRef } from './kube/resource-ref.ts';
@@ -40,21 +41,6 @@ interface ListResponse<T> {
   items: T[];
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();

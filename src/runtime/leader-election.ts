@@ -7,6 +7,7 @@
  * wait for it to expire.
  */
 import type { Logger } from 'pino';
+import { sleep } from './sleep.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, isNotFound } from './kube/errors.ts';
 import { collectionPath, K8S, objectPath } from './kube/resource-ref.ts';
@@ -36,17 +37,6 @@ function microTime(date: Date): string {
   return date.toISOString().replace(/Z$/, '000Z');
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', finish);
-      resolve();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
-}
 
 export class LeaderElector {
   private readonly leaseDurationMs: number;

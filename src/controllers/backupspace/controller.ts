@@ -41,7 +41,8 @@ import {
   type SpaceSettings,
 } from './desired.ts';
 import { ensureMasterKey, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
-import { credentialSecret, decodeField, gatewayConfigSecret, gatewayTlsSecret, SESSION_KEY } from './secrets.ts';
+import { credentialSecret, gatewayConfigSecret, gatewayTlsSecret, SESSION_KEY } from './secrets.ts';
+import { secretField } from '../../runtime/kube/secrets.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
 import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
 import type { PemKeyPair } from '../../pki/certificates.ts';
@@ -243,13 +244,13 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
       const enrolment = secretOf(caches, namespace, enrolmentSecretName(user.name));
       const passwordHash = enrolment?.metadata.annotations?.[PASSWORD_HASH_ANNOTATION];
       if (!passwordHash) return [];
-      const totpSecret = decodeField(enrolment, 'totpSecret');
+      const totpSecret = secretField(enrolment, 'totpSecret');
       return [{ name: user.name, email: user.email, role: user.role ?? 'viewer', passwordHash, ...(totpSecret ? { totpSecret } : {}) }];
     }),
     maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
     reportTokenHash,
   });
-  const sessionKey = decodeField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
+  const sessionKey = secretField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
   await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey), secretOf(caches, namespace, names.configSecret));
   const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
   if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secretOf(caches, namespace, names.volumeEncryptionSecret));
@@ -276,7 +277,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
   const volume = caches.owned.get(K8S.PersistentVolumeClaim)?.get(`${namespace}/${names.volume}`) as V1PersistentVolumeClaim | undefined;
   const pods = caches.pods.list((p) => p.metadata.namespace === namespace && p.metadata.labels?.[SPACE_LABEL] === space.metadata.name && !p.metadata.deletionTimestamp);
   const serving = (gateway?.status?.readyReplicas ?? 0) > 0;
-  if (serving) await pollReport(ctx, options, space, decodeField(secretOf(caches, namespace, names.reportTokenSecret), 'password'));
+  if (serving) await pollReport(ctx, options, space, secretField(secretOf(caches, namespace, names.reportTokenSecret), 'password'));
   await report(ctx, space, { ...base, keys: keyFacts, address, gateway, volume, pods, gatewayReport: options.reports.get(key)?.report });
   // A serving gateway is asked again for its report: usage and last backups change without any event.
   return serving ? { requeueAfterMs: options.reportIntervalMs } : undefined;

@@ -29,8 +29,8 @@ import {
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { getObject } from '../../runtime/apply.ts';
 import type { KubeClient } from '../../runtime/kube/client.ts';
-import { isApiError } from '../../runtime/kube/errors.ts';
-import { collectionPath, K8S } from '../../runtime/kube/resource-ref.ts';
+import { K8S } from '../../runtime/kube/resource-ref.ts';
+import { base64, readOrCreateSecret, secretField } from '../../runtime/kube/secrets.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME, spaceObjectNames } from '../labels.ts';
 import { secretMetadata } from './desired.ts';
@@ -40,14 +40,7 @@ export type KeyCustody = 'provider' | 'customer';
 
 export const MASTER_KEY_SECRET = `${OPERATOR_NAME}-master-key`;
 
-function b64(value: string | Buffer): string {
-  return Buffer.from(value).toString('base64');
-}
 
-function field(secret: Secret | undefined, key: string): string | undefined {
-  const value = secret?.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
 
 /** Wrapped keys are bound to the space's uid: a wrapped key copied to another space does not open. */
 export function keyBinding(space: BackupSpace): string {
@@ -56,30 +49,15 @@ export function keyBinding(space: BackupSpace): string {
 
 /** The operator's master key, created once in its namespace. */
 export async function ensureMasterKey(client: KubeClient, namespace: string): Promise<{ key: Buffer; id: string }> {
-  const existing = await getObject<Secret>(client, K8S.Secret, MASTER_KEY_SECRET, namespace);
-  const stored = field(existing, 'key');
-  if (stored) {
-    const key = decodeMasterKey(stored);
-    return { key, id: masterKeyId(key) };
-  }
-  const key = generateMasterKey();
-  try {
-    await client.request({
-      method: 'POST',
-      path: collectionPath(K8S.Secret, namespace),
-      body: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: MASTER_KEY_SECRET, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
-        type: 'Opaque',
-        data: { key: b64(encodeMasterKey(key)), keyId: b64(masterKeyId(key)) },
-      },
-    });
-  } catch (error) {
-    // Another replica made it first: use theirs.
-    if (isApiError(error, 409)) return ensureMasterKey(client, namespace);
-    throw error;
-  }
+  const secret = await readOrCreateSecret(client, namespace, MASTER_KEY_SECRET, async () => {
+    const key = generateMasterKey();
+    return {
+      metadata: { labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+      type: 'Opaque',
+      data: { key: base64(encodeMasterKey(key)), keyId: base64(masterKeyId(key)) },
+    };
+  });
+  const key = decodeMasterKey(secretField(secret, 'key') ?? '');
   return { key, id: masterKeyId(key) };
 }
 
@@ -101,17 +79,17 @@ function volumePassphrase(volumeKey: Buffer): string {
 }
 
 export function readSpaceKeys(space: BackupSpace, secret: Secret, masterKey: Buffer): SpaceKeys {
-  const custody = field(secret, 'custody') as KeyCustody | undefined;
-  const keyId = field(secret, 'keyId');
-  const wrappedVolumeKey = field(secret, 'wrappedVolumeKey');
+  const custody = secretField(secret, 'custody') as KeyCustody | undefined;
+  const keyId = secretField(secret, 'keyId');
+  const wrappedVolumeKey = secretField(secret, 'wrappedVolumeKey');
   if (!custody || !keyId || !wrappedVolumeKey) throw new Error(`key Secret ${secret.metadata.name} is incomplete`);
   const volumeKey = unwrapWithMasterKey(wrappedVolumeKey, masterKey, keyBinding(space));
   if (custody === 'provider') {
-    const dataKey = unwrapWithMasterKey(field(secret, 'wrappedKey') ?? '', masterKey, keyBinding(space));
+    const dataKey = unwrapWithMasterKey(secretField(secret, 'wrappedKey') ?? '', masterKey, keyBinding(space));
     if (keyIdOf(dataKey) !== keyId) throw new Error(`key Secret ${secret.metadata.name} holds a key that is not ${keyId}`);
     return { custody, keyId, dataKey, volumePassphrase: volumePassphrase(volumeKey) };
   }
-  const record = validateCustomerKeyRecord(JSON.parse(field(secret, 'record') ?? 'null'));
+  const record = validateCustomerKeyRecord(JSON.parse(secretField(secret, 'record') ?? 'null'));
   return { custody, keyId, record, volumePassphrase: volumePassphrase(volumeKey) };
 }
 
@@ -135,17 +113,17 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
   const binding = keyBinding(space);
   const keyId = keyIdOf(dataKey);
   const data: Record<string, string> = {
-    custody: b64(custody),
-    keyId: b64(keyId),
-    masterKeyId: b64(master.id),
-    wrappedVolumeKey: b64(wrapWithMasterKey(volumeKey, master.key, binding)),
+    custody: base64(custody),
+    keyId: base64(keyId),
+    masterKeyId: base64(master.id),
+    wrappedVolumeKey: base64(wrapWithMasterKey(volumeKey, master.key, binding)),
   };
   if (custody === 'provider') {
-    data.wrappedKey = b64(wrapWithMasterKey(dataKey, master.key, binding));
+    data.wrappedKey = base64(wrapWithMasterKey(dataKey, master.key, binding));
   } else {
     const ref = passwordSecretRef(space);
     const passwordSecret = ref ? await getObject<Secret>(client, K8S.Secret, ref.name, space.metadata.namespace) : undefined;
-    const password = field(passwordSecret, ref?.key ?? 'password');
+    const password = secretField(passwordSecret, ref?.key ?? 'password');
     if (!ref || password === undefined) {
       return {
         created: false,
@@ -161,7 +139,7 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
       if (error instanceof PasswordPolicyError) return { created: false, reason: 'CustomerPasswordInvalid', message: `Secret ${ref.name}: ${error.message}` };
       throw error;
     }
-    data.record = b64(JSON.stringify(await sealWithPassword(dataKey, password, space.metadata.uid ?? '')));
+    data.record = base64(JSON.stringify(await sealWithPassword(dataKey, password, space.metadata.uid ?? '')));
   }
   dataKey.fill(0);
   volumeKey.fill(0);

@@ -11,14 +11,8 @@ import { issueServingCertificate, needsRenewal, type PemKeyPair } from '../../pk
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { CREDENTIAL_HASH_ANNOTATION, spaceObjectNames } from '../labels.ts';
 import type { Secret, SpaceKeys } from './keys.ts';
+import { base64, secretField } from '../../runtime/kube/secrets.ts';
 import { secretMetadata } from './desired.ts';
-
-const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64');
-
-export function decodeField(secret: Secret | undefined, key: string): string | undefined {
-  const value = secret?.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
 
 /** Names the gateway's certificate must carry: its Service inside the cluster, and its fixed address. */
 export function gatewayCertificateNames(space: BackupSpace, address: string | undefined): { dnsNames: string[]; ipAddresses: string[] } {
@@ -33,7 +27,7 @@ export function gatewayCertificateNames(space: BackupSpace, address: string | un
 /** The TLS Secret to apply, or undefined when the current one is still good. */
 export async function gatewayTlsSecret(space: BackupSpace, tenant: string, address: string | undefined, ca: PemKeyPair, current: Secret | undefined): Promise<ApplyObject | undefined> {
   const names = gatewayCertificateNames(space, address);
-  const certificate = decodeField(current, 'tls.crt');
+  const certificate = secretField(current, 'tls.crt');
   if (certificate && !needsRenewal(certificate, ca.certificate, names)) return undefined;
   const issued = await issueServingCertificate(ca, { commonName: names.dnsNames[2] ?? space.metadata.name ?? 'gateway', ...names, validityDays: 365 });
   return {
@@ -41,7 +35,7 @@ export async function gatewayTlsSecret(space: BackupSpace, tenant: string, addre
     kind: 'Secret',
     metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').tlsSecret, 'gateway-tls'),
     type: 'kubernetes.io/tls',
-    data: { 'tls.crt': b64(issued.certificate), 'tls.key': b64(issued.privateKey), 'ca.crt': b64(ca.certificate) },
+    data: { 'tls.crt': base64(issued.certificate), 'tls.key': base64(issued.privateKey), 'ca.crt': base64(ca.certificate) },
   };
 }
 
@@ -58,9 +52,9 @@ export async function credentialSecret(space: BackupSpace, tenant: string, name:
     metadata: { ...secretMetadata(space, tenant, name, type), annotations: { [CREDENTIAL_HASH_ANNOTATION]: await hashSecret(secret) } },
     type: 'Opaque',
     data: {
-      username: b64(username),
-      password: b64(secret),
-      ...(type === 'report-token' ? { [SESSION_KEY]: b64(randomBytes(32).toString('base64')) } : {}),
+      username: base64(username),
+      password: base64(secret),
+      ...(type === 'report-token' ? { [SESSION_KEY]: base64(randomBytes(32).toString('base64')) } : {}),
     },
   };
 }
@@ -76,9 +70,9 @@ export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: 
     metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').configSecret, 'gateway-config'),
     type: 'Opaque',
     data: {
-      'access.json': b64(`${JSON.stringify(access, null, 2)}\n`),
-      ...(sessionKey ? { [SESSION_KEY]: b64(sessionKey) } : {}),
-      ...(keys.dataKey ? { 'data.key': b64(keys.dataKey.toString('base64')) } : {}),
+      'access.json': base64(`${JSON.stringify(access, null, 2)}\n`),
+      ...(sessionKey ? { [SESSION_KEY]: base64(sessionKey) } : {}),
+      ...(keys.dataKey ? { 'data.key': base64(keys.dataKey.toString('base64')) } : {}),
     },
   };
 }

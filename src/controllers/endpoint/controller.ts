@@ -13,6 +13,7 @@ import { healthConditions, findCondition, type Health } from '../../runtime/cond
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import { CONTENT_TYPE } from '../../runtime/kube/client.ts';
+import { base64, secretField } from '../../runtime/kube/secrets.ts';
 import { collectionPath, K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
@@ -129,16 +130,12 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   return undefined;
 }
 
-function decoded(secret: Secret, key: string): string | undefined {
-  const value = secret.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
 
 /** The repository URL follows the space's address; the activation code is dropped once the device has backed up. */
 async function keepSecretCurrent(ctx: ControllerContext, endpoint: Endpoint, space: BackupSpace, secret: Secret): Promise<void> {
   const patch: Record<string, string | null> = {};
   const url = repositoryUrl(endpoint, space);
-  if (decoded(secret, 'repository') !== url) patch.repository = Buffer.from(url).toString('base64');
+  if (secretField(secret, 'repository') !== url) patch.repository = base64(url);
   if (endpoint.status?.lastBackupTime && secret.data?.activationCode !== undefined) patch.activationCode = null;
   if (Object.keys(patch).length === 0) return;
   await ctx.client.request({
