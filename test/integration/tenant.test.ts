@@ -14,7 +14,7 @@ import { CONTENT_TYPE } from '../../src/runtime/kube/client.ts';
 import { restartApiServer } from '../harness/controlplane.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, refused, uniqueName } from '../support/kube.ts';
-import { tenant as tenantObject } from '../support/objects.ts';
+import { createTenant as createTenantObject, removeTenant as removeTenantObject } from '../support/cluster-objects.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
 const { kubeconfigPath } = clients();
@@ -30,10 +30,8 @@ async function startOperator(extra: string[] = []): Promise<OperatorProcess> {
   return operator;
 }
 
-async function createTenant(name: string, spec: Partial<Tenant['spec']> = {}): Promise<void> {
-  const { metadata: _m, ...rest } = tenantObject(name, spec);
-  await client.request({ method: 'POST', path: collectionPath(API.Tenant), body: { ...rest, metadata: { name } } });
-}
+const createTenant = (name: string, spec: Partial<Tenant['spec']> = {}) => createTenantObject(client, name, spec);
+const removeTenant = (name: string) => removeTenantObject(client, name);
 
 async function getTenant(name: string): Promise<Tenant> {
   return client.request<Tenant>({ method: 'GET', path: objectPath(API.Tenant, name) });
@@ -49,12 +47,6 @@ async function waitReady(name: string, timeoutMs = 60_000): Promise<Tenant> {
 
 async function get<T>(path: string): Promise<T> {
   return client.request<T>({ method: 'GET', path });
-}
-
-/** Deletes a test tenant, waiving the export so that its namespace may go. */
-async function removeTenant(name: string): Promise<void> {
-  await client.request({ method: 'PATCH', path: objectPath(API.Tenant, name), body: { spec: { contract: { exportOnTermination: false } } }, contentType: CONTENT_TYPE.merge }).catch(() => undefined);
-  await client.request({ method: 'DELETE', path: objectPath(API.Tenant, name) }).catch(() => undefined);
 }
 
 beforeAll(async () => {
