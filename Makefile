@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test demo demo-stop deps system-deps controlplane lint typecheck unit integration bench build clean
+.PHONY: test demo demo-stop cluster cluster-stop deps system-deps controlplane lint typecheck unit integration bench build clean
 
 ## test: lint, typecheck, unit and integration tests; installs what it needs first
 test: deps
@@ -19,6 +19,14 @@ demo: deps
 ## demo-stop: stop the demo's control plane and operator
 demo-stop:
 	@node hack/cluster.ts stop demo
+
+## cluster / cluster-stop: a bare local control plane (no operator), NAME=dev by default
+NAME ?= dev
+cluster: deps
+	@node hack/cluster.ts start $(NAME)
+
+cluster-stop:
+	@node hack/cluster.ts stop $(NAME)
 
 deps: $(NODE_MODULES) system-deps controlplane
 
