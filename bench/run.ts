@@ -2,10 +2,12 @@
  * `npm run bench`: runs the project's benchmarks (not tests) and writes their figures to .bench/.
  * `npm run bench -- <name>...` runs only the named ones.
  */
+import { runConvergenceBenchmark } from './convergence.ts';
 import { runGatewayBenchmark } from './gateway.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
   gateway: runGatewayBenchmark,
+  convergence: runConvergenceBenchmark,
 };
 
 const selected = process.argv.slice(2);
