@@ -16,6 +16,7 @@ import { createBackupSpaceController } from '../controllers/backupspace/controll
 import { createEndpointController } from '../controllers/endpoint/controller.ts';
 import { operatorCaProvider } from '../pki/operator-ca.ts';
 import { GatewayReports } from '../controllers/backupspace/report.ts';
+import { masterKeyProvider } from '../controllers/backupspace/keys.ts';
 import { API } from '../api/refs.ts';
 import type { Endpoint } from '../api/types.ts';
 import { objectKey } from '../runtime/object.ts';
@@ -77,7 +78,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       gatewayImage: options.gatewayImage,
-      operatorNamespace: options.namespace,
+      masterKey: masterKeyProvider(ctx.client, options.namespace),
       certificateAuthority: operatorCaProvider(ctx.client, options.namespace),
       reports,
       reportIntervalMs: options.reportIntervalMs,

@@ -40,7 +40,7 @@ import {
   desiredVolumeEncryptionSecret,
   type SpaceSettings,
 } from './desired.ts';
-import { ensureMasterKey, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
+import { newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
 import { credentialSecret, gatewayConfigSecret, gatewayTlsSecret, SESSION_KEY } from './secrets.ts';
 import { secretField } from '../../runtime/kube/secrets.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
@@ -52,8 +52,8 @@ export const SPACE_FINALIZER = 'tenantbackup.io/crypto-shred';
 export interface SpaceControllerOptions extends SpaceSettings {
   /** The operator's CA, which signs the gateways' certificates. */
   certificateAuthority: () => Promise<PemKeyPair>;
-  /** Namespace of the operator, where the master key lives. */
-  operatorNamespace: string;
+  /** The operator's master key (kept in a Secret of its namespace). */
+  masterKey: () => Promise<{ key: Buffer; id: string }>;
   /** Last reports of the gateways, shared with the endpoint controller. */
   reports: GatewayReports;
   /** How often a ready gateway is asked for its report. */
@@ -166,7 +166,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
   const tenantName = tenant.metadata.name ?? '';
 
   // Keys.
-  const master = await ensureMasterKey(ctx.client, options.operatorNamespace);
+  const master = await options.masterKey();
   let keySecret = secretOf(caches, namespace, names.keySecret);
   if (!keySecret) {
     if (space.status?.keyId) {

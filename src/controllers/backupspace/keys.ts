@@ -61,6 +61,18 @@ export async function ensureMasterKey(client: KubeClient, namespace: string): Pr
   return { key, id: masterKeyId(key) };
 }
 
+/** The master key, read (or made) once per process: it does not change while the operator runs. */
+export function masterKeyProvider(client: KubeClient, namespace: string): () => Promise<{ key: Buffer; id: string }> {
+  let pending: Promise<{ key: Buffer; id: string }> | undefined;
+  return () => {
+    pending ??= ensureMasterKey(client, namespace).catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
 /** What a space's key Secret holds, read back. */
 export interface SpaceKeys {
   custody: KeyCustody;
