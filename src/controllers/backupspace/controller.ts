@@ -145,7 +145,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
   const space = caches.spaces.get(key);
   if (!space) return undefined;
   if (space.metadata.deletionTimestamp) return cryptoShred(ctx, options, space);
-  if (await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER)) return undefined;
+  // Held before anything is built; the rest of the reconcile does not depend on the object version.
+  await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
 
   const namespace = space.metadata.namespace ?? '';
   const names = spaceObjectNames(space.metadata.name ?? '');

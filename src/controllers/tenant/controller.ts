@@ -68,7 +68,8 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, key
   const log = ctx.logger.child({ tenant: key });
   if (tenant.metadata.deletionTimestamp) return finalizeTenant(ctx, caches, tenant);
 
-  if (await addFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER)) return;
+  // Held before anything is built; the rest of the reconcile does not depend on the object version.
+  await addFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER);
 
   const namespaceName = tenantNamespaceName(tenant);
   let namespace = caches.namespaces.get(namespaceName);
