@@ -86,12 +86,13 @@ export function bearerToken(req: IncomingMessage): string | null {
 
 /**
  * After answering before the request body was read (e.g. 507 on Content-Length), discard what the
- * client still sends and close the connection: reading it keeps the client from seeing a reset
- * before our answer; closing stops a large upload from going on. Bounded in time.
+ * client still sends: reading it keeps the client from seeing a reset before our answer. The
+ * connection is not marked `Connection: close`, because Node would then end the socket as soon as
+ * the answer is written, while the client is still sending, and the client would see EPIPE instead
+ * of the 507. A client that goes on sending for too long is cut off (bounded in time).
  */
-export function discardUnreadBody(req: IncomingMessage, res: ServerResponse, graceMs = 10_000): void {
+export function discardUnreadBody(req: IncomingMessage, graceMs = 10_000): void {
   if (req.complete) return;
-  if (!res.headersSent) res.setHeader('Connection', 'close');
   req.resume();
   const timer = setTimeout(() => req.socket.destroy(), graceMs);
   timer.unref();

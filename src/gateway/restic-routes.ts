@@ -131,14 +131,14 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
   const repository = access.endpoint.repository;
   const length = declaredLength(req);
   if (await context.store.exists(repository, file)) {
-    discardUnreadBody(req, res);
+    discardUnreadBody(req);
     throw new HttpError(403, 'object exists and cannot be overwritten');
   }
   const exempt = file.type === 'locks' && length !== null && length <= EXEMPT_LOCK_MAX_BYTES;
   const reservation = context.quota.reserve(length ?? 0, { exempt });
   if (reservation === null) {
     refuseForQuota(context, access, file, length);
-    discardUnreadBody(req, res);
+    discardUnreadBody(req);
     throw quotaError();
   }
   try {
@@ -153,15 +153,15 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
   } catch (error) {
     if (error instanceof QuotaExceededError) {
       refuseForQuota(context, access, file, length);
-      discardUnreadBody(req, res);
+      discardUnreadBody(req);
       throw quotaError();
     }
     if (error instanceof UploadMismatchError) {
-      discardUnreadBody(req, res);
+      discardUnreadBody(req);
       throw new HttpError(400, error.message);
     }
     if (error instanceof SourceAbortedError) throw new HttpError(400, error.message);
-    discardUnreadBody(req, res);
+    discardUnreadBody(req);
     throw error;
   } finally {
     reservation.release();
