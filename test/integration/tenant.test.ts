@@ -25,7 +25,7 @@ const operators: OperatorProcess[] = [];
 interface Named { metadata: { name: string; uid: string; labels?: Record<string, string> } }
 
 async function startOperator(extra: string[] = []): Promise<OperatorProcess> {
-  const operator = await OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--lease-duration', '4s', ...extra]);
+  const operator = await OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, ...extra]);
   operators.push(operator);
   return operator;
 }
@@ -200,8 +200,8 @@ describe('the runtime', () => {
   it('recovers its watches when kube-apiserver restarts, without restarting', async () => {
     const clusterDir = inject('clusterDir');
     if (!clusterDir) throw new Error('restarting kube-apiserver needs the suite\'s own control plane: unset KUBECONFIG to run this test');
-    // A realistic lease (15s, renewed within 10s) rides out the restart; the 4s lease of the other
-    // tests would (correctly) give up leadership while the API server is away.
+    // A long lease rides out the restart; a short one would (correctly) give up leadership while the
+    // API server is away, and the process would end.
     const operator = await startOperator(['--lease-duration', '30s']);
     const before = uniqueName('before');
     await createTenant(before);
@@ -226,9 +226,11 @@ describe('the runtime', () => {
   });
 
   it('lets only the leader reconcile, and the standby takes over when the leader is killed', async () => {
-    const first = await startOperator();
+    // A short lease, so that the takeover after a kill is quick to observe.
+    const shortLease = ['--lease-duration', '4s'];
+    const first = await startOperator(shortLease);
     await first.waitForLog('the first operator to lead', (l) => l.msg === 'became leader');
-    const second = await startOperator();
+    const second = await startOperator(shortLease);
     await second.waitForLog('the second operator to campaign', (l) => l.msg === 'waiting to become leader');
 
     const name = uniqueName('leader');
@@ -255,7 +257,7 @@ describe('the runtime', () => {
     await removeTenant(successor);
 
     // A graceful stop releases the lease at once.
-    const third = await startOperator();
+    const third = await startOperator(shortLease);
     await second.stop('SIGTERM');
     const stoppedAt = Date.now();
     await third.waitForLog('the third operator to take over', (l) => l.msg === 'became leader', 30_000);
