@@ -15,7 +15,7 @@ import { K8S } from '../runtime/kube/resource-ref.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { KubeObject } from '../runtime/object.ts';
 import { parseAddress } from '../runtime/probe-server.ts';
-import { informerLookups } from './lookups.ts';
+import { informerLookups, liveSpaces } from './lookups.ts';
 import { servingNames, type WebhookOptions } from './options.ts';
 import { registerWebhooks, WEBHOOK_SERVICE_PORT, type ClientTarget, type RegistrationOptions } from './registration.ts';
 import { startWebhookServer, type WebhookServer } from './server.ts';
@@ -66,7 +66,7 @@ export function startWebhook(deps: WebhookDependencies, webhook: WebhookOptions 
       server.setCertificate(tls);
       return;
     }
-    server = await startWebhookServer({ ...address, tls, lookups, logger, registry: deps.metrics?.registry });
+    server = await startWebhookServer({ ...address, tls, lookups, readSpaces: liveSpaces(deps.client), logger, registry: deps.metrics?.registry });
     logger.info({ port: server.port, target: options.url ?? `service ${namespace}/${options.service}:${WEBHOOK_SERVICE_PORT}` }, 'webhook serving');
   }
 

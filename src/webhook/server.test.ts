@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } from '../pki/certificates.ts';
 import { MAX_BODY_BYTES, startWebhookServer, type WebhookServer } from './server.ts';
+import type { BackupSpace } from '../api/types.ts';
 import type { AdmissionLookups } from './validators.ts';
 
 const lookups: AdmissionLookups = {
@@ -22,11 +23,13 @@ const lookups: AdmissionLookups = {
 let ca: PemKeyPair;
 let webhook: WebhookServer;
 const registry = new Registry();
+/** What the API server holds now, as the server's readSpaces sees it; the caches above stay empty. */
+let liveSpaces: () => Promise<BackupSpace[]> = async () => [];
 
 beforeAll(async () => {
   ca = await createCertificateAuthority('test-ca');
   const serving = await issueServingCertificate(ca, { commonName: 'webhook', ipAddresses: ['127.0.0.1'] });
-  webhook = await startWebhookServer({ host: '127.0.0.1', port: 0, tls: { cert: serving.certificate, key: serving.privateKey }, lookups, logger: pino({ level: 'silent' }), registry });
+  webhook = await startWebhookServer({ host: '127.0.0.1', port: 0, tls: { cert: serving.certificate, key: serving.privateKey }, lookups, readSpaces: () => liveSpaces(), logger: pino({ level: 'silent' }), registry });
 });
 
 afterAll(async () => {
@@ -67,6 +70,19 @@ const endpointRequest = (namespace: string) => ({
   object: { metadata: { name: 'laptop', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 's', namespace }, kind: 'Desktop', selection: { include: ['/'] } } },
 });
 
+const datacenterDeletion = {
+  uid: 'req-2',
+  kind: { group: 'tenantbackup.io', version: 'v1alpha1', kind: 'Datacenter' },
+  resource: { group: 'tenantbackup.io', version: 'v1alpha1', resource: 'datacenters' },
+  name: 'de-fra1',
+  operation: 'DELETE',
+  oldObject: { metadata: { name: 'de-fra1' }, spec: { country: 'DE' } },
+};
+
+function verdictOf(reply: Reply): { allowed: boolean; status?: { code: number; message: string } } {
+  return (JSON.parse(reply.body) as { response: { allowed: boolean; status?: { code: number; message: string } } }).response;
+}
+
 describe('the webhook server', () => {
   it('answers /healthz', async () => {
     expect(await call('/healthz', { method: 'GET' })).toMatchObject({ status: 200, body: 'ok' });
@@ -94,6 +110,18 @@ describe('the webhook server', () => {
     const reply = await call(path, options);
     expect(reply.status).toBe(status);
     expect(reply.body).toContain(text);
+  });
+
+  it('judges a datacenter deletion by the spaces the API server holds now, not by the caches', async () => {
+    const hosted = { metadata: { name: 'new', namespace: 'tenant-acme' }, spec: { datacenter: 'de-fra1' } } as BackupSpace;
+    liveSpaces = async () => [hosted];
+    expect(verdictOf(await call('/validate/datacenters', { body: review(datacenterDeletion) }))).toMatchObject({ allowed: false, status: { message: expect.stringContaining('still hosts 1 space(s): tenant-acme/new') } });
+
+    liveSpaces = async () => { throw new Error('connection refused'); };
+    expect(verdictOf(await call('/validate/datacenters', { body: review(datacenterDeletion) }))).toMatchObject({ allowed: false, status: { code: 503, message: expect.stringContaining('could not read the backup spaces from the API server') } });
+
+    liveSpaces = async () => [];
+    expect(verdictOf(await call('/validate/datacenters', { body: review(datacenterDeletion) }))).toEqual({ uid: 'req-2', allowed: true });
   });
 
   it('refuses a body past the size limit, declared or streamed, and keeps serving', async () => {

@@ -7,8 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { parseReview, reviewResponse, type Verdict } from './review.ts';
-import { admit, ROUTES, type AdmissionLookups } from './validators.ts';
+import type { BackupSpace } from '../api/types.ts';
+import { errorVerdict, parseReview, reviewResponse, type AdmissionRequest, type Verdict } from './review.ts';
+import { admit, ROUTES, type AdmissionLookups, type WebhookRoute } from './validators.ts';
 
 /**
  * An AdmissionReview carries the object twice (old and new) and an object may be up to 1.5 MiB in
@@ -27,6 +28,8 @@ export interface WebhookServerOptions {
   port: number;
   tls: ServingCertificate;
   lookups: AdmissionLookups;
+  /** Every BackupSpace as the API server has it now, for routes that must not judge from a cache. */
+  readSpaces?: () => Promise<BackupSpace[]>;
   logger: Logger;
   registry?: Registry;
 }
@@ -76,6 +79,17 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const { lookups, logger } = options;
   const decisions = decisionCounter(options.registry);
 
+  async function judge(route: WebhookRoute, review: AdmissionRequest): Promise<Verdict> {
+    if (!route.consistentSpaces || !options.readSpaces) return admit(route, review, lookups);
+    let spaces: BackupSpace[];
+    try {
+      spaces = await options.readSpaces();
+    } catch (error) {
+      return errorVerdict(503, `the webhook could not read the backup spaces from the API server to judge this request (${error instanceof Error ? error.message : String(error)}); retry`);
+    }
+    return admit(route, review, { ...lookups, spaces: () => spaces });
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
@@ -114,7 +128,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       return;
     }
     const review = parsed.request;
-    const verdict: Verdict = admit(route, review, lookups);
+    const verdict = await judge(route, review);
     const result = verdict.allowed ? 'allowed' : verdict.status.code >= 500 || verdict.status.code === 400 ? 'error' : 'denied';
     decisions?.inc({ resource: route.resource, operation: review.operation, result, code: verdict.allowed ? '200' : String(verdict.status.code) });
     const subject = { resource: route.resource, operation: review.operation, namespace: review.namespace, name: review.name, user: review.userInfo?.username, dryRun: review.dryRun };

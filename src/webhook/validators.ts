@@ -137,13 +137,19 @@ export interface WebhookRoute {
   validate: Validator;
   /** Judging needs the caches (the endpoint rule does not). */
   needsCaches: boolean;
+  /**
+   * Judge with the spaces read from the API server, not the caches: a cache can be milliseconds
+   * behind a space just created, and a deletion let through by that lag cannot be undone. Only for
+   * rare requests, where a list per request costs nothing that matters.
+   */
+  consistentSpaces?: boolean;
 }
 
 export const ROUTES: Readonly<Record<string, WebhookRoute>> = {
   '/validate/backupspaces': { resource: 'backupspaces', validate: validateBackupSpace, needsCaches: true },
   '/validate/endpoints': { resource: 'endpoints', validate: validateEndpoint, needsCaches: false },
   '/validate/tenants': { resource: 'tenants', validate: validateTenant, needsCaches: true },
-  '/validate/datacenters': { resource: 'datacenters', validate: validateDatacenter, needsCaches: true },
+  '/validate/datacenters': { resource: 'datacenters', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
 };
 
 /**
