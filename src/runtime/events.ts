@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeClient } from './kube/client.ts';
 import { collectionPath, K8S } from './kube/resource-ref.ts';
-import type { KubeObject } from './object.ts';
+import { microTime, type KubeObject } from './object.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -17,10 +17,6 @@ export interface EventRecorderOptions {
   instance: string;
   /** Drop repeats of the same event on the same object within this window (default 10 minutes). */
   dedupWindowMs?: number;
-}
-
-function microTime(date: Date): string {
-  return date.toISOString().replace(/Z$/, '000Z');
 }
 
 export class EventRecorder {

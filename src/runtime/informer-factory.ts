@@ -47,8 +47,4 @@ export class InformerFactory {
   allSynced(): boolean {
     return [...this.informers.values()].every((i) => i.hasSynced());
   }
-
-  async waitForSync(): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.synced));
-  }
 }

@@ -71,10 +71,6 @@ export class Informer<T extends KubeObject> {
     this.label = `${options.ref.plural}${options.ref.group ? `.${options.ref.group}` : ''}`;
   }
 
-  get ref(): ResourceRef {
-    return this.options.ref;
-  }
-
   hasSynced(): boolean {
     return this.syncedFlag;
   }

@@ -7,6 +7,7 @@
  * wait for it to expire.
  */
 import type { Logger } from 'pino';
+import { microTime } from './object.ts';
 import { sleep } from './sleep.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, isNotFound } from './kube/errors.ts';
@@ -31,10 +32,6 @@ interface Lease {
     renewTime?: string | null;
     leaseTransitions?: number;
   };
-}
-
-function microTime(date: Date): string {
-  return date.toISOString().replace(/Z$/, '000Z');
 }
 
 

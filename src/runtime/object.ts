@@ -13,11 +13,6 @@ export function objectKey(object: { metadata: Pick<V1ObjectMeta, 'name' | 'names
   return namespace ? `${namespace}/${name}` : name;
 }
 
-export function splitKey(key: string): { namespace?: string; name: string } {
-  const slash = key.indexOf('/');
-  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
 /** The owner reference a controller puts on what it creates, so garbage collection follows the owner. */
 export function controllerReference(owner: KubeObject): V1OwnerReference {
   if (!owner.apiVersion || !owner.kind || !owner.metadata.name || !owner.metadata.uid) {
@@ -33,15 +28,11 @@ export function controllerReference(owner: KubeObject): V1OwnerReference {
   };
 }
 
-/** The controlling owner of an object, if any. */
-export function controllerOf(object: KubeObject): V1OwnerReference | undefined {
-  return object.metadata.ownerReferences?.find((ref) => ref.controller);
-}
-
-export function isBeingDeleted(object: KubeObject): boolean {
-  return Boolean(object.metadata.deletionTimestamp);
-}
-
 export function hasFinalizer(object: KubeObject, finalizer: string): boolean {
   return object.metadata.finalizers?.includes(finalizer) ?? false;
+}
+
+/** Kubernetes' MicroTime (RFC 3339 with microseconds), as Leases and events.k8s.io Events want it. */
+export function microTime(date: Date): string {
+  return date.toISOString().replace(/Z$/, '000Z');
 }

@@ -19,11 +19,11 @@ export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_B
 
 export class WorkQueue {
   private readonly queue: string[] = [];
-  private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** Keys added and not yet handed to a worker (client-go's dirty set), with when they were added. */
   private readonly addedAt = new Map<string, number>();
+  /** Keys a worker holds (client-go's processing set), with when it took them. */
   private readonly startedAt = new Map<string, number>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
@@ -52,11 +52,10 @@ export class WorkQueue {
   }
 
   add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+    if (this.shuttingDown || this.addedAt.has(key)) return;
     this.metrics?.adds.inc({ name: this.name });
-    this.dirty.add(key);
     this.addedAt.set(key, Date.now());
-    if (this.processing.has(key)) return;
+    if (this.startedAt.has(key)) return;
     this.push(key);
   }
 
@@ -106,11 +105,10 @@ export class WorkQueue {
 
   /** The worker finished with the key; if it was added meanwhile, it is queued again. */
   done(key: string): void {
-    this.processing.delete(key);
     const started = this.startedAt.get(key);
     if (started !== undefined) this.metrics?.workDuration.observe({ name: this.name }, (Date.now() - started) / 1000);
     this.startedAt.delete(key);
-    if (this.dirty.has(key)) this.push(key);
+    if (this.addedAt.has(key)) this.push(key);
     this.updateDepth();
   }
 
@@ -141,8 +139,6 @@ export class WorkQueue {
   }
 
   private take(key: string): string {
-    this.dirty.delete(key);
-    this.processing.add(key);
     const added = this.addedAt.get(key);
     if (added !== undefined) this.metrics?.queueDuration.observe({ name: this.name }, (Date.now() - added) / 1000);
     this.addedAt.delete(key);
