@@ -14,6 +14,7 @@ import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { tenantOwning } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
 
@@ -56,8 +57,8 @@ export function createTenantController(ctx: ControllerContext, concurrency = 2):
   for (const informer of caches.children.values()) controller.watch(informer, (event) => tenantOf(event.object));
   // A terminating tenant waits for its spaces; each space change re-checks it.
   controller.watch(caches.spaces, (event) => {
-    const namespace = event.object.metadata.namespace ?? '';
-    return caches.tenants.list((t) => tenantNamespaceName(t) === namespace).map((t) => objectKey(t));
+    const tenant = tenantOwning(caches.tenants, event.object.metadata.namespace);
+    return tenant ? [objectKey(tenant)] : [];
   });
   return controller;
 }
@@ -103,7 +104,7 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, key
     const cached = caches.children.get(ref)?.get(`${namespaceName}/${object.metadata.name}`);
     if (await ensureApplied(ctx, ref, object, cached) && !cached && !created) recreated.push(`${object.kind}/${object.metadata.name}`);
   }
-  if (recreated.length > 0 && caches.children.get(K8S.ResourceQuota)?.hasSynced()) {
+  if (recreated.length > 0) {
     log.info({ objects: recreated }, 'restored objects that were missing');
   }
   await pruneStale(ctx, caches, tenant, desired);

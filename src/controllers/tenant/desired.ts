@@ -18,6 +18,7 @@ import {
   OPERATOR_NAME,
   TENANT_LABEL,
   tenantNamespaceName,
+  USER_LABEL,
 } from '../labels.ts';
 
 export interface TenantSettings {
@@ -183,7 +184,7 @@ export function desiredRbac(tenant: Tenant, settings: TenantSettings): ApplyObje
   const bindings = (tenant.spec.users ?? []).map((user) => owned(tenant, 'rbac.authorization.k8s.io/v1', 'RoleBinding', `user-${user.name}`, {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ROLE_NAMES[user.role ?? 'viewer'] },
     subjects: [userSubject(settings, user.email)],
-  }, { 'tenantbackup.io/user': user.name }));
+  }, { [USER_LABEL]: user.name }));
   return [...tenantRoles(tenant), ...bindings];
 }
 
