@@ -28,6 +28,11 @@ export const SECRET_TYPE_LABEL = 'tenantbackup.io/secret-type';
 export const USER_LABEL = 'tenantbackup.io/user';
 /** On RBAC objects of the access controller (enrolment and credentials readers), to keep them apart from the tenant controller's. */
 export const ACCESS_LABEL = 'tenantbackup.io/access';
+/**
+ * The namespaces the operator made for a tenant. One selector for every watcher, so they share one
+ * cache; a look-alike namespace made by hand is not among them and lends no tenant's rights.
+ */
+export const TENANT_NAMESPACE_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL}`;
 export const CREDENTIAL_HASH_ANNOTATION = 'tenantbackup.io/credential-hash';
 export const PASSWORD_HASH_ANNOTATION = 'tenantbackup.io/password-hash';
 

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { sleep } from './sleep.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isGone, KubeApiError, type KubeStatus } from './kube/errors.ts';
+import { listAll } from './kube/list.ts';
 import { collectionPath, type ResourceRef } from './kube/resource-ref.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject } from './object.ts';
@@ -34,11 +35,6 @@ export interface InformerOptions {
   pageSize?: number;
   /** Server-side watch timeout; the watch is then re-opened from the last version (default ~5 minutes). */
   watchTimeoutSeconds?: number;
-}
-
-interface ListResponse<T> {
-  metadata: { resourceVersion?: string; continue?: string };
-  items: T[];
 }
 
 
@@ -130,20 +126,9 @@ export class Informer<T extends KubeObject> {
   }
 
   private async relist(signal: AbortSignal): Promise<void> {
+    const { items, resourceVersion } = await listAll<T>(this.client, this.options.ref, { namespace: this.options.namespace, labelSelector: this.options.labelSelector, pageSize: this.options.pageSize, signal });
     const fresh = new Map<string, T>();
-    let continueToken: string | undefined;
-    let resourceVersion: string;
-    do {
-      const page = await this.client.request<ListResponse<T>>({
-        method: 'GET',
-        path: collectionPath(this.options.ref, this.options.namespace),
-        query: { limit: this.options.pageSize ?? 500, continue: continueToken, labelSelector: this.options.labelSelector },
-        signal,
-      });
-      for (const item of page.items) fresh.set(objectKey(item), this.withKind(item));
-      continueToken = page.metadata.continue || undefined;
-      resourceVersion = page.metadata.resourceVersion ?? '';
-    } while (continueToken);
+    for (const item of items) fresh.set(objectKey(item), this.withKind(item));
 
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {

@@ -13,7 +13,7 @@ import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, TENANT_NAMESPACE_SELECTOR, tenantNamespaceName } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
@@ -41,7 +41,7 @@ function tenantOf(object: KubeObject): string[] {
 export function createTenantController(ctx: ControllerContext, concurrency = 2): Controller {
   const caches: TenantCaches = {
     tenants: ctx.informers.for<Tenant>(API.Tenant),
-    namespaces: ctx.informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: OWNED_SELECTOR }),
+    namespaces: ctx.informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR }),
     children: new Map(CHILD_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: OWNED_SELECTOR })])),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
   };
