@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { GATEWAY_RESERVED_PATH_SEGMENTS } from '../gateway/access-config.ts';
 import { defineResource } from './resource.ts';
 import { Conditions, dnsLabel, dnsSubdomain, immutable, list, ObservedGeneration, stringEnum } from './schema.ts';
 
@@ -6,7 +7,7 @@ export const ENDPOINT_KINDS = ['Desktop', 'Server', 'VirtualMachine'] as const;
 export const OPERATING_SYSTEMS = ['Windows', 'Linux', 'macOS', 'Other'] as const;
 export const ACTIVATION_STATES = ['Pending', 'Active', 'Suspended'] as const;
 /** First URL segments of the gateway's own routes, and its maintenance user: no endpoint may be named so. */
-export const RESERVED_ENDPOINT_NAMES = ['v1', 'metrics', 'healthz', 'readyz', 'maintenance'] as const;
+export const RESERVED_ENDPOINT_NAMES: readonly string[] = [...GATEWAY_RESERVED_PATH_SEGMENTS, 'maintenance'];
 
 const selectionPath = Type.String({ minLength: 1, maxLength: 4096 });
 

@@ -27,11 +27,6 @@
  */
 export const GATEWAY_RESERVED_PATH_SEGMENTS: readonly string[] = ['v1', 'metrics', 'healthz', 'readyz'];
 
-/** True when an endpoint of this name can be routed by the gateway (not a reserved path segment). */
-export function isRoutableEndpointName(name: string): boolean {
-  return !GATEWAY_RESERVED_PATH_SEGMENTS.includes(name);
-}
-
 /** Version of this document's shape; bump on incompatible change. */
 export const ACCESS_CONFIG_VERSION = 1;
 

@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { InvalidKeyRecordError, KEY_BYTES, isSecretHash, validateCustomerKeyRecord } from '../crypto/index.ts';
-import { ACCESS_CONFIG_VERSION, type EndpointAccess, type GatewayAccessConfig, type HumanAccess } from './access-config.ts';
-import { RESERVED_SEGMENTS, isValidEndpointName, repositoriesOverlap, repositoryPathProblem } from './paths.ts';
+import { ACCESS_CONFIG_VERSION, GATEWAY_RESERVED_PATH_SEGMENTS, type EndpointAccess, type GatewayAccessConfig, type HumanAccess } from './access-config.ts';
+import { isValidEndpointName, repositoriesOverlap, repositoryPathProblem } from './paths.ts';
 
 export const ACCESS_FILE = 'access.json';
 export const TLS_CERT_FILE = 'tls.crt';
@@ -119,7 +119,7 @@ export function parseAccessConfig(text: string): AccessConfiguration {
   for (const [i, endpoint] of access.endpoints.entries()) {
     const where = `endpoints[${i}] (${endpoint.name})`;
     if (!isValidEndpointName(endpoint.name)) {
-      problems.push(`${where}: name must be a DNS-1123 name and not one of ${RESERVED_SEGMENTS.join(', ')}`);
+      problems.push(`${where}: name must be a DNS-1123 name and not one of ${GATEWAY_RESERVED_PATH_SEGMENTS.join(', ')}`);
     }
     if (endpoints.has(endpoint.name)) problems.push(`${where}: duplicate endpoint name`);
     endpoints.set(endpoint.name, endpoint);

@@ -36,9 +36,6 @@ export type ResticObjectType = (typeof RESTIC_OBJECT_TYPES)[number];
 export type ResticFileType = ResticObjectType | 'config';
 export const RESTIC_FILE_TYPES: readonly ResticFileType[] = ['config', ...RESTIC_OBJECT_TYPES];
 
-/** First path segments that belong to the gateway itself, never to an endpoint (the contract's list). */
-export const RESERVED_SEGMENTS: readonly string[] = GATEWAY_RESERVED_PATH_SEGMENTS;
-
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 /** Kubernetes object names (DNS-1123 subdomain) and a little more; never "." or "..". */
 const ENDPOINT_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
@@ -54,7 +51,7 @@ export function isObjectId(value: string): boolean {
 }
 
 export function isValidEndpointName(name: string): boolean {
-  return ENDPOINT_NAME.test(name) && !name.includes('..') && !RESERVED_SEGMENTS.includes(name);
+  return ENDPOINT_NAME.test(name) && !name.includes('..') && !GATEWAY_RESERVED_PATH_SEGMENTS.includes(name);
 }
 
 /** A file of a repository: the config, or an object of a type. */

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
+import { GATEWAY_RESERVED_PATH_SEGMENTS } from './access-config.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { decodeKeyFile, parseAccessConfig, readConfigFiles, digestOf, DATA_KEY_FILE, SESSION_KEY_FILE, type AccessConfiguration, type ConfigFiles } from './config.ts';
 import type { GatewayContext } from './context.ts';
@@ -19,7 +20,7 @@ import { KeyVault } from './key-vault.ts';
 import { GatewayMetrics, type RouteLabel } from './metrics.ts';
 import { ObjectIndex } from './object-index.ts';
 import { ObjectStore } from './object-store.ts';
-import { RESERVED_SEGMENTS, parseDataRoute, parseRequestTarget } from './paths.ts';
+import { parseDataRoute, parseRequestTarget } from './paths.ts';
 import { QuotaLedger } from './quota.ts';
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
@@ -212,7 +213,7 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
       label = 'human';
       await handleHumanRequest(context, req, res, path);
     } else {
-      const route = RESERVED_SEGMENTS.includes(path.split('/')[1] ?? '') ? null : parseDataRoute(path);
+      const route = GATEWAY_RESERVED_PATH_SEGMENTS.includes(path.split('/')[1] ?? '') ? null : parseDataRoute(path);
       if (route === null) throw new HttpError(404, 'not found');
       label = routeLabel(route);
       await handleDataRequest(context, req, res, route, query);
