@@ -8,8 +8,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { CONTENT_TYPE, type KubeClient } from './kube/client.ts';
-import { isNotFound } from './kube/errors.ts';
-import { apiVersionOf, objectPath, type ResourceRef } from './kube/resource-ref.ts';
+import { isConflict, isNotFound } from './kube/errors.ts';
+import { apiVersionOf, collectionPath, objectPath, type ResourceRef } from './kube/resource-ref.ts';
 import type { KubeObject } from './object.ts';
 
 export const FIELD_MANAGER = 'tenant-backup-operator';
@@ -105,6 +105,19 @@ export async function getObject<T>(client: KubeClient, ref: ResourceRef, name: s
     return await client.request<T>({ method: 'GET', path: objectPath(ref, name, namespace) });
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Creates an object that must never be overwritten once made (issued credentials, a key); undefined
+ * when one of that name exists already (made meanwhile, e.g. by a reconcile the cache has not shown).
+ */
+export async function createObjectOnce<T>(client: KubeClient, ref: ResourceRef, namespace: string | undefined, object: unknown): Promise<T | undefined> {
+  try {
+    return await client.request<T>({ method: 'POST', path: collectionPath(ref, namespace), body: object });
+  } catch (error) {
+    if (isConflict(error)) return undefined;
     throw error;
   }
 }

@@ -7,10 +7,10 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { API } from '../../api/refs.ts';
 import type { Tenant } from '../../api/types.ts';
-import { deleteObject } from '../../runtime/apply.ts';
+import { createObjectOnce, deleteObject } from '../../runtime/apply.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import { collectionPath, K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, enrolmentSecretName, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, TENANT_LABEL, tenantNamespaceName, USER_LABEL } from '../labels.ts';
@@ -60,11 +60,8 @@ async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key
     const name = enrolmentSecretName(user.name);
     if (!caches.secrets.get(`${namespace}/${name}`)) {
       const secret = await enrolmentSecret(tenant, user, await newEnrolment(), issuer);
-      try {
-        await ctx.client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: secret });
+      if (await createObjectOnce(ctx.client, K8S.Secret, namespace, secret)) {
         await ctx.recorder.normal(tenant, 'TwoFactorEnrolment', `created the 2FA enrolment of ${user.name} in Secret ${name}, readable only by them`);
-      } catch (error) {
-        if ((error as { code?: number }).code !== 409) throw error;
       }
     }
   }

@@ -8,11 +8,10 @@ import type { V1Deployment, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/c
 import { ALLOWED, checkSpaceCustody, checkSpaceFitsQuota, checkSpaceReplicas, checkSpaceResidency, effectiveCustody, firstDenied, ruleReason } from '../../admission/rules.ts';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.ts';
-import { addFinalizer, applyStatus, deleteObject, removeFinalizer, type ApplyObject } from '../../runtime/apply.ts';
+import { addFinalizer, applyStatus, createObjectOnce, deleteObject, removeFinalizer } from '../../runtime/apply.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import { isApiError } from '../../runtime/kube/errors.ts';
-import { collectionPath, K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import {
@@ -26,6 +25,7 @@ import {
   SPACE_LABEL,
   spaceObjectNames,
   endpointCredentialsSecretName,
+  tenantNamespaceName,
 } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
@@ -108,23 +108,13 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   // Credentials and enrolments feed the access configuration of every space of the namespace.
   controller.watch(caches.secrets, (event) => event.object.metadata.labels?.[SPACE_LABEL] ? bySpaceLabel(event.object) : spacesOfNamespace(event.object.metadata.namespace));
   controller.watch(caches.endpoints, (event) => [`${event.object.metadata.namespace}/${event.object.spec.spaceRef.name}`]);
-  controller.watch(caches.tenants, (event) => spacesOfNamespace(`tenant-${event.object.metadata.name}`));
+  controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
   controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
   return controller;
 }
 
 function secretOf(caches: SpaceCaches, namespace: string, name: string): Secret | undefined {
   return caches.secrets.get(`${namespace}/${name}`);
-}
-
-async function createSecret(ctx: ControllerContext, namespace: string, secret: ApplyObject): Promise<Secret | undefined> {
-  try {
-    return await ctx.client.request<Secret>({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: secret });
-  } catch (error) {
-    // Made meanwhile (a previous reconcile whose event the cache has not shown yet): use that one.
-    if (isApiError(error, 409)) return undefined;
-    throw error;
-  }
 }
 
 /** The first broken cross-object rule, as the webhook would have reported it. */
@@ -182,7 +172,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
       // The password Secret is not ours and not watched: look again in a while.
       return { requeueAfterMs: 5000 };
     }
-    keySecret = await createSecret(ctx, namespace, outcome.secret);
+    keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
     if (!keySecret) return { requeueAfterMs: 500 };
     await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${effectiveCustody(space, tenant)} custody)`);
   }
@@ -224,7 +214,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
 
   // Credentials the gateway checks against.
   for (const [name, type, username] of [[names.maintenanceSecret, 'maintenance-credentials', MAINTENANCE_USER], [names.reportTokenSecret, 'report-token', 'operator']] as const) {
-    if (!secretOf(caches, namespace, name)) await createSecret(ctx, namespace, await credentialSecret(space, tenantName, name, type, username));
+    if (!secretOf(caches, namespace, name)) await createObjectOnce(ctx.client, K8S.Secret, namespace, await credentialSecret(space, tenantName, name, type, username));
   }
   const hashOf = (secret: Secret | undefined) => secret?.metadata.annotations?.[CREDENTIAL_HASH_ANNOTATION];
   const reportTokenHash = hashOf(secretOf(caches, namespace, names.reportTokenSecret));

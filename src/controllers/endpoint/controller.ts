@@ -8,16 +8,16 @@ import { checkEndpointSpaceRef } from '../../admission/rules.ts';
 import type { EndpointStatus } from '../../api/endpoint.ts';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
-import { applyStatus } from '../../runtime/apply.ts';
+import { applyStatus, createObjectOnce } from '../../runtime/apply.ts';
 import { healthConditions, findCondition, type Health } from '../../runtime/conditions.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import { CONTENT_TYPE } from '../../runtime/kube/client.ts';
 import { base64, secretField } from '../../runtime/kube/secrets.ts';
-import { collectionPath, K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
+import { K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
-import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL } from '../labels.ts';
+import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { credentialsSecret, issueCredentials, repositoryUrl } from './desired.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
@@ -49,9 +49,11 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
   controller.watch(caches.spaces, (event) => caches.endpoints
     .list((e) => e.metadata.namespace === event.object.metadata.namespace && e.spec.spaceRef.name === event.object.metadata.name)
     .map((e) => objectKey(e)));
-  controller.watch(caches.tenants, (event) => caches.endpoints
-    .list((e) => tenantOwning(caches.tenants, e.metadata.namespace)?.metadata.name === event.object.metadata.name)
-    .map((e) => objectKey(e)));
+  // By the tenant's namespace name, not a cache lookup: a deleted tenant is gone from the cache already.
+  controller.watch(caches.tenants, (event) => {
+    const namespace = tenantNamespaceName(event.object);
+    return caches.endpoints.list((e) => e.metadata.namespace === namespace).map((e) => objectKey(e));
+  });
   return controller;
 }
 
@@ -75,12 +77,13 @@ function reportedFacts(previous: EndpointStatus, reported: EndpointReport | unde
     const { lastBackupTime, bytesStored, stored, agentVersion, agentOutdated } = previous;
     return JSON.parse(JSON.stringify({ lastBackupTime, bytesStored, stored, agentVersion, agentOutdated })) as Partial<EndpointStatus>;
   }
+  const outdated = reported.agent ? isOutdatedAgent(reported.agent, minimumAgent) : undefined;
   return {
     ...(reported.lastBackupAt ? { lastBackupTime: reported.lastBackupAt } : {}),
     bytesStored: reported.bytesStored,
     stored: humanBytes(reported.bytesStored),
     ...(reported.agent ? { agentVersion: reported.agent } : {}),
-    ...(reported.agent && isOutdatedAgent(reported.agent, minimumAgent) !== undefined ? { agentOutdated: isOutdatedAgent(reported.agent, minimumAgent) } : {}),
+    ...(outdated !== undefined ? { agentOutdated: outdated } : {}),
   };
 }
 
@@ -113,14 +116,10 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   if (space && tenant && !secret) {
     const issued = await issueCredentials();
     const desired = credentialsSecret(endpoint, space, tenant.metadata.name ?? '', issued);
-    try {
-      secret = await ctx.client.request<Secret>({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: desired });
-      await ctx.recorder.normal(endpoint, 'CredentialsIssued', `issued credentials in Secret ${secretName}`);
-    } catch (error) {
-      // Created meanwhile by another reconcile: the cache will catch up; never overwrite issued credentials.
-      if ((error as { code?: number }).code !== 409) throw error;
-      return { requeueAfterMs: 500 };
-    }
+    secret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, desired);
+    // Created meanwhile by another reconcile: the cache will catch up; never overwrite issued credentials.
+    if (!secret) return { requeueAfterMs: 500 };
+    await ctx.recorder.normal(endpoint, 'CredentialsIssued', `issued credentials in Secret ${secretName}`);
   }
   if (space && secret) await keepSecretCurrent(ctx, endpoint, space, secret);
 

@@ -1,8 +1,8 @@
 /** Reading and writing Secret data (base64 on the wire), and Secrets that are made once and then only read. */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
-import { isApiError } from './errors.ts';
-import { collectionPath, K8S, objectPath } from './resource-ref.ts';
+import { createObjectOnce, getObject } from '../apply.ts';
+import { K8S } from './resource-ref.ts';
 
 export function base64(value: string | Buffer): string {
   return Buffer.from(value).toString('base64');
@@ -19,20 +19,13 @@ export function secretField(secret: Pick<V1Secret, 'data'> | undefined, key: str
  * Concurrent makers (replicas starting together) converge on the first one stored.
  */
 export async function readOrCreateSecret(client: KubeClient, namespace: string, name: string, make: () => Promise<V1Secret>): Promise<V1Secret> {
-  try {
-    return await client.request<V1Secret>({ method: 'GET', path: objectPath(K8S.Secret, name, namespace) });
-  } catch (error) {
-    if (!isApiError(error, 404)) throw error;
-  }
+  const existing = await getObject<V1Secret>(client, K8S.Secret, name, namespace);
+  if (existing) return existing;
   const secret = await make();
-  try {
-    return await client.request<V1Secret>({
-      method: 'POST',
-      path: collectionPath(K8S.Secret, namespace),
-      body: { apiVersion: 'v1', kind: 'Secret', ...secret, metadata: { ...secret.metadata, name, namespace } },
-    });
-  } catch (error) {
-    if (isApiError(error, 409)) return client.request<V1Secret>({ method: 'GET', path: objectPath(K8S.Secret, name, namespace) });
-    throw error;
-  }
+  const body = { apiVersion: 'v1', kind: 'Secret', ...secret, metadata: { ...secret.metadata, name, namespace } };
+  const created = await createObjectOnce<V1Secret>(client, K8S.Secret, namespace, body);
+  if (created) return created;
+  const winner = await getObject<V1Secret>(client, K8S.Secret, name, namespace);
+  if (!winner) throw new Error(`Secret ${namespace}/${name} was made by another replica and deleted before it could be read; retrying`);
+  return winner;
 }
