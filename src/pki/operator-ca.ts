@@ -4,6 +4,7 @@
  */
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { readOrCreateSecret } from '../runtime/kube/secrets.ts';
+import { loadOnce } from '../runtime/once.ts';
 import { createCertificateAuthority, type PemKeyPair } from './certificates.ts';
 import { readTlsSecret, TLS_SECRET_TYPE, tlsSecretData } from './tls-secret.ts';
 
@@ -26,12 +27,5 @@ export async function loadOrCreateOperatorCa(client: KubeClient, namespace: stri
 
 /** Caches the CA for the process; it is read again only if loading failed. */
 export function operatorCaProvider(client: KubeClient, namespace: string): () => Promise<PemKeyPair> {
-  let pending: Promise<PemKeyPair> | undefined;
-  return () => {
-    pending ??= loadOrCreateOperatorCa(client, namespace).catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
+  return loadOnce(() => loadOrCreateOperatorCa(client, namespace));
 }

@@ -36,22 +36,16 @@ async function replaceSecret(client: KubeClient, namespace: string, name: string
   await client.request({ method: 'PUT', path: objectPath(K8S.Secret, name, namespace), body: secretBody(namespace, name, material, resourceVersion) });
 }
 
-export interface IssuedCertificate {
-  material: TlsMaterial;
-  /** A new certificate was written (issued now, or found changed by another replica). */
-  issued: boolean;
-}
-
 /**
  * A serving certificate in Secret `name`, signed by `ca` for the requested names, issuing a new one
  * when it is missing, unusable, for other names, signed by another CA or in its renewal window.
  */
-export async function ensureServingCertificate(client: KubeClient, namespace: string, name: string, ca: PemKeyPair, request: ServingCertificateRequest, now = Date.now()): Promise<IssuedCertificate> {
+export async function ensureServingCertificate(client: KubeClient, namespace: string, name: string, ca: PemKeyPair, request: ServingCertificateRequest, now = Date.now()): Promise<TlsMaterial> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const existing = await getObject<V1Secret>(client, K8S.Secret, name, namespace);
     const material = readTlsSecret(existing);
     if (material && keyMatchesCertificate(material) && !needsRenewal(material.certificate, ca.certificate, request, now)) {
-      return { material: { ...material, ca: ca.certificate }, issued: false };
+      return { ...material, ca: ca.certificate };
     }
     if (existing && existing.type !== TLS_SECRET_TYPE) {
       throw new Error(`Secret ${namespace}/${name} has type ${existing.type ?? 'Opaque'}, not ${TLS_SECRET_TYPE}; delete it to have the operator issue the certificate`);
@@ -60,7 +54,7 @@ export async function ensureServingCertificate(client: KubeClient, namespace: st
     try {
       if (existing) await replaceSecret(client, namespace, name, issued, existing.metadata?.resourceVersion);
       else await createSecret(client, namespace, name, issued);
-      return { material: issued, issued: true };
+      return issued;
     } catch (error) {
       if (!isConflict(error)) throw error;
       // Another replica wrote it meanwhile: look again, and use theirs if it is good.

@@ -25,8 +25,7 @@ export function operatorIssuedSource(client: KubeClient, options: IssuedSourceOp
       if (!isUsableAuthority(ca)) {
         throw new Error(`Secret ${options.namespace}/${OPERATOR_CA_SECRET} does not hold a usable CA (a CA certificate, not expired, with its key); delete it to have the operator create a new one`);
       }
-      const { material } = await ensureServingCertificate(client, options.namespace, options.secretName, ca, options.request);
-      return material;
+      return ensureServingCertificate(client, options.namespace, options.secretName, ca, options.request);
     },
   };
 }

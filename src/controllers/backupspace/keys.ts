@@ -31,6 +31,7 @@ import { getObject } from '../../runtime/apply.ts';
 import type { KubeClient } from '../../runtime/kube/client.ts';
 import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { base64, readOrCreateSecret, secretField } from '../../runtime/kube/secrets.ts';
+import { loadOnce } from '../../runtime/once.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME, spaceObjectNames } from '../labels.ts';
 import { secretMetadata } from './desired.ts';
@@ -63,14 +64,7 @@ export async function ensureMasterKey(client: KubeClient, namespace: string): Pr
 
 /** The master key, read (or made) once per process: it does not change while the operator runs. */
 export function masterKeyProvider(client: KubeClient, namespace: string): () => Promise<{ key: Buffer; id: string }> {
-  let pending: Promise<{ key: Buffer; id: string }> | undefined;
-  return () => {
-    pending ??= ensureMasterKey(client, namespace).catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
+  return loadOnce(() => ensureMasterKey(client, namespace));
 }
 
 /** What a space's key Secret holds, read back. */
