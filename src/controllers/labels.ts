@@ -55,6 +55,11 @@ export function spaceObjectNames(space: string) {
   };
 }
 
+/** The gateway Service's DNS name inside the cluster: what clients and the operator connect to, and the certificate names. */
+export function gatewayServiceHost(namespace: string, space: string): string {
+  return `${spaceObjectNames(space).gateway}.${namespace}.svc`;
+}
+
 export function endpointCredentialsSecretName(endpoint: string): string {
   return `endpoint-${endpoint}-credentials`;
 }

@@ -5,6 +5,7 @@
  */
 import type { Tenant } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
+import { base64 } from '../../runtime/kube/secrets.ts';
 import { controllerReference } from '../../runtime/object.ts';
 import { generateCredential, generateTotpSecret, hashSecret, totpQrPng, totpUri } from '../../crypto/index.ts';
 import { ACCESS_LABEL, enrolmentSecretName, MANAGED_BY, MANAGED_BY_LABEL, PASSWORD_HASH_ANNOTATION, SECRET_TYPE_LABEL, TENANT_LABEL, tenantNamespaceName, USER_LABEL } from '../labels.ts';
@@ -53,11 +54,11 @@ export async function enrolmentSecret(tenant: Tenant, user: TenantUser, enrolmen
     },
     type: 'Opaque',
     data: {
-      username: Buffer.from(user.name).toString('base64'),
-      password: Buffer.from(enrolment.password).toString('base64'),
-      totpSecret: Buffer.from(enrolment.totpSecret).toString('base64'),
-      otpauthUri: Buffer.from(uri).toString('base64'),
-      'qr.png': (await totpQrPng(uri)).toString('base64'),
+      username: base64(user.name),
+      password: base64(enrolment.password),
+      totpSecret: base64(enrolment.totpSecret),
+      otpauthUri: base64(uri),
+      'qr.png': base64(await totpQrPng(uri)),
     },
   };
 }

@@ -8,6 +8,7 @@ import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/command.ts';
+import { base64 } from '../../runtime/kube/secrets.ts';
 import { controllerReference } from '../../runtime/object.ts';
 import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
 import {
@@ -191,6 +192,6 @@ export function desiredVolumeEncryptionSecret(space: BackupSpace, tenant: string
     kind: 'Secret',
     metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').volumeEncryptionSecret, 'volume-encryption'),
     type: 'Opaque',
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, base64(v)])),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import type { GatewayReport } from '../../gateway/report-contract.ts';
-import { GATEWAY_PORT, spaceObjectNames } from '../labels.ts';
+import { GATEWAY_PORT, gatewayServiceHost } from '../labels.ts';
 
 export interface StoredReport {
   report: GatewayReport;
@@ -43,7 +43,7 @@ export class GatewayReports {
  * (`--gateway-address namespace/space=host:port`) when the operator runs outside the cluster.
  */
 export function gatewayAddress(namespace: string, space: string, overrides: ReadonlyMap<string, string>): { host: string; port: number; servername: string } {
-  const servername = `${spaceObjectNames(space).gateway}.${namespace}.svc`;
+  const servername = gatewayServiceHost(namespace, space);
   const override = overrides.get(`${namespace}/${space}`);
   if (!override) return { host: servername, port: GATEWAY_PORT, servername };
   const colon = override.lastIndexOf(':');

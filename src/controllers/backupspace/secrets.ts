@@ -9,7 +9,7 @@ import { generateCredential, hashSecret } from '../../crypto/index.ts';
 import type { GatewayAccessConfig } from '../../gateway/access-config.ts';
 import { issueServingCertificate, needsRenewal, type PemKeyPair } from '../../pki/certificates.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
-import { CREDENTIAL_HASH_ANNOTATION, spaceObjectNames } from '../labels.ts';
+import { CREDENTIAL_HASH_ANNOTATION, gatewayServiceHost, spaceObjectNames } from '../labels.ts';
 import type { Secret, SpaceKeys } from './keys.ts';
 import { base64, secretField } from '../../runtime/kube/secrets.ts';
 import { secretMetadata } from './desired.ts';
@@ -19,7 +19,7 @@ export function gatewayCertificateNames(space: BackupSpace, address: string | un
   const service = spaceObjectNames(space.metadata.name ?? '').gateway;
   const namespace = space.metadata.namespace ?? '';
   return {
-    dnsNames: [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
+    dnsNames: [service, `${service}.${namespace}`, gatewayServiceHost(namespace, space.metadata.name ?? ''), `${service}.${namespace}.svc.cluster.local`],
     ipAddresses: address ? [address] : [],
   };
 }

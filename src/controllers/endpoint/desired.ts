@@ -15,7 +15,7 @@ import {
   MANAGED_BY_LABEL,
   SECRET_TYPE_LABEL,
   SPACE_LABEL,
-  spaceObjectNames,
+  gatewayServiceHost,
   TENANT_LABEL,
 } from '../labels.ts';
 
@@ -32,7 +32,7 @@ export async function issueCredentials(): Promise<IssuedCredentials> {
 
 /** Where the endpoint's backup client connects: the space's fixed address, or its Service inside the cluster. */
 export function gatewayHost(space: BackupSpace): string {
-  return space.status?.address ?? `${spaceObjectNames(space.metadata.name ?? '').gateway}.${space.metadata.namespace}.svc`;
+  return space.status?.address ?? gatewayServiceHost(space.metadata.namespace ?? '', space.metadata.name ?? '');
 }
 
 /** restic's repository string (credentials are given separately, never in the URL stored in status). */
