@@ -5,6 +5,7 @@
  * and never end the loop.
  */
 import type { Logger } from 'pino';
+import { sleep } from '../runtime/sleep.ts';
 import { backoffDelay } from '../runtime/workqueue.ts';
 import { fingerprint, type TlsMaterial } from './tls-secret.ts';
 
@@ -72,21 +73,12 @@ export class CertificateKeeper {
         delay = backoffDelay(failures++, { baseMs: 1000, maxMs: 30_000 });
         logger.warn({ source: this.source.description, err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'could not refresh the serving certificate');
       }
-      if (!this.poked) await this.sleep(delay, signal);
-    }
-  }
-
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+      if (!this.poked) {
+        const wake = new AbortController();
+        this.wake = () => wake.abort();
+        await sleep(delay, AbortSignal.any([signal, wake.signal]));
         this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
+      }
+    }
   }
 }

@@ -9,8 +9,8 @@ import { getObject } from '../runtime/apply.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { isConflict } from '../runtime/kube/errors.ts';
 import { collectionPath, K8S, objectPath } from '../runtime/kube/resource-ref.ts';
-import { issueServingCertificate, needsRenewal, type PemKeyPair, type ServingCertificateRequest } from './certificates.ts';
-import { keyMatchesCertificate, readTlsSecret, TLS_SECRET_TYPE, tlsSecretData, type TlsMaterial } from './tls-secret.ts';
+import { issueServingCertificate, type PemKeyPair, type ServingCertificateRequest } from './certificates.ts';
+import { isCertificateCurrent, keyMatchesCertificate, readTlsSecret, TLS_SECRET_TYPE, tlsSecretData, type TlsMaterial } from './tls-secret.ts';
 
 /** Labels of the Secrets this module writes, so the operator can watch just those (and not its other Secrets). */
 export const PKI_LABELS = { 'app.kubernetes.io/managed-by': 'tenant-backup-operator', 'app.kubernetes.io/component': 'pki' } as const;
@@ -44,7 +44,7 @@ export async function ensureServingCertificate(client: KubeClient, namespace: st
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const existing = await getObject<V1Secret>(client, K8S.Secret, name, namespace);
     const material = readTlsSecret(existing);
-    if (material && keyMatchesCertificate(material) && !needsRenewal(material.certificate, ca.certificate, request, now)) {
+    if (isCertificateCurrent(material, ca.certificate, request, now)) {
       return { ...material, ca: ca.certificate };
     }
     if (existing && existing.type !== TLS_SECRET_TYPE) {

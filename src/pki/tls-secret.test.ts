@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServingCertificate } from './certificates.ts';
-import { fingerprint, isUsableAuthority, keyMatchesCertificate, readTlsSecret, tlsSecretData } from './tls-secret.ts';
+import { fingerprint, isCertificateCurrent, isUsableAuthority, keyMatchesCertificate, readTlsSecret, tlsSecretData } from './tls-secret.ts';
 
 describe('TLS Secrets', async () => {
   const ca = await createCertificateAuthority('test-ca');
@@ -23,6 +23,16 @@ describe('TLS Secrets', async () => {
     expect(keyMatchesCertificate(serving)).toBe(true);
     expect(keyMatchesCertificate({ certificate: serving.certificate, privateKey: other.privateKey })).toBe(false);
     expect(keyMatchesCertificate({ certificate: 'garbage', privateKey: 'garbage' })).toBe(false);
+  });
+
+  it('keep serving a certificate only while its key matches, its CA signed it and its names are wanted', async () => {
+    const wanted = { dnsNames: ['svc.ns.svc'] };
+    expect(isCertificateCurrent(serving, ca.certificate, wanted)).toBe(true);
+    expect(isCertificateCurrent(undefined, ca.certificate, wanted)).toBe(false);
+    expect(isCertificateCurrent({ certificate: serving.certificate, privateKey: other.privateKey }, ca.certificate, wanted)).toBe(false);
+    expect(isCertificateCurrent(serving, ca.certificate, { dnsNames: ['other.ns.svc'] })).toBe(false);
+    const otherCa = await createCertificateAuthority('other-ca');
+    expect(isCertificateCurrent(serving, otherCa.certificate, wanted)).toBe(false);
   });
 
   it('accept only a CA certificate with its key as an authority', () => {

@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { PemKeyPair } from './certificates.ts';
+import { needsRenewal, type PemKeyPair } from './certificates.ts';
 import { base64, secretField } from '../runtime/kube/secrets.ts';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
@@ -39,6 +39,14 @@ export function keyMatchesCertificate(material: PemKeyPair): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * True when a kept certificate can go on being served: its key matches, and it needs no renewal
+ * (signed by this CA, for these names, outside its renewal window).
+ */
+export function isCertificateCurrent(material: TlsMaterial | undefined, caPem: string, wanted: { dnsNames?: string[]; ipAddresses?: string[] }, now = Date.now()): material is TlsMaterial {
+  return material !== undefined && keyMatchesCertificate(material) && !needsRenewal(material.certificate, caPem, wanted, now);
 }
 
 /** True when the pair is a usable certificate authority: a CA certificate, its key, not expired. */

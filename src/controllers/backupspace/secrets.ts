@@ -7,11 +7,12 @@ import { randomBytes } from 'node:crypto';
 import type { BackupSpace } from '../../api/types.ts';
 import { generateCredential, hashSecret } from '../../crypto/index.ts';
 import type { GatewayAccessConfig } from '../../gateway/access-config.ts';
-import { issueServingCertificate, needsRenewal, type PemKeyPair } from '../../pki/certificates.ts';
+import { issueServingCertificate, type PemKeyPair } from '../../pki/certificates.ts';
+import { isCertificateCurrent, readTlsSecret, TLS_SECRET_TYPE, tlsSecretData } from '../../pki/tls-secret.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { CREDENTIAL_HASH_ANNOTATION, gatewayServiceHost, spaceObjectNames } from '../labels.ts';
 import type { Secret, SpaceKeys } from './keys.ts';
-import { base64, secretField } from '../../runtime/kube/secrets.ts';
+import { base64 } from '../../runtime/kube/secrets.ts';
 import { secretMetadata } from './desired.ts';
 
 /** Names the gateway's certificate must carry: its Service inside the cluster, and its fixed address. */
@@ -27,15 +28,14 @@ export function gatewayCertificateNames(space: BackupSpace, address: string | un
 /** The TLS Secret to apply, or undefined when the current one is still good. */
 export async function gatewayTlsSecret(space: BackupSpace, tenant: string, address: string | undefined, ca: PemKeyPair, current: Secret | undefined): Promise<ApplyObject | undefined> {
   const names = gatewayCertificateNames(space, address);
-  const certificate = secretField(current, 'tls.crt');
-  if (certificate && !needsRenewal(certificate, ca.certificate, names)) return undefined;
+  if (isCertificateCurrent(readTlsSecret(current), ca.certificate, names)) return undefined;
   const issued = await issueServingCertificate(ca, { commonName: names.dnsNames[2] ?? space.metadata.name ?? 'gateway', ...names, validityDays: 365 });
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: secretMetadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').tlsSecret, 'gateway-tls'),
-    type: 'kubernetes.io/tls',
-    data: { 'tls.crt': base64(issued.certificate), 'tls.key': base64(issued.privateKey), 'ca.crt': base64(ca.certificate) },
+    type: TLS_SECRET_TYPE,
+    data: tlsSecretData({ ...issued, ca: ca.certificate }),
   };
 }
 
