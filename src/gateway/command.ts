@@ -4,6 +4,7 @@
  * keeps the previous configuration instead).
  */
 import type { Command } from 'commander';
+import { parseListenAddress } from '../runtime/listen-address.ts';
 import { createLogger } from '../log/logger.ts';
 import { Gateway } from './server.ts';
 
@@ -25,20 +26,6 @@ import { Gateway } from './server.ts';
  * too late) nor in NODE_OPTIONS (not allowed there), hence command-line flags.
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--initial-old-space-size=64'];
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/** Parses `host:port`, `[v6]:port` or `:port`. */
-export function parseListenAddress(text: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  const port = match === null ? NaN : Number(match[3]);
-  if (match === null || port > 65535) throw new Error(`--listen must be host:port, [ipv6]:port or :port, not "${text}"`);
-  const host = match[1] ?? match[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
 
 export function registerGatewayCommand(program: Command): void {
   program

@@ -27,7 +27,8 @@ import { InformerFactory } from '../runtime/informer-factory.ts';
 import { KubeClient } from '../runtime/kube/client.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { createRuntimeMetrics } from '../runtime/metrics.ts';
-import { parseAddress, startProbeServer } from '../runtime/probe-server.ts';
+import { parseBindAddress } from '../runtime/listen-address.ts';
+import { startProbeServer } from '../runtime/probe-server.ts';
 import type { WebhookOptions } from '../webhook/options.ts';
 import { startWebhook } from '../webhook/run.ts';
 import { readFile } from 'node:fs/promises';
@@ -122,15 +123,12 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
 
   const tls = await servingTls(options);
   const servers = [];
-  const probe = parseAddress(options.probeAddress);
-  const metricsAt = parseAddress(options.metricsAddress);
+  const probe = parseBindAddress(options.probeAddress, '--health-probe-bind-address');
+  const metricsAt = parseBindAddress(options.metricsAddress, '--metrics-bind-address');
   const sameAddress = probe && metricsAt && probe.host === metricsAt.host && probe.port === metricsAt.port;
-  if (probe) {
-    servers.push(await startProbeServer({ ...probe, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready(), serveProbes: true, serveMetrics: Boolean(sameAddress) }));
-  }
-  if (metricsAt && !sameAddress) {
-    servers.push(await startProbeServer({ ...metricsAt, tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready(), serveProbes: false, serveMetrics: true }));
-  }
+  const serving = { tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready() };
+  if (probe) servers.push(await startProbeServer({ ...probe, ...serving, serveProbes: true, serveMetrics: Boolean(sameAddress) }));
+  if (metricsAt && !sameAddress) servers.push(await startProbeServer({ ...metricsAt, ...serving, serveProbes: false, serveMetrics: true }));
   logger.info({ identity, server: client.serverUrl, probePort: servers[0]?.port, metricsPort: servers.at(-1)?.port, leaderElection: options.leaderElect }, 'operator starting');
 
   informers.start(stop.signal);

@@ -17,15 +17,6 @@ export interface ProbeServerOptions {
   serveProbes: boolean;
 }
 
-export function parseAddress(address: string, defaultHost = '0.0.0.0'): { host: string; port: number } | undefined {
-  if (address === '0' || address === '') return undefined;
-  const colon = address.lastIndexOf(':');
-  const host = colon > 0 ? address.slice(0, colon).replace(/^\[|\]$/g, '') : defaultHost;
-  const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address '${address}': expected host:port or :port`);
-  return { host: host || defaultHost, port };
-}
-
 export async function startProbeServer(options: ProbeServerOptions): Promise<{ server: Server; port: number }> {
   const server = createServer({ ...options.tls, minVersion: 'TLSv1.2' }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];

@@ -14,7 +14,7 @@ import type { KubeClient } from '../runtime/kube/client.ts';
 import { K8S } from '../runtime/kube/resource-ref.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { KubeObject } from '../runtime/object.ts';
-import { parseAddress } from '../runtime/probe-server.ts';
+import { parseBindAddress } from '../runtime/listen-address.ts';
 import { informerLookups, liveSpaces } from './lookups.ts';
 import { servingNames, type WebhookOptions } from './options.ts';
 import { registerWebhooks, WEBHOOK_SERVICE_PORT, type ClientTarget, type RegistrationOptions } from './registration.ts';
@@ -42,7 +42,7 @@ const OPERATOR_CHECK_MS = 10 * 60_000;
 const CERT_MANAGER_CHECK_MS = 60_000;
 
 export function startWebhook(deps: WebhookDependencies, webhook: WebhookOptions | undefined, namespace: string, signal: AbortSignal): RunningWebhook {
-  const bind = webhook ? parseAddress(webhook.bindAddress) : undefined;
+  const bind = webhook ? parseBindAddress(webhook.bindAddress, '--webhook-bind-address') : undefined;
   if (!webhook || !bind) {
     deps.logger.info('admission webhook disabled');
     return { ready: () => true, stop: async () => undefined };
