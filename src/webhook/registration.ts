@@ -13,7 +13,8 @@ import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME } from '../controllers/labe
 import { applyObject, type ApplyObject } from '../runtime/apply.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { K8S } from '../runtime/kube/resource-ref.ts';
-import type { Operation } from './review.ts';
+import { base64 } from '../runtime/kube/secrets.ts';
+import { WEBHOOK_ROUTES, webhookPath } from './validators.ts';
 
 export const WEBHOOK_CONFIGURATION_NAME = OPERATOR_NAME;
 export const CA_INJECT_ANNOTATION = 'cert-manager.io/inject-ca-from';
@@ -21,18 +22,6 @@ export const CA_INJECT_ANNOTATION = 'cert-manager.io/inject-ca-from';
 export const WEBHOOK_SERVICE_PORT = 443;
 /** The API server waits at most this long for an answer; ours come from memory in microseconds. */
 const TIMEOUT_SECONDS = 10;
-
-/** What is validated: each entry is one webhook of the configuration and one path of the server. */
-export const WEBHOOKS: readonly { resource: string; operations: Operation[]; scope: 'Namespaced' | 'Cluster' }[] = [
-  { resource: 'backupspaces', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
-  { resource: 'endpoints', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' },
-  { resource: 'tenants', operations: ['CREATE', 'UPDATE'], scope: 'Cluster' },
-  { resource: 'datacenters', operations: ['DELETE'], scope: 'Cluster' },
-];
-
-export function webhookPath(resource: string): string {
-  return `/validate/${resource}`;
-}
 
 /** Name of one webhook, as kubectl users see it: `admission webhook "<name>" denied the request`. */
 export function webhookName(resource: string): string {
@@ -53,7 +42,7 @@ export interface RegistrationOptions {
 }
 
 export function desiredWebhookConfiguration(options: RegistrationOptions): ApplyObject {
-  const caBundle = options.caBundle ? Buffer.from(options.caBundle, 'utf8').toString('base64') : undefined;
+  const caBundle = options.caBundle ? base64(options.caBundle) : undefined;
   const clientConfig = (resource: string) => ({
     ...('url' in options.target
       ? { url: `${options.target.url.replace(/\/+$/, '')}${webhookPath(resource)}` }
@@ -68,7 +57,7 @@ export function desiredWebhookConfiguration(options: RegistrationOptions): Apply
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
       ...(options.injectCaFrom ? { annotations: { [CA_INJECT_ANNOTATION]: options.injectCaFrom } } : {}),
     },
-    webhooks: WEBHOOKS.map(({ resource, operations, scope }) => ({
+    webhooks: WEBHOOK_ROUTES.map(({ resource, operations, scope }) => ({
       name: webhookName(resource),
       admissionReviewVersions: ['v1'],
       sideEffects: 'None',

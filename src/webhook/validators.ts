@@ -25,7 +25,7 @@ import {
 } from '../admission/rules.ts';
 import { parseQuantity } from '../admission/quantity.ts';
 import { tenantNamespaceName } from '../controllers/labels.ts';
-import { errorVerdict, verdictOf, type AdmissionRequest, type Verdict } from './review.ts';
+import { errorVerdict, verdictOf, type AdmissionRequest, type Operation, type Verdict } from './review.ts';
 
 /** Read access to the objects the rules compare against (the operator's informer caches). */
 export interface AdmissionLookups {
@@ -134,6 +134,9 @@ export const validateDatacenter: Validator = (request, lookups) => {
 export interface WebhookRoute {
   /** Plural of the tenantbackup.io resource this path validates. */
   resource: string;
+  /** What the API server sends it (the rules of its webhook in the configuration). */
+  operations: Operation[];
+  scope: 'Namespaced' | 'Cluster';
   validate: Validator;
   /** Judging needs the caches (the endpoint rule does not). */
   needsCaches: boolean;
@@ -145,12 +148,20 @@ export interface WebhookRoute {
   consistentSpaces?: boolean;
 }
 
-export const ROUTES: Readonly<Record<string, WebhookRoute>> = {
-  '/validate/backupspaces': { resource: 'backupspaces', validate: validateBackupSpace, needsCaches: true },
-  '/validate/endpoints': { resource: 'endpoints', validate: validateEndpoint, needsCaches: false },
-  '/validate/tenants': { resource: 'tenants', validate: validateTenant, needsCaches: true },
-  '/validate/datacenters': { resource: 'datacenters', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
-};
+/** What is validated: each entry is one webhook of the configuration and one path of the server. */
+export const WEBHOOK_ROUTES: readonly WebhookRoute[] = [
+  { resource: 'backupspaces', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced', validate: validateBackupSpace, needsCaches: true },
+  { resource: 'endpoints', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced', validate: validateEndpoint, needsCaches: false },
+  { resource: 'tenants', operations: ['CREATE', 'UPDATE'], scope: 'Cluster', validate: validateTenant, needsCaches: true },
+  { resource: 'datacenters', operations: ['DELETE'], scope: 'Cluster', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
+];
+
+export function webhookPath(resource: string): string {
+  return `/validate/${resource}`;
+}
+
+/** The routes by the path the server serves them on. */
+export const ROUTES: Readonly<Record<string, WebhookRoute>> = Object.fromEntries(WEBHOOK_ROUTES.map((route) => [webhookPath(route.resource), route]));
 
 /**
  * The whole decision for one request on one path: the right resource, a sub-resource left alone,
