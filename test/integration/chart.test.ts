@@ -25,7 +25,7 @@ import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
 import { defaultBinDir } from '../harness/controlplane.ts';
 import { freePort } from '../harness/ports.ts';
-import { createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, waitForCondition } from '../support/cluster-objects.ts';
+import { canGetSecret, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
@@ -305,8 +305,7 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     await operator?.stop();
     // A webhook that fails closed must not outlive its operator: it would refuse every later test's objects.
     await deleteQuietly(objectPath(K8S.ValidatingWebhookConfiguration, WEBHOOK_CONFIGURATION_NAME));
-    await mergePatch(client, API.Tenant, tenantName, undefined, { spec: { contract: { exportOnTermination: false } } }).catch(() => undefined);
-    await deleteQuietly(objectPath(API.Tenant, tenantName));
+    await removeTenant(client, tenantName);
     for (const object of rbacObjects.filter((o) => o.kind.startsWith('Cluster'))) {
       await deleteQuietly(`/apis/rbac.authorization.k8s.io/v1/${object.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${object.metadata.name}`);
     }
@@ -353,14 +352,7 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     expect(endpoint.status?.credentialsSecretName).toBe('endpoint-laptop-credentials');
     expect(await readObject<V1Secret>(client, K8S.Secret, 'endpoint-laptop-credentials', tenantNamespace)).toBeDefined();
     // Granting `get` on this Secret needs the operator to hold it: no escalate in the chart.
-    await eventually('giulia to be able to read the credentials', async () => {
-      const review = await client.request<{ status: { allowed: boolean } }>({
-        method: 'POST',
-        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'giulia@example.com', resourceAttributes: { namespace: tenantNamespace, verb: 'get', resource: 'secrets', name: 'endpoint-laptop-credentials' } } },
-      });
-      return review.status.allowed ? true : undefined;
-    });
+    await eventually('giulia to be able to read the credentials', async () => ((await canGetSecret(client, 'giulia@example.com', tenantNamespace, 'endpoint-laptop-credentials')) ? true : undefined));
   });
 
   it('re-issues a broken webhook certificate in place', async () => {

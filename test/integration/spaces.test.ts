@@ -11,12 +11,14 @@ import { openWithPassword, verifySecret, verifyTotp } from '../../src/crypto/ind
 import type { GatewayAccessConfig } from '../../src/gateway/access-config.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { ZONE_LABEL } from '../harness/topology.ts';
 import {
+  canGetSecret,
   condition,
   createEndpoint,
+  createReadyTenant,
   createSpace,
-  createTenant,
   ensureDatacenters,
   mergePatch,
   readObject,
@@ -35,11 +37,6 @@ let operator: OperatorProcess;
 
 const CUSTOMER_PASSWORD = `planted-customer-password-${uniqueName('x')}`;
 
-function decode(secret: V1Secret | undefined, key: string): string | undefined {
-  const value = secret?.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-}
-
 async function list<T>(path: string): Promise<T[]> {
   return (await client.request<{ items: T[] }>({ method: 'GET', path })).items;
 }
@@ -47,14 +44,12 @@ async function list<T>(path: string): Promise<T[]> {
 async function newTenant(prefix: string, spec: Partial<Tenant['spec']> = {}): Promise<{ name: string; namespace: string }> {
   const name = uniqueName(prefix);
   tenants.push(name);
-  await createTenant(client, name, { quotas: { storage: '500Gi', spaces: 4, endpoints: 10 }, ...spec });
-  await waitForCondition<Tenant>(client, API.Tenant, name, undefined, 'Ready', 'True');
-  return { name, namespace: `tenant-${name}` };
+  return createReadyTenant(client, name, { quotas: { storage: '500Gi', spaces: 4, endpoints: 10 }, ...spec });
 }
 
 async function accessConfig(namespace: string, space: string): Promise<GatewayAccessConfig> {
   const secret = await eventually('the gateway configuration', () => readObject<V1Secret>(client, K8S.Secret, `${space}-gateway-config`, namespace));
-  return JSON.parse(decode(secret, 'access.json') ?? '{}') as GatewayAccessConfig;
+  return JSON.parse(secretField(secret, 'access.json') ?? '{}') as GatewayAccessConfig;
 }
 
 beforeAll(async () => {
@@ -133,7 +128,7 @@ describe('keys', () => {
 
     // The stored record opens with the password, and yields the key the status names.
     const keySecret = await readObject<V1Secret>(client, K8S.Secret, 'vault-key', namespace);
-    const record = JSON.parse(decode(keySecret, 'record') ?? '{}');
+    const record = JSON.parse(secretField(keySecret, 'record') ?? '{}');
     const dataKey = await openWithPassword(CUSTOMER_PASSWORD, record, space.metadata.uid ?? '');
     // Neither the password nor the data key is anywhere in the namespace, the cluster's events or the logs.
     const plain = [CUSTOMER_PASSWORD, dataKey.toString('base64'), dataKey.toString('hex'), dataKey.toString('base64url')];
@@ -144,7 +139,7 @@ describe('keys', () => {
       ...(await list(collectionPath(K8S.Deployment, namespace))),
       ...(await list(collectionPath(K8S.Event))),
     ]);
-    const decodedSecrets = (await list<V1Secret>(collectionPath(K8S.Secret, namespace))).flatMap((s) => Object.keys(s.data ?? {}).map((k) => decode(s, k) ?? '')).join('\n');
+    const decodedSecrets = (await list<V1Secret>(collectionPath(K8S.Secret, namespace))).flatMap((s) => Object.keys(s.data ?? {}).map((k) => secretField(s, k) ?? '')).join('\n');
     const logs = await operator.logText();
     for (const value of plain) {
       expect(everything).not.toContain(value);
@@ -194,9 +189,9 @@ describe('endpoints', () => {
     expect(laptop.status).toMatchObject({ credentialsSecretName: 'endpoint-laptop-credentials', activation: 'Pending', repository: 'endpoints/laptop' });
     expect(laptop.status?.url).toBe(`rest:https://main-gateway.${namespace}.svc:8443/laptop/`);
     const credentials = await readObject<V1Secret>(client, K8S.Secret, 'endpoint-laptop-credentials', namespace);
-    const password = decode(credentials, 'password') ?? '';
+    const password = secretField(credentials, 'password') ?? '';
     expect(password.length).toBeGreaterThanOrEqual(43);
-    expect(decode(credentials, 'activationCode')).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(secretField(credentials, 'activationCode')).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
 
     const access = await eventually('both endpoints in the access configuration', async () => {
       const config = await accessConfig(namespace, 'main');
@@ -211,11 +206,7 @@ describe('endpoints', () => {
     expect(suspended?.status?.activation).toBe('Suspended');
 
     // Admins may read the devices' credentials, by name; viewers may not.
-    const allowed = async (user: string, name: string) => (await client.request<{ status: { allowed: boolean } }>({
-      method: 'POST',
-      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: { namespace, verb: 'get', resource: 'secrets', name } } },
-    })).status.allowed;
+    const allowed = (user: string, secretName: string) => canGetSecret(client, user, namespace, secretName);
     await eventually('giulia to be able to read the credentials', async () => ((await allowed('giulia@example.com', 'endpoint-laptop-credentials')) ? true : undefined));
     expect(await allowed('giulia@example.com', 'main-key')).toBe(false);
     expect(await allowed('someone@example.com', 'endpoint-laptop-credentials')).toBe(false);
@@ -241,17 +232,13 @@ describe('two-factor access', () => {
     });
     await createSpace(client, 'main', namespace, { size: '10Gi', datacenter: 'it-mil1', replicas: 1 });
     const enrolment = await eventually('giulia\'s enrolment', () => readObject<V1Secret>(client, K8S.Secret, 'user-giulia-2fa', namespace));
-    const uri = decode(enrolment, 'otpauthUri') ?? '';
-    const secret = decode(enrolment, 'totpSecret') ?? '';
+    const uri = secretField(enrolment, 'otpauthUri') ?? '';
+    const secret = secretField(enrolment, 'totpSecret') ?? '';
     expect(uri).toMatch(/^otpauth:\/\/totp\//);
     expect(uri).toContain(`secret=${secret}`);
     expect(Buffer.from(enrolment.data?.['qr.png'] ?? '', 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 
-    const allowed = async (user: string, secretName: string) => (await client.request<{ status: { allowed: boolean } }>({
-      method: 'POST',
-      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: { namespace, verb: 'get', resource: 'secrets', name: secretName } } },
-    })).status.allowed;
+    const allowed = (user: string, secretName: string) => canGetSecret(client, user, namespace, secretName);
     await eventually('giulia to be able to read her enrolment', async () => ((await allowed('giulia@example.com', 'user-giulia-2fa')) ? true : undefined));
     expect(await allowed('marco@example.com', 'user-giulia-2fa')).toBe(false);
     expect(await allowed('giulia@example.com', 'user-marco-2fa')).toBe(false);
@@ -263,7 +250,7 @@ describe('two-factor access', () => {
     expect(access.humans.policy).toBe('two-factor');
     const giulia = access.humans.users.find((u) => u.name === 'giulia');
     expect(giulia?.totpSecret).toBe(secret);
-    expect(await verifySecret(decode(enrolment, 'password') ?? '', giulia?.passwordHash ?? '')).toBe(true);
+    expect(await verifySecret(secretField(enrolment, 'password') ?? '', giulia?.passwordHash ?? '')).toBe(true);
     expect(verifyTotp(secret, '000000', { now: 0 })).toBeTypeOf('boolean');
 
     await mergePatch(client, API.Tenant, name, undefined, { spec: { security: { twoFactor: 'Disabled' } } });

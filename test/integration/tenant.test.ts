@@ -10,11 +10,10 @@ import { API } from '../../src/api/refs.ts';
 import type { Tenant } from '../../src/api/types.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
-import { CONTENT_TYPE } from '../../src/runtime/kube/client.ts';
 import { restartApiServer } from '../harness/controlplane.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, refused, uniqueName } from '../support/kube.ts';
-import { createTenant as createTenantObject, removeTenant as removeTenantObject } from '../support/cluster-objects.ts';
+import { createSpace, createTenant as createTenantObject, mergePatch, removeTenant as removeTenantObject } from '../support/cluster-objects.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
 const { kubeconfigPath } = clients();
@@ -104,9 +103,8 @@ describe('a tenant', () => {
     expect(tooBig.message).toContain('exceeded quota: tenant-quota');
     expect(tooBig.message).toContain('requests.storage');
 
-    const space = (spaceName: string) => ({ apiVersion: 'tenantbackup.io/v1alpha1', kind: 'BackupSpace', metadata: { name: spaceName }, spec: { size: '5Gi', datacenter: 'it-mil1' } });
-    await client.request({ method: 'POST', path: collectionPath(API.BackupSpace, namespace), body: space('first') });
-    const second = await refused(client.request({ method: 'POST', path: collectionPath(API.BackupSpace, namespace), body: space('second') }));
+    await createSpace(client, 'first', namespace, { size: '5Gi', datacenter: 'it-mil1' });
+    const second = await refused(createSpace(client, 'second', namespace, { size: '5Gi', datacenter: 'it-mil1' }));
     expect(second.code).toBe(403);
     expect(second.message).toContain('count/backupspaces.tenantbackup.io');
     await client.request({ method: 'DELETE', path: objectPath(API.BackupSpace, 'first', namespace) });
@@ -131,12 +129,7 @@ describe('a tenant', () => {
   });
 
   it('converges on edits: quotas, users, and a suspended contract', async () => {
-    await client.request({
-      method: 'PATCH',
-      path: objectPath(API.Tenant, name),
-      body: { spec: { quotas: { storage: '40Gi', spaces: 2, endpoints: 3 }, users: [{ name: 'marco', email: 'marco@example.com', role: 'viewer' }], contract: { state: 'Suspended' } } },
-      contentType: CONTENT_TYPE.merge,
-    });
+    await mergePatch(client, API.Tenant, name, undefined, { spec: { quotas: { storage: '40Gi', spaces: 2, endpoints: 3 }, users: [{ name: 'marco', email: 'marco@example.com', role: 'viewer' }], contract: { state: 'Suspended' } } });
     const suspended = await eventually('the tenant to show the suspension', async () => {
       const t = await waitReady(name);
       return t.status?.phase === 'Suspended' ? t : undefined;
@@ -155,7 +148,7 @@ describe('a tenant', () => {
     });
     const ns = await get<Named>(objectPath(K8S.Namespace, namespace));
     expect(ns.metadata.labels?.['tenantbackup.io/contract']).toBe('Suspended');
-    await client.request({ method: 'PATCH', path: objectPath(API.Tenant, name), body: { spec: { contract: { state: 'Active' } } }, contentType: CONTENT_TYPE.merge });
+    await mergePatch(client, API.Tenant, name, undefined, { spec: { contract: { state: 'Active' } } });
     await eventually('client ingress to come back', async () => (await get<Named>(objectPath(K8S.NetworkPolicy, 'allow-backup-clients', namespace)).catch(() => undefined)));
   });
 
@@ -163,11 +156,7 @@ describe('a tenant', () => {
     const keeper = uniqueName('keeper');
     await createTenant(keeper);
     await waitReady(keeper);
-    await client.request({
-      method: 'POST',
-      path: collectionPath(API.BackupSpace, `tenant-${keeper}`),
-      body: { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'BackupSpace', metadata: { name: 'data' }, spec: { size: '5Gi', datacenter: 'it-mil1' } },
-    });
+    await createSpace(client, 'data', `tenant-${keeper}`, { size: '5Gi', datacenter: 'it-mil1' });
     await client.request({ method: 'DELETE', path: objectPath(API.Tenant, keeper) });
     const stalled = await eventually('the deletion to stall on the export', async () => {
       const t = await getTenant(keeper);
@@ -176,7 +165,7 @@ describe('a tenant', () => {
     expect(stalled.status?.phase).toBe('Terminating');
     await get(objectPath(K8S.Namespace, `tenant-${keeper}`));
     // Waiving the export lets it go, namespace and all.
-    await client.request({ method: 'PATCH', path: objectPath(API.Tenant, keeper), body: { spec: { contract: { exportOnTermination: false } } }, contentType: CONTENT_TYPE.merge });
+    await mergePatch(client, API.Tenant, keeper, undefined, { spec: { contract: { exportOnTermination: false } } });
     await eventually('the tenant and its namespace to be gone', async () => {
       const gone = await getTenant(keeper).then(() => false, () => true);
       const nsGone = await get(objectPath(K8S.Namespace, `tenant-${keeper}`)).then(() => false, () => true);
@@ -215,7 +204,7 @@ describe('the runtime', () => {
     const restarts = await operator.metric('tenantbackup_watch_restarts_total', { resource: 'tenants.tenantbackup.io' });
     expect(restarts).toBeGreaterThan(0);
     // Recovered objects are reconciled again: a change made after the restart converges.
-    await client.request({ method: 'PATCH', path: objectPath(API.Tenant, before), body: { spec: { quotas: { storage: '55Gi' } } }, contentType: CONTENT_TYPE.merge });
+    await mergePatch(client, API.Tenant, before, undefined, { spec: { quotas: { storage: '55Gi' } } });
     await eventually('the edit after the restart to converge', async () => {
       const quota = await get<{ spec: { hard: Record<string, string> } }>(objectPath(K8S.ResourceQuota, 'tenant-quota', `tenant-${before}`));
       return quota.spec.hard['requests.storage'] === '55Gi' ? true : undefined;

@@ -13,15 +13,16 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/types.ts';
-import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
-import { isApiError, KubeApiError } from '../../src/runtime/kube/errors.ts';
-import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { KubeClient } from '../../src/runtime/kube/client.ts';
+import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { freePort } from '../harness/ports.ts';
 import { DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
+import { createIfAbsent, createObject, createReadyTenant, ensureDatacenters, forCreate, mergePatch, readObject, removeTenant } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { kubectl } from '../support/kubectl.ts';
-import { clients, eventually, uniqueName } from '../support/kube.ts';
-import { datacenter as datacenterObject, endpoint as endpointObject, space as spaceObject, tenant as tenantObject } from '../support/objects.ts';
+import { clients, eventually, refused as refusal, uniqueName } from '../support/kube.ts';
+import { datacenter as datacenterObject, endpoint as endpointObject, space as spaceObject } from '../support/objects.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
 const exec = promisify(execFile);
@@ -37,42 +38,6 @@ const VWC = 'tenant-backup-operator';
 const SERVING_SECRET = 'tenant-backup-webhook-tls';
 const CA_SECRET = 'tenant-backup-operator-ca';
 
-interface Named { metadata: { name?: string; namespace?: string } }
-
-/** Strips what the server assigns from a builder's object. */
-function forCreate<T extends Named>(object: T): T {
-  const { name, namespace } = object.metadata;
-  return { ...object, metadata: { name, ...(namespace ? { namespace } : {}) } };
-}
-
-async function create<T>(ref: ResourceRef, object: Named, dryRun = false): Promise<T> {
-  return client.request<T>({ method: 'POST', path: collectionPath(ref, object.metadata.namespace), body: forCreate(object), query: dryRun ? { dryRun: 'All' } : undefined });
-}
-
-async function patch(ref: ResourceRef, name: string, namespace: string | undefined, body: unknown): Promise<void> {
-  await client.request({ method: 'PATCH', path: objectPath(ref, name, namespace), body, contentType: CONTENT_TYPE.merge });
-}
-
-async function read<T>(ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
-  try {
-    return await client.request<T>({ method: 'GET', path: objectPath(ref, name, namespace) });
-  } catch (error) {
-    if (isApiError(error, 404)) return undefined;
-    throw error;
-  }
-}
-
-/** The API server's refusal: its status code and the message a kubectl user reads. */
-async function refusal(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof KubeApiError) return { code: error.code, message: error.serverMessage };
-    throw error;
-  }
-  throw new Error('expected the API server to refuse the request, but it was accepted');
-}
-
 function deniedBy(resource: string, message: string): string {
   return `admission webhook "validate.${resource}.tenantbackup.io" denied the request: ${message}`;
 }
@@ -80,17 +45,7 @@ function deniedBy(resource: string, message: string): string {
 async function newTenant(prefix: string, spec: Partial<Tenant['spec']> = {}): Promise<{ name: string; namespace: string }> {
   const name = uniqueName(prefix);
   tenants.push(name);
-  await create(API.Tenant, tenantObject(name, { quotas: { storage: '100Gi', spaces: 5, endpoints: 5 }, ...spec }));
-  await eventually(`tenant ${name} to be Ready`, async () => {
-    const tenant = await read<Tenant>(API.Tenant, name);
-    return tenant?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? tenant : undefined;
-  });
-  return { name, namespace: `tenant-${name}` };
-}
-
-function decode(secret: V1Secret | undefined, key: string): string | undefined {
-  const value = secret?.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+  return createReadyTenant(client, name, { quotas: { storage: '100Gi', spaces: 5, endpoints: 5 }, ...spec });
 }
 
 function handshake(options: ConnectionOptions): Promise<{ protocol?: string | null; fingerprint?: string; error?: string }> {
@@ -103,17 +58,15 @@ function handshake(options: ConnectionOptions): Promise<{ protocol?: string | nu
   });
 }
 
+/** A datacenter of its own for one test, on the nodes of a simulated one. */
 async function ensureDatacenter(name: string, country: string, zone: string, spec: Partial<Datacenter['spec']> = {}): Promise<void> {
-  const object = datacenterObject(name, country, { nodeSelector: { matchLabels: { [ZONE_LABEL]: zone } }, storage: { storageClassName: DATACENTER_STORAGE_CLASS }, ...spec });
-  await create(API.Datacenter, object).catch((error: unknown) => { if (!isApiError(error, 409)) throw error; });
+  await createIfAbsent(client, API.Datacenter, datacenterObject(name, country, { nodeSelector: { matchLabels: { [ZONE_LABEL]: zone } }, ...spec }));
 }
 
 beforeAll(async () => {
   await installCrds(client);
-  await ensureDatacenter('it-mil1', 'IT', 'it-mil1');
-  await ensureDatacenter('de-fra1', 'DE', 'de-fra1');
-  await ensureDatacenter('fr-par1', 'FR', 'fr-par1');
-  await create(K8S.Namespace, { metadata: { name: operatorNamespace } });
+  await ensureDatacenters(client);
+  await createObject(client, K8S.Namespace, { metadata: { name: operatorNamespace } });
   port = await freePort();
   operator = await OperatorProcess.start(kubeconfigPath, [
     '--namespace', operatorNamespace,
@@ -125,7 +78,7 @@ beforeAll(async () => {
   // The API server picks up a new webhook configuration from its own watch, a moment later: probe
   // with a dry run (our webhook has no side effects, so the API server calls it for dry runs too).
   await eventually('the API server to call the webhook', async () => {
-    const { message } = await refusal(create(API.BackupSpace, spaceObject('probe', 'default'), true));
+    const { message } = await refusal(createObject(client, API.BackupSpace, spaceObject('probe', 'default'), { dryRun: true }));
     return message.includes('admission webhook "validate.backupspaces.tenantbackup.io"') ? true : undefined;
   }, { timeoutMs: 30_000 });
 });
@@ -134,19 +87,16 @@ afterAll(async () => {
   await operator?.stop();
   // A webhook that fails closed must not outlive its operator: it would refuse every later test's objects.
   await client.request({ method: 'DELETE', path: objectPath(K8S.ValidatingWebhookConfiguration, VWC) }).catch(() => undefined);
-  for (const name of tenants) {
-    await patch(API.Tenant, name, undefined, { spec: { contract: { exportOnTermination: false } } }).catch(() => undefined);
-    await client.request({ method: 'DELETE', path: objectPath(API.Tenant, name) }).catch(() => undefined);
-  }
+  for (const name of tenants) await removeTenant(client, name);
   for (const name of extraDatacenters) await client.request({ method: 'DELETE', path: objectPath(API.Datacenter, name) }).catch(() => undefined);
 });
 
 describe('registration', () => {
   it('registers every webhook by URL with the CA kept in the operator namespace, failing closed', async () => {
-    const vwc = await read<{ webhooks: { name: string; failurePolicy: string; sideEffects: string; admissionReviewVersions: string[]; clientConfig: { url?: string; caBundle?: string }; rules: { operations: string[]; resources: string[] }[] }[] }>(K8S.ValidatingWebhookConfiguration, VWC);
-    const ca = await read<V1Secret>(K8S.Secret, CA_SECRET, operatorNamespace);
+    const vwc = await readObject<{ webhooks: { name: string; failurePolicy: string; sideEffects: string; admissionReviewVersions: string[]; clientConfig: { url?: string; caBundle?: string }; rules: { operations: string[]; resources: string[] }[] }[] }>(client, K8S.ValidatingWebhookConfiguration, VWC);
+    const ca = await readObject<V1Secret>(client, K8S.Secret, CA_SECRET, operatorNamespace);
     expect(ca?.type).toBe('kubernetes.io/tls');
-    expect(decode(ca, 'ca.crt')).toBe(decode(ca, 'tls.crt'));
+    expect(secretField(ca, 'ca.crt')).toBe(secretField(ca, 'tls.crt'));
     const hooks = vwc?.webhooks ?? [];
     expect(hooks.map((h) => [h.name, h.rules[0]?.operations, h.clientConfig.url])).toEqual([
       ['validate.backupspaces.tenantbackup.io', ['CREATE', 'UPDATE'], `https://127.0.0.1:${port}/validate/backupspaces`],
@@ -156,13 +106,13 @@ describe('registration', () => {
     ]);
     for (const hook of hooks) {
       expect(hook).toMatchObject({ failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'] });
-      expect(Buffer.from(hook.clientConfig.caBundle ?? '', 'base64').toString()).toBe(decode(ca, 'ca.crt'));
+      expect(Buffer.from(hook.clientConfig.caBundle ?? '', 'base64').toString()).toBe(secretField(ca, 'ca.crt'));
     }
-    const serving = await read<V1Secret>(K8S.Secret, SERVING_SECRET, operatorNamespace);
-    const certificate = new X509Certificate(decode(serving, 'tls.crt') ?? '');
+    const serving = await readObject<V1Secret>(client, K8S.Secret, SERVING_SECRET, operatorNamespace);
+    const certificate = new X509Certificate(secretField(serving, 'tls.crt') ?? '');
     expect(certificate.subjectAltName).toContain('IP Address:127.0.0.1');
     expect(certificate.subjectAltName).toContain(`DNS:tenant-backup-webhook.${operatorNamespace}.svc`);
-    expect(certificate.verify(new X509Certificate(decode(ca, 'ca.crt') ?? '').publicKey)).toBe(true);
+    expect(certificate.verify(new X509Certificate(secretField(ca, 'ca.crt') ?? '').publicKey)).toBe(true);
   });
 });
 
@@ -174,10 +124,10 @@ describe('backup spaces', () => {
   });
 
   it('refuses a space in a country the tenant does not allow, naming the field and the rule', async () => {
-    const refused = await refusal(create(API.BackupSpace, spaceObject('in-germany', acme.namespace, { datacenter: 'de-fra1' })));
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('in-germany', acme.namespace, { datacenter: 'de-fra1' })));
     expect(refused.code).toBe(403);
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant ${acme.name} allows only IT`));
-    expect(await read(API.BackupSpace, 'in-germany', acme.namespace)).toBeUndefined();
+    expect(await readObject(client, API.BackupSpace, 'in-germany', acme.namespace)).toBeUndefined();
   });
 
   it('shows kubectl users the same words', async () => {
@@ -188,37 +138,37 @@ describe('backup spaces', () => {
   });
 
   it('admits a space in an allowed datacenter', async () => {
-    const admitted = await create<BackupSpace>(API.BackupSpace, spaceObject('in-milan', acme.namespace, { datacenter: 'it-mil1', size: '10Gi' }));
+    const admitted = await createObject<BackupSpace>(client, API.BackupSpace, spaceObject('in-milan', acme.namespace, { datacenter: 'it-mil1', size: '10Gi' }));
     expect(admitted.metadata.uid).toBeTruthy();
   });
 
   it('refuses a space that would exceed the tenant\'s storage quota, saying used, requested and limit', async () => {
     await eventually('the first space to be in the webhook\'s cache', async () => {
-      const { message } = await refusal(create(API.BackupSpace, spaceObject('too-big', acme.namespace, { size: '15Gi' }), true));
+      const { message } = await refusal(createObject(client, API.BackupSpace, spaceObject('too-big', acme.namespace, { size: '15Gi' }), { dryRun: true }));
       return message.includes('other spaces use 10Gi') ? message : undefined;
     });
-    const refused = await refusal(create(API.BackupSpace, spaceObject('too-big', acme.namespace, { size: '15Gi' })));
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('too-big', acme.namespace, { size: '15Gi' })));
     expect(refused.code).toBe(403);
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.size: quota: tenant ${acme.name}'s storage quota is 20Gi: its other spaces use 10Gi and this space asks for 15Gi, 25Gi in all (10Gi left)`));
     // What fits is admitted, in binary or decimal units.
-    await create(API.BackupSpace, spaceObject('fits', acme.namespace, { size: '10Gi' }), true);
+    await createObject(client, API.BackupSpace, spaceObject('fits', acme.namespace, { size: '10Gi' }), { dryRun: true });
   });
 
   it('judges only what an update changes: metadata always passes, growth past the quota does not', async () => {
     // Lower the quota under what is used: the tenant is now over it (the API server's own quota
     // would say the same for volumes), yet the space can still be labelled, and not grown.
-    await patch(API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '5Gi' } } });
+    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '5Gi' } } });
     await eventually('the webhook to see the lower quota', async () => {
-      const { message } = await refusal(patch(API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '11Gi' } }));
+      const { message } = await refusal(mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '11Gi' } }));
       return message.includes('storage quota is 5Gi') ? true : undefined;
     });
-    await patch(API.BackupSpace, 'in-milan', acme.namespace, { metadata: { labels: { team: 'finance' } } });
-    await patch(API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '20Gi' } } });
+    await mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { metadata: { labels: { team: 'finance' } } });
+    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '20Gi' } } });
   });
 
   it('refuses a space that downgrades the tenant\'s customer key custody', async () => {
     const vault = await newTenant('vault', { security: { keyCustody: 'customer', twoFactor: 'Optional' } });
-    const refused = await refusal(create(API.BackupSpace, spaceObject('weak', vault.namespace, { encryption: { keyCustody: 'provider' } })));
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('weak', vault.namespace, { encryption: { keyCustody: 'provider' } })));
     expect(refused.code).toBe(403);
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.encryption.keyCustody: custody: tenant ${vault.name} requires customer key custody, so its spaces cannot use provider custody; remove keyCustody or set it to customer`));
   });
@@ -228,16 +178,16 @@ describe('backup spaces', () => {
     extraDatacenters.push(name);
     await ensureDatacenter(name, 'IT', 'it-mil1', { storage: { storageClassName: DATACENTER_STORAGE_CLASS, accessMode: 'ReadWriteOnce' } });
     const refused = await eventually('the webhook to see the new datacenter', async () => {
-      const result = await refusal(create(API.BackupSpace, spaceObject('rwo', acme.namespace, { datacenter: name, size: '1Gi', replicas: 2 }), true));
+      const result = await refusal(createObject(client, API.BackupSpace, spaceObject('rwo', acme.namespace, { datacenter: name, size: '1Gi', replicas: 2 }), { dryRun: true }));
       return result.message.includes('replicas') ? result : undefined;
     });
     expect(refused.code).toBe(422);
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.replicas: replicas: datacenter ${name} has ReadWriteOnce storage, which one replica at a time can mount; set replicas to 1 (it is 2)`));
-    await create(API.BackupSpace, spaceObject('rwo', acme.namespace, { datacenter: name, size: '1Gi', replicas: 1 }), true);
+    await createObject(client, API.BackupSpace, spaceObject('rwo', acme.namespace, { datacenter: name, size: '1Gi', replicas: 1 }), { dryRun: true });
   });
 
   it('refuses a space outside any tenant\'s namespace', async () => {
-    const refused = await refusal(create(API.BackupSpace, spaceObject('stray', 'default')));
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('stray', 'default')));
     expect(refused.message).toBe(deniedBy('backupspaces', 'metadata.namespace: tenant-namespace: namespace default is not a tenant namespace; a space lives in its tenant\'s namespace tenant-<tenant>'));
   });
 });
@@ -245,10 +195,10 @@ describe('backup spaces', () => {
 describe('endpoints', () => {
   it('refuses an endpoint that points to a space in another namespace', async () => {
     const tenant = await newTenant('devices');
-    const refused = await refusal(create(API.Endpoint, endpointObject('laptop', tenant.namespace, 'data', { spaceRef: { name: 'data', namespace: 'tenant-someone-else' } })));
+    const refused = await refusal(createObject(client, API.Endpoint, endpointObject('laptop', tenant.namespace, 'data', { spaceRef: { name: 'data', namespace: 'tenant-someone-else' } })));
     expect(refused.code).toBe(422);
     expect(refused.message).toBe(deniedBy('endpoints', `spec.spaceRef.namespace: same-namespace: an endpoint can only use a space of its own namespace ${tenant.namespace}, not one in tenant-someone-else; remove spaceRef.namespace or set it to ${tenant.namespace}`));
-    const admitted = await create<Endpoint>(API.Endpoint, endpointObject('laptop', tenant.namespace, 'data', { spaceRef: { name: 'data', namespace: tenant.namespace } }), true);
+    const admitted = await createObject<Endpoint>(client, API.Endpoint, endpointObject('laptop', tenant.namespace, 'data', { spaceRef: { name: 'data', namespace: tenant.namespace } }), { dryRun: true });
     expect(admitted.metadata.name).toBe('laptop');
   });
 });
@@ -256,15 +206,15 @@ describe('endpoints', () => {
 describe('tenants', () => {
   it('refuses a residency edit that would strand an existing space, and allows one that does not', async () => {
     const tenant = await newTenant('europe', { residency: { countries: ['IT', 'DE'] } });
-    await create(API.BackupSpace, spaceObject('frankfurt', tenant.namespace, { datacenter: 'de-fra1' }));
+    await createObject(client, API.BackupSpace, spaceObject('frankfurt', tenant.namespace, { datacenter: 'de-fra1' }));
     const refused = await eventually('the webhook to see the space', async () => {
-      const result = await refusal(patch(API.Tenant, tenant.name, undefined, { spec: { residency: { countries: ['IT'] } } }));
+      const result = await refusal(mergePatch(client, API.Tenant, tenant.name, undefined, { spec: { residency: { countries: ['IT'] } } }));
       return result.message.includes('strand') ? result : undefined;
     });
     expect(refused.code).toBe(403);
     expect(refused.message).toBe(deniedBy('tenants', `spec.residency: residency-change: the new residency would strand 1 existing space(s): ${tenant.namespace}/frankfurt (de-fra1, DE); datacenter de-fra1 is in DE, but tenant ${tenant.name} allows only IT. Move or delete those spaces first`));
-    expect((await read<Tenant>(API.Tenant, tenant.name))?.spec.residency.countries).toEqual(['IT', 'DE']);
-    await patch(API.Tenant, tenant.name, undefined, { spec: { residency: { countries: ['IT', 'DE', 'FR'] } } });
+    expect((await readObject<Tenant>(client, API.Tenant, tenant.name))?.spec.residency.countries).toEqual(['IT', 'DE']);
+    await mergePatch(client, API.Tenant, tenant.name, undefined, { spec: { residency: { countries: ['IT', 'DE', 'FR'] } } });
   });
 });
 
@@ -274,16 +224,16 @@ describe('datacenters', () => {
     extraDatacenters.push(name);
     await ensureDatacenter(name, 'FR', 'fr-par1');
     const tenant = await newTenant('paris', { residency: { countries: ['FR'] } });
-    await eventually('the webhook to see the datacenter', async () => create(API.BackupSpace, spaceObject('hosted', tenant.namespace, { datacenter: name })).then(() => true, () => undefined));
+    await eventually('the webhook to see the datacenter', async () => createObject(client, API.BackupSpace, spaceObject('hosted', tenant.namespace, { datacenter: name })).then(() => true, () => undefined));
     // No waiting for the webhook's caches: it reads the spaces from the API server for this request.
     const refused = await refusal(client.request({ method: 'DELETE', path: objectPath(API.Datacenter, name) }));
     expect(refused.code).toBe(403);
     expect(refused.message).toBe(deniedBy('datacenters', `metadata.name: datacenter-in-use: datacenter ${name} still hosts 1 space(s): ${tenant.namespace}/hosted; delete or move them first`));
-    expect(await read(API.Datacenter, name)).toBeDefined();
+    expect(await readObject(client, API.Datacenter, name)).toBeDefined();
 
     await client.request({ method: 'DELETE', path: objectPath(API.BackupSpace, 'hosted', tenant.namespace) });
     await eventually('the datacenter to be deletable once empty', async () => {
-      if (await read(API.BackupSpace, 'hosted', tenant.namespace)) return undefined;
+      if (await readObject(client, API.BackupSpace, 'hosted', tenant.namespace)) return undefined;
       return client.request({ method: 'DELETE', path: objectPath(API.Datacenter, name) }).then(() => true, () => undefined);
     }, { timeoutMs: 90_000 });
   });
@@ -300,31 +250,31 @@ describe('the webhook TLS', () => {
   });
 
   it('accepts TLS 1.2 with a certificate the operator\'s CA vouches for', async () => {
-    const ca = decode(await read<V1Secret>(K8S.Secret, CA_SECRET, operatorNamespace), 'ca.crt');
+    const ca = secretField(await readObject<V1Secret>(client, K8S.Secret, CA_SECRET, operatorNamespace), 'ca.crt');
     expect(await handshake({ maxVersion: 'TLSv1.2', ca })).toMatchObject({ protocol: 'TLSv1.2' });
   });
 });
 
 describe('certificate renewal', () => {
   it('re-issues a deleted serving certificate, serves it without a restart, and keeps judging', async () => {
-    const before = await read<V1Secret>(K8S.Secret, SERVING_SECRET, operatorNamespace);
-    const oldFingerprint = new X509Certificate(decode(before, 'tls.crt') ?? '').fingerprint256;
-    const ca = decode(await read<V1Secret>(K8S.Secret, CA_SECRET, operatorNamespace), 'ca.crt');
+    const before = await readObject<V1Secret>(client, K8S.Secret, SERVING_SECRET, operatorNamespace);
+    const oldFingerprint = new X509Certificate(secretField(before, 'tls.crt') ?? '').fingerprint256;
+    const ca = secretField(await readObject<V1Secret>(client, K8S.Secret, CA_SECRET, operatorNamespace), 'ca.crt');
     expect((await handshake({ ca })).fingerprint).toBe(oldFingerprint);
 
     await client.request({ method: 'DELETE', path: objectPath(K8S.Secret, SERVING_SECRET, operatorNamespace) });
     const renewed = await eventually('the serving certificate to be re-issued', async () => {
-      const secret = await read<V1Secret>(K8S.Secret, SERVING_SECRET, operatorNamespace);
+      const secret = await readObject<V1Secret>(client, K8S.Secret, SERVING_SECRET, operatorNamespace);
       return secret && secret.metadata?.uid !== before?.metadata?.uid ? secret : undefined;
     }, { timeoutMs: 30_000 });
-    const newFingerprint = new X509Certificate(decode(renewed, 'tls.crt') ?? '').fingerprint256;
+    const newFingerprint = new X509Certificate(secretField(renewed, 'tls.crt') ?? '').fingerprint256;
     expect(newFingerprint).not.toBe(oldFingerprint);
     await eventually('the webhook to serve the new certificate', async () => ((await handshake({ ca })).fingerprint === newFingerprint ? true : undefined));
     await operator.waitForLog('the renewal to be logged', (line) => line.msg === 'serving certificate renewed');
 
     const tenant = await newTenant('renewed', { residency: { countries: ['IT'] } });
-    const refused = await refusal(create(API.BackupSpace, spaceObject('abroad', tenant.namespace, { datacenter: 'de-fra1' })));
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('abroad', tenant.namespace, { datacenter: 'de-fra1' })));
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant ${tenant.name} allows only IT`));
-    await create(API.BackupSpace, spaceObject('home', tenant.namespace, { datacenter: 'it-mil1' }), true);
+    await createObject(client, API.BackupSpace, spaceObject('home', tenant.namespace, { datacenter: 'it-mil1' }), { dryRun: true });
   });
 });

@@ -1,23 +1,32 @@
 /** Creating and reading this API's objects in integration tests. */
 import { API } from '../../src/api/refs.ts';
-import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/types.ts';
+import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
 import { CONTENT_TYPE, type KubeClient } from '../../src/runtime/kube/client.ts';
 import { isApiError } from '../../src/runtime/kube/errors.ts';
 import { collectionPath, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
-import { SIMULATED_DATACENTERS, DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
+import { tenantNamespaceName } from '../../src/controllers/labels.ts';
+import { SIMULATED_DATACENTERS } from '../harness/topology.ts';
 import { eventually } from './kube.ts';
 import { datacenter as datacenterObject, endpoint as endpointObject, space as spaceObject, tenant as tenantObject } from './objects.ts';
 
 type Spec<T extends { spec: unknown }> = Partial<T['spec']>;
 
+interface Named { metadata: { name?: string; namespace?: string } }
+
 /** Strips what the server assigns (uid, generation) from a builder's object. */
-function forCreate<T extends { metadata: { name?: string; namespace?: string } }>(object: T): T {
+export function forCreate<T extends Named>(object: T): T {
   const { name, namespace } = object.metadata;
   return { ...object, metadata: { name, ...(namespace ? { namespace } : {}) } };
 }
 
-export async function createObject<T>(client: KubeClient, ref: ResourceRef, object: { metadata: { name?: string; namespace?: string } }): Promise<T> {
-  return client.request<T>({ method: 'POST', path: collectionPath(ref, object.metadata.namespace), body: forCreate(object) });
+/** Creates the object; with dryRun, the API server admits it (webhooks included) and stores nothing. */
+export async function createObject<T>(client: KubeClient, ref: ResourceRef, object: Named, options: { dryRun?: boolean } = {}): Promise<T> {
+  return client.request<T>({ method: 'POST', path: collectionPath(ref, object.metadata.namespace), body: forCreate(object), query: options.dryRun ? { dryRun: 'All' } : undefined });
+}
+
+/** Creates the object unless one of that name exists (shared fixtures, like the datacenters). */
+export async function createIfAbsent(client: KubeClient, ref: ResourceRef, object: Named): Promise<void> {
+  await createObject(client, ref, object).catch((error: unknown) => { if (!isApiError(error, 409)) throw error; });
 }
 
 export async function readObject<T>(client: KubeClient, ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
@@ -34,15 +43,19 @@ export async function mergePatch(client: KubeClient, ref: ResourceRef, name: str
 }
 
 /** The simulated datacenters as Datacenter objects (created if missing), selecting nodes by zone. */
-export async function ensureDatacenters(client: KubeClient, extra: (zone: string) => Spec<Datacenter> = () => ({})): Promise<void> {
-  for (const dc of SIMULATED_DATACENTERS) {
-    const object = datacenterObject(dc.zone, dc.country, { nodeSelector: { matchLabels: { [ZONE_LABEL]: dc.zone } }, storage: { storageClassName: DATACENTER_STORAGE_CLASS }, ...extra(dc.zone) });
-    await createObject(client, API.Datacenter, object).catch((error: unknown) => { if (!isApiError(error, 409)) throw error; });
-  }
+export async function ensureDatacenters(client: KubeClient): Promise<void> {
+  for (const dc of SIMULATED_DATACENTERS) await createIfAbsent(client, API.Datacenter, datacenterObject(dc.zone, dc.country));
 }
 
 export async function createTenant(client: KubeClient, name: string, spec: Spec<Tenant> = {}): Promise<void> {
   await createObject(client, API.Tenant, tenantObject(name, spec));
+}
+
+/** Creates a tenant and waits until it is Ready; returns its namespace. */
+export async function createReadyTenant(client: KubeClient, name: string, spec: Spec<Tenant> = {}): Promise<{ name: string; namespace: string }> {
+  await createTenant(client, name, spec);
+  await waitForCondition<Tenant>(client, API.Tenant, name, undefined, 'Ready', 'True');
+  return { name, namespace: tenantNamespaceName(name) };
 }
 
 export async function createSpace(client: KubeClient, name: string, namespace: string, spec: Spec<BackupSpace> = {}): Promise<void> {
@@ -66,6 +79,16 @@ export async function waitForCondition<T extends { status?: { conditions?: { typ
     const found = condition(object, type);
     return found?.status === status && (!reason || found.reason === reason) ? object : undefined;
   }, { timeoutMs });
+}
+
+/** Whether the API server's authorizer lets `user` read one Secret (a SubjectAccessReview). */
+export async function canGetSecret(client: KubeClient, user: string, namespace: string, name: string): Promise<boolean> {
+  const review = await client.request<{ status: { allowed: boolean } }>({
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: { namespace, verb: 'get', resource: 'secrets', name } } },
+  });
+  return review.status.allowed;
 }
 
 /** Deletes test tenants, waiving the export so that their namespaces may go. */

@@ -8,6 +8,7 @@ import {
   type V1Namespace,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { KubeApiError } from '../../src/runtime/kube/errors.ts';
 
 export interface TestClients {
   config: KubeConfig;
@@ -65,8 +66,9 @@ export async function eventually<T>(
   }
 }
 
-/** The HTTP status code and message body of a failed API call made with client-node. */
+/** The HTTP status code and the message a kubectl user reads, of a failed API call (ours or client-node's). */
 export function apiError(error: unknown): { code: number; message: string } {
+  if (error instanceof KubeApiError) return { code: error.code, message: error.serverMessage };
   const e = error as { code?: number; body?: unknown; message?: string };
   let message = e.message ?? String(error);
   if (typeof e.body === 'string') {

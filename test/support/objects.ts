@@ -5,6 +5,7 @@ import type { BackupSpaceSpec } from '../../src/api/backupspace.ts';
 import type { EndpointSpec } from '../../src/api/endpoint.ts';
 import type { DatacenterSpec } from '../../src/api/datacenter.ts';
 import { API_VERSION } from '../../src/api/resource.ts';
+import { DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
 
 export function tenant(name: string, spec: Partial<TenantSpec> = {}, uid = `uid-${name}`): Tenant {
   return {
@@ -28,8 +29,8 @@ export function datacenter(name: string, country: string, spec: Partial<Datacent
     metadata: { name, uid: `uid-${name}`, generation: 1 },
     spec: {
       country,
-      nodeSelector: { matchLabels: { 'topology.kubernetes.io/zone': name } },
-      storage: { storageClassName: 'datacenter-storage' },
+      nodeSelector: { matchLabels: { [ZONE_LABEL]: name } },
+      storage: { storageClassName: DATACENTER_STORAGE_CLASS },
       ...spec,
     },
   };
