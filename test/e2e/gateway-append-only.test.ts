@@ -38,7 +38,7 @@ describe('append-only space', () => {
       expectSuccess(await restic(fixture, url, ['backup', work]), `backup ${i}`);
     }
     expect(await snapshotCount(url)).toBe(2);
-    const locks = await fixture.fetch(`/${ENDPOINT}/locks/`, { headers: fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!) });
+    const locks = await fixture.fetch(`/${ENDPOINT}/locks/`, { headers: fixture.endpointAuth(ENDPOINT) });
     expect(JSON.parse(locks.text)).toEqual([]);
   });
 
@@ -52,7 +52,7 @@ describe('append-only space', () => {
   }, 180_000);
 
   it('refuses deleting and overwriting objects over the REST API', async () => {
-    const auth = fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
+    const auth = fixture.endpointAuth(ENDPOINT);
     const snapshots = JSON.parse((await fixture.fetch(`/${ENDPOINT}/snapshots/`, { headers: auth })).text) as string[];
     const id = snapshots[0]!;
     expect((await fixture.fetch(`/${ENDPOINT}/snapshots/${id}`, { method: 'DELETE', headers: auth })).status).toBe(403);

@@ -25,6 +25,7 @@ import {
   type ScryptParams,
 } from '../../src/crypto/index.ts';
 import type { GatewayAccessConfig, HumanAccess, TwoFactorPolicy } from '../../src/gateway/access-config.ts';
+import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { requireCommand } from '../harness/commands.ts';
 
@@ -227,6 +228,20 @@ export class GatewayFixture {
 
   basicAuth(user: string, password: string): Record<string, string> {
     return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+  }
+
+  /** Basic authentication of an endpoint with its own credential. */
+  endpointAuth(endpoint: string): Record<string, string> {
+    const password = this.secrets.endpoints[endpoint];
+    if (password === undefined) throw new Error(`endpoint ${endpoint} has no credential in this fixture`);
+    return this.basicAuth(endpoint, password);
+  }
+
+  /** The gateway's report, read with the operator's token as the operator reads it. */
+  async report(): Promise<GatewayReport> {
+    const response = await this.fetch('/v1/report', { headers: { Authorization: `Bearer ${this.secrets.reportToken}` } });
+    if (response.status !== 200) throw new Error(`GET /v1/report failed: ${response.status} ${response.text}`);
+    return JSON.parse(response.text) as GatewayReport;
   }
 
   /** A current TOTP code of a user (from the enrolment secret the fixture generated). */

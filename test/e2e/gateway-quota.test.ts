@@ -10,7 +10,6 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GatewayFixture, expectSuccess, listFiles, restic } from './gateway-fixture.ts';
 
 const ENDPOINT = 'vm-07';
@@ -30,8 +29,7 @@ afterAll(async () => {
 });
 
 async function usedBytes(): Promise<number> {
-  const response = await fixture.fetch('/v1/report', { headers: { Authorization: `Bearer ${fixture.secrets.reportToken}` } });
-  return (JSON.parse(response.text) as GatewayReport).space.usedBytes;
+  return (await fixture.report()).space.usedBytes;
 }
 
 async function repositoryFiles(): Promise<string[]> {
@@ -41,7 +39,7 @@ async function repositoryFiles(): Promise<string[]> {
 /** Streams `total` bytes with chunked transfer encoding (no Content-Length); resolves the status, if any. */
 async function chunkedUpload(path: string, total: number): Promise<number | 'reset'> {
   const ca = await readFile(fixture.caCert);
-  const auth = fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
+  const auth = fixture.endpointAuth(ENDPOINT);
   return new Promise((done) => {
     const req = request(`${fixture.baseUrl()}${path}`, { method: 'POST', headers: { ...auth, 'Transfer-Encoding': 'chunked' }, ca }, (res) => {
       res.resume();
@@ -80,12 +78,12 @@ describe('space quota', () => {
     const before = await repositoryFiles();
     const body = randomBytes(QUOTA);
     const id = createHash('sha256').update(body).digest('hex');
-    const auth = fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
+    const auth = fixture.endpointAuth(ENDPOINT);
     const response = await fixture.fetch(`/${ENDPOINT}/data/${id}`, { method: 'POST', headers: auth, body });
     expect(response.status).toBe(507);
     expect(await repositoryFiles()).toEqual(before);
     // The other endpoint shares the space and its quota.
-    const other = fixture.basicAuth('other', fixture.secrets.endpoints.other!);
+    const other = fixture.endpointAuth('other');
     expect((await fixture.fetch(`/other/data/${id}`, { method: 'POST', headers: other, body })).status).toBe(507);
   });
 
@@ -112,7 +110,7 @@ describe('space quota', () => {
     expect(check.stdout).toContain('no errors were found');
     const snapshots = JSON.parse(expectSuccess(await restic(fixture, url, ['snapshots', '--json']), 'snapshots').stdout) as unknown[];
     expect(snapshots).toHaveLength(1);
-    const report = JSON.parse((await fixture.fetch('/v1/report', { headers: { Authorization: `Bearer ${fixture.secrets.reportToken}` } })).text) as GatewayReport;
+    const report = await fixture.report();
     expect(report.endpoints.find((e) => e.name === ENDPOINT)?.quotaRefusals).toBeGreaterThan(0);
     expect((await fixture.fetch('/metrics')).text).toMatch(new RegExp(`tenant_backup_gateway_quota_refusals_total\\{endpoint="${ENDPOINT}"\\} [1-9]`));
   }, 240_000);

@@ -3,13 +3,12 @@
  * proof that what lies on disk is encrypted by the gateway (not only by restic), usage that survives
  * a restart, and the reports the operator reads.
  */
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_BYTES, createDecryptStream, hasAtRestMagic, parseHeader, planRange, plaintextSize } from '../../src/gateway/at-rest.ts';
-import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GatewayFixture, expectSuccess, generateTree, hashTree, listFiles, restic, run } from './gateway-fixture.ts';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a9c';
@@ -89,7 +88,7 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
       expect(createHash('sha256').update(stored).digest('hex')).not.toBe(basename(path));
     }
     // The config restic wrote (as the gateway serves it back) is not what lies on disk.
-    const auth = fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
+    const auth = fixture.endpointAuth(ENDPOINT);
     const served = await fixture.fetch(`/${ENDPOINT}/config`, { headers: auth });
     expect(served.status).toBe(200);
     const configPath = join(fixture.dataDir, 'endpoints', ENDPOINT, 'config');
@@ -100,7 +99,7 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
   });
 
   it('serves byte ranges of objects (206) and HEAD sizes as plaintext sizes', async () => {
-    const auth = fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
+    const auth = fixture.endpointAuth(ENDPOINT);
     const listing = await fixture.fetch(`/${ENDPOINT}/data/`, { headers: { ...auth, Accept: 'application/vnd.x.restic.rest.v2' } });
     expect(listing.headers['content-type']).toBe('application/vnd.x.restic.rest.v2');
     const packs = JSON.parse(listing.text) as { name: string; size: number }[];
@@ -126,14 +125,9 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
 
   it('reports usage, objects by type and kind, and the last backup; the figures survive a restart', async () => {
     // A second, incremental backup with one new file.
-    await run('sh', ['-c', `head -c 300000 /dev/urandom > '${join(source(), 'd', 'added.bin')}'`]);
+    await writeFile(join(source(), 'd', 'added.bin'), randomBytes(300_000));
     expectSuccess(await restic(fixture, fixture.repositoryUrl(ENDPOINT), ['backup', '--host', 'e2e', source()]), 'second backup');
-    const readReport = async (): Promise<GatewayReport> => {
-      const response = await fixture.fetch('/v1/report', { headers: { Authorization: `Bearer ${fixture.secrets.reportToken}` } });
-      expect(response.status).toBe(200);
-      return JSON.parse(response.text) as GatewayReport;
-    };
-    const report = await readReport();
+    const report = await fixture.report();
     const endpoint = report.endpoints.find((e) => e.name === ENDPOINT)!;
     expect(endpoint.initialized).toBe(true);
     expect(endpoint.snapshots).toBe(2);
@@ -162,7 +156,7 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
 
     expect(await fixture.stopProcess()).toBe(0);
     await fixture.startProcess();
-    const after = await readReport();
+    const after = await fixture.report();
     expect(after.space.usedBytes).toBe(report.space.usedBytes);
     expect(after.endpoints.find((e) => e.name === ENDPOINT)).toMatchObject({ objects: endpoint.objects, bytesStored: endpoint.bytesStored, lastBackupAt: endpoint.lastBackupAt });
   });
@@ -173,8 +167,7 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
     const snapshots = JSON.parse(expectSuccess(await restic(fixture, url, ['snapshots', '--json']), 'snapshots').stdout) as unknown[];
     expect(snapshots).toHaveLength(1);
     expectSuccess(await restic(fixture, url, ['check', '--read-data']), 'check after prune');
-    const response = await fixture.fetch('/v1/report', { headers: { Authorization: `Bearer ${fixture.secrets.reportToken}` } });
-    const report = JSON.parse(response.text) as GatewayReport;
+    const report = await fixture.report();
     expect(report.endpoints.find((e) => e.name === ENDPOINT)?.snapshots).toBe(1);
     expect(report.space.usedBytes).toBe(report.endpoints.reduce((sum, e) => sum + e.bytesStored, 0));
   });

@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GatewayFixture, expectSuccess, hashTree, restic } from './gateway-fixture.ts';
 
 const ENDPOINT = 'desktop-04';
@@ -32,23 +31,20 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-const endpointAuth = (): Record<string, string> => fixture.basicAuth(ENDPOINT, fixture.secrets.endpoints[ENDPOINT]!);
-
 async function unseal(token: string, password: string): Promise<number> {
   const response = await fixture.fetch('/v1/unseal', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) });
   return response.status;
 }
 
 async function dataKeyState(): Promise<string> {
-  const response = await fixture.fetch('/v1/report', { headers: { Authorization: `Bearer ${fixture.secrets.reportToken}` } });
-  return (JSON.parse(response.text) as GatewayReport).gateway.dataKeyState;
+  return (await fixture.report()).gateway.dataKeyState;
 }
 
 describe('sealed gateway (customer key custody)', () => {
   it('refuses data while sealed, with a clear message, but stays ready for the unseal route', async () => {
-    const response = await fixture.fetch(`/${ENDPOINT}/config`, { method: 'HEAD', headers: endpointAuth() });
+    const response = await fixture.fetch(`/${ENDPOINT}/config`, { method: 'HEAD', headers: fixture.endpointAuth(ENDPOINT) });
     expect(response.status).toBe(503);
-    const get = await fixture.fetch(`/${ENDPOINT}/keys/`, { headers: endpointAuth() });
+    const get = await fixture.fetch(`/${ENDPOINT}/keys/`, { headers: fixture.endpointAuth(ENDPOINT) });
     expect(get.status).toBe(503);
     expect(get.text).toMatch(/sealed.*unseal/);
     expect((await restic(fixture, fixture.repositoryUrl(ENDPOINT), ['init'])).code).not.toBe(0);
@@ -79,7 +75,7 @@ describe('sealed gateway (customer key custody)', () => {
   it('is sealed again after a restart, and the data comes back after unsealing', async () => {
     expect(await fixture.stopProcess()).toBe(0);
     await fixture.startProcess();
-    expect((await fixture.fetch(`/${ENDPOINT}/config`, { headers: endpointAuth() })).status).toBe(503);
+    expect((await fixture.fetch(`/${ENDPOINT}/config`, { headers: fixture.endpointAuth(ENDPOINT) })).status).toBe(503);
     // One-factor policy, but alice is enrolled: her code is still required.
     const token = await fixture.signIn('alice', fixture.totpCode('alice'));
     expect(await unseal(token, fixture.secrets.customerPassword)).toBe(200);

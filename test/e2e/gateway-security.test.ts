@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/kube.ts';
 import { GatewayFixture, expectSuccess, listFiles, restic, run, type RunResult } from './gateway-fixture.ts';
 
 const A = 'laptop-01';
@@ -217,16 +218,16 @@ describe('configuration reload', () => {
     const disabledB = structuredClone(original);
     disabledB.endpoints.find((e) => e.name === B)!.enabled = false;
     await fixture.writeAccess(disabledB);
-    await expectEventually(async () => (await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 403);
+    await eventually('B to be refused after the reload', async () => ((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 403 ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
 
     await writeFile(join(fixture.configDir, 'access.json'), '{ "version": 1, broken');
-    await expectEventually(async () => fixture.logs.includes('new configuration rejected'));
+    await eventually('the broken configuration to be rejected', async () => (fixture.logs.includes('new configuration rejected') ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
     expect((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status).toBe(403);
     expect((await fixture.fetch(`/${A}/keys/`, { headers: auth(A) })).status).toBe(200);
     expect((await fixture.fetch('/metrics')).text).toMatch(/tenant_backup_gateway_config_reloads_total\{result="rejected"\} 1/);
 
     await fixture.writeAccess(original);
-    await expectEventually(async () => (await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 200);
+    await eventually('B to be let in again', async () => ((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 200 ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
   });
 });
 
@@ -245,11 +246,3 @@ describe('logs', () => {
     expect(logs.toLowerCase()).not.toContain('authorization');
   });
 });
-
-async function expectEventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((done) => setTimeout(done, 200));
-  }
-}

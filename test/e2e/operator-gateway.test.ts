@@ -17,6 +17,7 @@ import type { BackupSpace, Endpoint } from '../../src/api/types.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { freePort } from '../harness/ports.ts';
 import { condition, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
@@ -37,10 +38,11 @@ let gatewayPort: number;
 let work: string;
 let gatewayCa = '';
 
+/** A Secret's value that must be there. */
 function decode(secret: V1Secret | undefined, key: string): string {
-  const value = secret?.data?.[key];
+  const value = secretField(secret, key);
   if (value === undefined) throw new Error(`Secret ${secret?.metadata?.name} has no ${key}`);
-  return Buffer.from(value, 'base64').toString('utf8');
+  return value;
 }
 
 async function secret(name: string): Promise<V1Secret> {
