@@ -24,6 +24,11 @@ go_build_tools() {
   [ "$cgo" = 0 ] && [ -z "$tags" ] || extra+=" cgo=$cgo tags=$tags"
   key=$(go_cache_key "$dir" "$extra")
   target="$GO_BUILD_CACHE/$name-$version-$key"
+  mkdir -p "$GO_BUILD_CACHE"
+  # Two runs building the same target (parallel make, a test and a script) wait for each other.
+  local lock
+  exec {lock}>"$target.lock"
+  flock "$lock"
   if [ ! -f "$target/.complete" ]; then
     echo "building $name $version (cold builds take minutes to tens of minutes on 2 cores; cached afterwards in $target)" >&2
     local started=$SECONDS tmp="$target.tmp"
@@ -38,6 +43,8 @@ go_build_tools() {
     rm -rf "$target" && mv "$tmp" "$target"
     echo "built $name $version in $((SECONDS - started))s" >&2
   fi
+  flock -u "$lock"
+  exec {lock}>&-
   mkdir -p "$GO_BUILD_BIN"
   for pair in "$@"; do ln -sfn "$target/${pair%%=*}" "$GO_BUILD_BIN/${pair%%=*}"; done
 }

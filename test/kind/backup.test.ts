@@ -9,7 +9,7 @@ import type { Endpoint } from '../../src/api/types.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
 import { createEndpoint, createReadyTenant, createSpace, readObject } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { BACKUP_AND_RESTORE, client, createNamespace, kubectlOk, readyGatewayPods, readySpaceAndEndpoint, runScript, secretValue } from './support.ts';
+import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createNamespace, kubectlOk, readyGatewayPods, readySpaceAndEndpoint, runScript, secretValue } from './support.ts';
 
 const tenant = uniqueName('kind-files');
 let namespace: string;
@@ -83,7 +83,8 @@ describe('a space served by real gateway pods', () => {
   it('refuses one device\'s repository to another device\'s credentials', async () => {
     const laptopPassword = await secretValue(namespace, 'endpoint-laptop-credentials', 'password');
     const secret = await deviceSecret('server1', laptopPassword);
-    const run = await runScript(clients, `restic --repo "$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")" --cacert /creds/ca.crt --no-cache snapshots; echo "exit $?"`, {
+    const run = await runScript(clients, `${AWAIT_GATEWAY}
+restic --repo "$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")" --cacert /creds/ca.crt --no-cache snapshots; echo "exit $?"`, {
       env: { RESTIC_PASSWORD: 'client-side-password' }, secretEnv: { secret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret, mountPath: '/creds' },
     });
     expect(run.logs).toMatch(/401|unauthori[sz]ed|Unauthorized/i);

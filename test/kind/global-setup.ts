@@ -27,14 +27,22 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await kindPrerequisites();
-  const name = process.env.KIND_CLUSTER_NAME ?? `tbo-${randomBytes(3).toString('hex')}`;
-  const started = Date.now();
+async function clusterUp(name: string): Promise<string> {
   const { stdout } = await run('bash', [clusterScript, 'up', name], { maxBuffer: 64 * 1024 * 1024, timeout: 80 * 60_000 }).catch((error: { stderr?: string; message: string }) => {
     throw new Error(`hack/kind/cluster.sh up ${name} failed:\n${error.stderr ?? error.message}`);
   });
-  const kubeconfig = stdout.trim().split('\n').at(-1) ?? '';
+  return stdout.trim().split('\n').at(-1) ?? '';
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await kindPrerequisites();
+  // KIND_CLUSTER_NAME of a cluster cluster.sh made earlier (and left up): reuse it instead of making one.
+  const reuse = process.env.KIND_CLUSTER_NAME;
+  const name = reuse ?? `tbo-${randomBytes(3).toString('hex')}`;
+  const started = Date.now();
+  const kubeconfig = reuse
+    ? (await run('bash', [clusterScript, 'kubeconfig', name])).stdout.trim()
+    : await clusterUp(name);
   const operatorImage = (await readFile(join(kubeconfig, '..', 'operator-image'), 'utf8')).trim();
   const clientImage = (await readFile(join(kubeconfig, '..', 'client-image'), 'utf8')).trim();
   console.log(`kind cluster '${name}' up in ${Math.round((Date.now() - started) / 1000)}s; operator image ${operatorImage}`);
@@ -45,7 +53,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('operatorImage', operatorImage);
   project.provide('clientImage', clientImage);
   return async () => {
-    if (process.env.KEEP_KIND_CLUSTER === '1') {
+    if (reuse || process.env.KEEP_KIND_CLUSTER === '1') {
       console.log(`kind cluster '${name}' kept: KUBECONFIG=${kubeconfig}; remove it with: bash hack/kind/cluster.sh down ${name}`);
       return;
     }

@@ -13,7 +13,7 @@ import { createObject, readObject, waitForCondition } from '../support/cluster-o
 import { eventually, refused } from '../support/kube.ts';
 import { datacenter, space } from '../support/objects.ts';
 import { OPERATOR_NAMESPACE } from './release.ts';
-import { client, kubectlOk, readyGatewayPods, runScript } from './support.ts';
+import { client, kubectlOk, readyGatewayPods, runScript, waitForConnect } from './support.ts';
 
 const examples = join(import.meta.dirname, '../../examples');
 
@@ -73,18 +73,20 @@ describe('the operator installed by its chart', () => {
     const monitoring = await readObject(client, K8S.Namespace, 'monitoring') ? 'monitoring' : await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: 'monitoring' } } }).then(() => 'monitoring');
     const pod = (await operatorPods())[0];
     const ip = pod?.status?.podIP;
-    const scrape = await runScript(monitoring, `node -e '
+    // A new pod is let in once kube-router has added it to the policy's address set: wait for that first.
+    const scrape = await runScript(monitoring, `${waitForConnect()} && node -e '
 const https = require("https"), http = require("http");
 https.get({ host: "${ip}", port: 8443, path: "/metrics", rejectUnauthorized: false }, (res) => {
+  const protocol = res.socket.getProtocol();
   let body = ""; res.on("data", (c) => body += c);
   res.on("end", () => {
-    console.log("TLS " + res.socket.getProtocol() + " status " + res.statusCode);
-    console.log(body.split("\\n").filter((l) => l.startsWith("controller_runtime_reconcile_total")).slice(0, 3).join("\\n"));
+    console.log("TLS " + protocol + " status " + res.statusCode);
+    console.log(body.split("\\n").filter((l) => l.includes("controller_runtime_reconcile_total")).slice(0, 3).join("\\n"));
     http.get({ host: "${ip}", port: 8443, path: "/metrics" }, (r) => console.log("PLAIN status " + r.statusCode)).on("error", (e) => console.log("PLAIN refused " + e.code));
   });
-}).on("error", (e) => console.log("TLS error " + e.message));'`);
+}).on("error", (e) => console.log("TLS error " + e.message));'`, { env: { WAIT_HOST: ip ?? '', WAIT_PORT: '8443' } });
     expect(scrape.logs).toMatch(/TLS TLSv1\.[23] status 200/);
-    expect(scrape.logs).toMatch(/controller_runtime_reconcile_total\{/);
+    expect(scrape.logs).toMatch(/# TYPE controller_runtime_reconcile_total counter/);
     expect(scrape.logs).not.toMatch(/PLAIN status 200/);
   });
 

@@ -4,6 +4,10 @@
  * namespace that is neither (an ingress or load balancer) can; a suspended tenant's gateway is
  * unreachable. The last test removes the tenant policies and shows the same probes then connect, so
  * the refusals are the policies' doing and not a broken network.
+ *
+ * Probes come from long-lived pods, started together and used only once the provider namespace's one
+ * connects: kube-router needs a moment to add a new pod to its address sets, and a refusal seen in that
+ * moment would prove nothing.
  */
 import type { V1Service } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,20 +16,18 @@ import { K8S } from '../../src/runtime/kube/resource-ref.ts';
 import { createEndpoint, createReadyTenant, createSpace, mergePatch, readObject } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE } from './release.ts';
-import { client, connectProbe, createNamespace, kubectlOk, readySpaceAndEndpoint, runScript } from './support.ts';
+import { client, createNamespace, kubectlOk, probeFrom, readySpaceAndEndpoint, startProber } from './support.ts';
 
 const tenantA = uniqueName('kind-seg-a');
 const tenantB = uniqueName('kind-seg-b');
+const ADMIN_NAMESPACE = 'monitoring';
 let namespaceA: string;
 let namespaceB: string;
 let provider: string;
 let gatewayIp: string;
-const ADMIN_NAMESPACE = 'monitoring';
+const probers: Record<'tenantA' | 'admin' | 'provider', { namespace: string; pod: string }> = {} as never;
 
-async function probe(namespace: string): Promise<string> {
-  const run = await runScript(namespace, connectProbe(gatewayIp, 8443), { prefix: 'probe' });
-  return run.logs.trim();
-}
+const probe = (from: keyof typeof probers) => probeFrom(probers[from].namespace, probers[from].pod, gatewayIp, 8443);
 
 async function tenantWithSpace(name: string): Promise<string> {
   const { namespace } = await createReadyTenant(client, name, {
@@ -45,26 +47,31 @@ beforeAll(async () => {
   const service = await readObject<V1Service>(client, K8S.Service, 'data-gateway', namespaceB);
   gatewayIp = service?.spec?.clusterIP ?? '';
   expect(gatewayIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  const [a, admin, ingress] = await Promise.all([startProber(namespaceA), startProber(ADMIN_NAMESPACE), startProber(provider)]);
+  probers.tenantA = { namespace: namespaceA, pod: a };
+  probers.admin = { namespace: ADMIN_NAMESPACE, pod: admin };
+  probers.provider = { namespace: provider, pod: ingress };
+  await eventually('the provider ingress prober to be known to the policies', async () => ((await probe('provider')) === 'CONNECTED' ? true : undefined), { timeoutMs: 120_000, intervalMs: 2000 });
 }, 600_000);
 
 describe('tenant segregation with real traffic', () => {
   it('lets a provider ingress namespace reach a tenant\'s gateway', async () => {
-    expect(await probe(provider)).toBe('CONNECTED');
+    expect(await probe('provider')).toBe('CONNECTED');
   });
 
   it('keeps another tenant\'s pods away from the gateway', async () => {
-    expect(await probe(namespaceA)).toMatch(/^REFUSED-OR-TIMEOUT/);
+    expect(await probe('tenantA')).toMatch(/^REFUSED-OR-TIMEOUT/);
   });
 
   it('keeps a provider admin namespace away from the gateway', async () => {
-    expect(await probe(ADMIN_NAMESPACE)).toMatch(/^REFUSED-OR-TIMEOUT/);
+    expect(await probe('admin')).toMatch(/^REFUSED-OR-TIMEOUT/);
   });
 
   it('makes a suspended tenant\'s gateway unreachable, and reachable again when resumed', async () => {
     await mergePatch(client, API.Tenant, tenantB, undefined, { spec: { contract: { state: 'Suspended' } } });
-    await eventually('the suspended gateway to be unreachable', async () => ((await probe(provider)).startsWith('REFUSED-OR-TIMEOUT') ? true : undefined), { timeoutMs: 120_000, intervalMs: 2000 });
+    await eventually('the suspended gateway to be unreachable', async () => ((await probe('provider')).startsWith('REFUSED-OR-TIMEOUT') ? true : undefined), { timeoutMs: 120_000, intervalMs: 2000 });
     await mergePatch(client, API.Tenant, tenantB, undefined, { spec: { contract: { state: 'Active' } } });
-    await eventually('the resumed gateway to be reachable', async () => ((await probe(provider)) === 'CONNECTED' ? true : undefined), { timeoutMs: 120_000, intervalMs: 2000 });
+    await eventually('the resumed gateway to be reachable', async () => ((await probe('provider')) === 'CONNECTED' ? true : undefined), { timeoutMs: 120_000, intervalMs: 2000 });
   });
 
   it('owes those refusals to the tenant policies: without them the same probes connect', async () => {
@@ -72,13 +79,13 @@ describe('tenant segregation with real traffic', () => {
     try {
       await kubectlOk(['wait', '--for=delete', 'pod', '--namespace', OPERATOR_NAMESPACE, '--selector', 'app.kubernetes.io/name=tenant-backup-operator', '--timeout=120s']);
       for (const namespace of [namespaceA, namespaceB]) await kubectlOk(['delete', 'networkpolicies', '--all', '--namespace', namespace]);
-      expect(await probe(namespaceA)).toBe('CONNECTED');
-      expect(await probe(ADMIN_NAMESPACE)).toBe('CONNECTED');
+      await eventually('tenant A\'s prober to connect without the policies', async () => ((await probe('tenantA')) === 'CONNECTED' ? true : undefined), { timeoutMs: 60_000, intervalMs: 2000 });
+      await eventually('the admin prober to connect without the policies', async () => ((await probe('admin')) === 'CONNECTED' ? true : undefined), { timeoutMs: 60_000, intervalMs: 2000 });
     } finally {
       await kubectlOk(['scale', 'deployment', OPERATOR_DEPLOYMENT, '--namespace', OPERATOR_NAMESPACE, '--replicas=2']);
       await kubectlOk(['rollout', 'status', 'deployment', OPERATOR_DEPLOYMENT, '--namespace', OPERATOR_NAMESPACE, '--timeout=180s']);
     }
     // The operator puts the policies back, and with them the refusals.
-    await eventually('the refusal to return', async () => ((await probe(namespaceA)).startsWith('REFUSED-OR-TIMEOUT') ? true : undefined), { timeoutMs: 180_000, intervalMs: 3000 });
+    await eventually('the refusal to return', async () => ((await probe('tenantA')).startsWith('REFUSED-OR-TIMEOUT') ? true : undefined), { timeoutMs: 180_000, intervalMs: 3000 });
   });
 });

@@ -82,6 +82,47 @@ export async function runScript(namespace: string, script: string, options: {
   return { phase: done.status?.phase ?? '', logs: logs.stdout + logs.stderr, node: done.spec?.nodeName ?? '' };
 }
 
+/**
+ * A shell line that waits (up to `seconds`) until $WAIT_HOST:$WAIT_PORT accepts a TCP connection. kube-router adds a
+ * new pod to the policies' address sets on every node shortly after it starts, so a new pod that is
+ * allowed in may be refused for its first seconds.
+ */
+export function waitForConnect(seconds = 90): string {
+  return `node -e '
+const deadline = Date.now() + ${seconds * 1000};
+const attempt = () => {
+  const socket = require("net").connect({ host: process.env.WAIT_HOST, port: Number(process.env.WAIT_PORT) });
+  socket.setTimeout(3000);
+  const retry = (why) => { socket.destroy(); if (Date.now() > deadline) { console.log("NO-CONNECTION " + why); process.exit(1); } setTimeout(attempt, 1000); };
+  socket.on("connect", () => { socket.destroy(); process.exit(0); });
+  socket.on("timeout", () => retry("timeout"));
+  socket.on("error", (e) => retry(e.code));
+};
+attempt();'`;
+}
+
+/** A long-lived pod to probe from (`probeFrom`), so every probe comes from an address the policies already know. */
+export async function startProber(namespace: string): Promise<string> {
+  const name = uniqueName('prober');
+  const pod: V1Pod = {
+    metadata: { name, namespace },
+    spec: {
+      restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'prober', image: clientImage, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    },
+  };
+  await client.request({ method: 'POST', path: collectionPath(K8S.Pod, namespace), body: pod });
+  await eventually(`prober ${namespace}/${name} running`, async () => ((await readObject<V1Pod>(client, K8S.Pod, name, namespace))?.status?.phase === 'Running' ? true : undefined), { timeoutMs: 120_000 });
+  return name;
+}
+
+/** From a prober pod: CONNECTED, or REFUSED-OR-TIMEOUT and why. */
+export async function probeFrom(namespace: string, pod: string, host: string, port: number): Promise<string> {
+  const result = await kubectl(kubeconfig, ['exec', '--namespace', namespace, pod, '--', 'sh', '-c', connectProbe(host, port)]);
+  return (result.stdout + result.stderr).trim();
+}
+
 /** A shell probe of a TCP connection with a deadline: prints CONNECTED or REFUSED-OR-TIMEOUT. */
 export function connectProbe(host: string, port: number, timeoutSeconds = 5): string {
   return `node -e '
@@ -106,6 +147,11 @@ export async function readyGatewayPods(namespace: string, space: string): Promis
   return list.items.filter((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 }
 
+/** Shell lines that wait until the gateway of $RESTIC_URL lets this (new) pod in; see waitForConnect. */
+export const AWAIT_GATEWAY = `export WAIT_HOST=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\1|")
+export WAIT_PORT=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\2|")
+${waitForConnect()}`;
+
 /**
  * The script a backup client runs: random files, restic init + backup + restore through the gateway's
  * Service, with the endpoint's own credentials; prints RESTORE-IDENTICAL when the restored tree hashes
@@ -113,6 +159,7 @@ export async function readyGatewayPods(namespace: string, space: string): Promis
  * repository) and the gateway CA at /creds/ca.crt.
  */
 export const BACKUP_AND_RESTORE = `set -eu
+${AWAIT_GATEWAY}
 mkdir -p /tmp/src/sub
 head -c 3145728 /dev/urandom > /tmp/src/random.bin
 echo "kind e2e $(date)" > /tmp/src/sub/note.txt

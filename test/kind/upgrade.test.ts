@@ -1,7 +1,7 @@
 /**
  * Upgrades (S3): a new operator image installed by `helm upgrade` rolls every gateway onto it, one
  * replica at a time, and the gateways' PodDisruptionBudget refuses a second eviction while one replica
- * is away. Runs last: it leaves the cluster on the new image.
+ * is away. It leaves the cluster on the new image, which no other file depends on.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
