@@ -156,6 +156,18 @@ export class GatewayFixture {
   }
 
   /**
+   * A gateway on a configuration made elsewhere — rendered by the operator — laid out as start()
+   * lays out its own: `dir`/config (the mounted files), `dir`/data, `dir`/ca.crt. `secrets` are
+   * what the test read from the cluster; the fixture's helpers use them as they would their own.
+   */
+  static async onConfig(dir: string, access: GatewayAccessConfig, secrets: Secrets, options: Omit<FixtureOptions, 'endpoints' | 'peering'>): Promise<GatewayFixture> {
+    await requireTools();
+    const fixture = new GatewayFixture(dir, access, secrets, { ...options, endpoints: [] });
+    await fixture.startProcess();
+    return fixture;
+  }
+
+  /**
    * Another replica of the same space: a second gateway process on the same config and data
    * directories (as pods share the config Secret and the volume), with its own port.
    */
