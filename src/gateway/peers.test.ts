@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { otherPeers, parsePeerDnsName, parsePeerList, peerSourceOf, peerTokenMatches } from './peers.ts';
+import { Peers, otherPeers, parsePeerDnsName, parsePeerList, peerSourceOf, peerTokenMatches, type Resolver } from './peers.ts';
 import { replicaCounts } from './report.ts';
 
 describe('peer list (--peers)', () => {
@@ -52,6 +52,51 @@ describe('the other replicas', () => {
   it('keeps a process on our host but another port (replicas on one machine)', () => {
     const peers = [{ host: '127.0.0.1', port: 9001 }, { host: '127.0.0.1', port: 9002 }];
     expect(otherPeers(peers, { host: '127.0.0.1', port: 9002 }, local)).toEqual([{ host: '127.0.0.1', port: 9001 }]);
+  });
+});
+
+describe('peers by DNS (--peers-dns, the headless Service)', () => {
+  const credentials = () => ({ token: 't'.repeat(43), ca: Buffer.from('ca'), serverName: 'vault-gateway.tenant-acme.svc' });
+  const peers = (resolve: Resolver) => new Peers({
+    source: { kind: 'dns', name: 'vault-gateway-peers' },
+    self: () => ({ host: '0.0.0.0', port: 8443 }),
+    credentials,
+    resolve,
+    localAddresses: () => new Set(['10.244.1.5', '127.0.0.1']),
+  });
+
+  it('resolves the name at each call, on our own port, leaving out our own pod address', async () => {
+    const asked: string[] = [];
+    let answer = ['10.244.1.5', '10.244.2.9'];
+    const directory = peers(async (name) => {
+      asked.push(name);
+      return answer.map((address) => ({ address }));
+    });
+    expect(await directory.list()).toEqual([{ host: '10.244.2.9', port: 8443 }]);
+    answer = ['10.244.1.5', '10.244.2.9', 'fd00::3'];
+    expect(await directory.list()).toEqual([{ host: '10.244.2.9', port: 8443 }, { host: 'fd00::3', port: 8443 }]);
+    expect(asked).toEqual(['vault-gateway-peers', 'vault-gateway-peers']);
+  });
+
+  it('finds nobody while the name does not exist yet, and lets other DNS failures through', async () => {
+    const missing = Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+    expect(await peers(() => Promise.reject(missing)).list()).toEqual([]);
+    const broken = Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' });
+    await expect(peers(() => Promise.reject(broken)).list()).rejects.toThrow(/EAI_AGAIN/);
+  });
+
+  it('relays nothing without a peer token or a CA to check peers against', async () => {
+    let resolved = 0;
+    const resolve: Resolver = async () => {
+      resolved += 1;
+      return [{ address: '10.244.2.9' }];
+    };
+    for (const missing of [{ token: null }, { ca: null }]) {
+      const directory = new Peers({ source: { kind: 'dns', name: 'x' }, self: () => ({ host: '0.0.0.0', port: 8443 }), credentials: () => ({ ...credentials(), ...missing }), resolve });
+      expect(directory.problem()).toMatch(/peer\.token|ca\.crt/);
+      expect(await directory.relayUnseal('password')).toEqual([]);
+    }
+    expect(resolved).toBe(0);
   });
 });
 

@@ -121,18 +121,27 @@ export interface PeerCredentials {
 export const PEER_UNSEAL_PATH = '/v1/peer/unseal';
 export const PEER_STATE_PATH = '/v1/peer/state';
 
+/** Resolves a name to every address it has (getaddrinfo, so the pod's search domains apply). */
+export type Resolver = (name: string) => Promise<{ address: string }[]>;
+
+const systemResolver: Resolver = (name) => lookup(name, { all: true });
+
 /** Finds and talks to the other replicas. */
 export class Peers {
   readonly #source: PeerSource;
   readonly #self: () => PeerAddress;
   readonly #credentials: () => PeerCredentials;
   readonly #timeoutMs: number;
+  readonly #resolve: Resolver;
+  readonly #local: () => ReadonlySet<string>;
 
-  constructor(options: { source: PeerSource; self: () => PeerAddress; credentials: () => PeerCredentials; timeoutMs?: number }) {
+  constructor(options: { source: PeerSource; self: () => PeerAddress; credentials: () => PeerCredentials; timeoutMs?: number; resolve?: Resolver; localAddresses?: () => ReadonlySet<string> }) {
     this.#source = options.source;
     this.#self = options.self;
     this.#credentials = options.credentials;
     this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#resolve = options.resolve ?? systemResolver;
+    this.#local = options.localAddresses ?? localAddresses;
   }
 
   get enabled(): boolean {
@@ -155,14 +164,14 @@ export class Peers {
       case 'none':
         return [];
       case 'static':
-        return otherPeers(this.#source.peers, self);
+        return otherPeers(this.#source.peers, self, this.#local());
       case 'dns': {
-        const addresses = await lookup(this.#source.name, { all: true }).catch((error: unknown) => {
+        const addresses = await this.#resolve(this.#source.name).catch((error: unknown) => {
           // No pod listed yet (NXDOMAIN while the headless Service has no endpoints): nobody to tell.
           if ((error as NodeJS.ErrnoException).code === 'ENOTFOUND') return [];
           throw error;
         });
-        return otherPeers(addresses.map((a) => ({ host: a.address, port: self.port })), self);
+        return otherPeers(addresses.map((a) => ({ host: a.address, port: self.port })), self, this.#local());
       }
     }
   }
