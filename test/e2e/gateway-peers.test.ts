@@ -187,3 +187,37 @@ describe('a peer that cannot prove it is this space\'s gateway gets no password'
     expect((await gateway.report()).gateway.dataKeyState).toBe('ready');
   });
 });
+
+describe('relayed and direct unseals share one bound on wrong passwords', () => {
+  let gateway: GatewayFixture;
+
+  beforeAll(async () => {
+    gateway = await GatewayFixture.start({
+      endpoints: [{ name: ENDPOINT }],
+      custody: 'customer',
+      humansPolicy: 'one-factor',
+      users: [{ name: 'alice', role: 'admin' }],
+      scrypt: TEST_SCRYPT_PARAMS,
+      peering: true,
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  it('after wrong passwords on the peer route, the admin\'s right one waits too (429, Retry-After), then unseals', async () => {
+    for (let i = 0; i < 4; i++) expect(await peerUnseal(gateway, gateway.secrets.peerToken, `wrong-${i}`)).toBe(401);
+    const token = await gateway.signIn('alice');
+    const unseal = () => gateway.fetch('/v1/unseal', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ password: gateway.secrets.customerPassword }) });
+    const throttled = await unseal();
+    expect(throttled.status).toBe(429);
+    const wait = Number(throttled.headers['retry-after']);
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(await peerUnseal(gateway, gateway.secrets.peerToken, gateway.secrets.customerPassword)).toBe(429);
+    expect((await gateway.report()).gateway.dataKeyState).toBe('sealed');
+    await new Promise((done) => setTimeout(done, wait * 1000 + 100));
+    expect((await unseal()).status).toBe(200);
+    expect((await gateway.report()).gateway.dataKeyState).toBe('ready');
+  });
+});
