@@ -13,8 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SCRYPT_PARAMS } from '../src/crypto/index.ts';
-import { freePorts } from '../test/harness/ports.ts';
-import { GatewayFixture } from '../test/e2e/gateway-fixture.ts';
+import { closeReplicas, startReplicas, type GatewayFixture } from '../test/e2e/gateway-fixture.ts';
 
 async function unsealOnce(replicas: GatewayFixture[]): Promise<number> {
   const first = replicas[0] as GatewayFixture;
@@ -28,21 +27,14 @@ async function unsealOnce(replicas: GatewayFixture[]): Promise<number> {
 }
 
 async function measure(count: number, rounds: number): Promise<{ replicas: number; fastestMs: number; medianMs: number; roundsMs: number[] }> {
-  const ports = await freePorts(count);
-  const replicas: GatewayFixture[] = [];
+  const replicas = await startReplicas(count, {
+    endpoints: [{ name: 'bench' }],
+    custody: 'customer',
+    humansPolicy: 'one-factor',
+    users: [{ name: 'alice', role: 'admin' }],
+    scrypt: DEFAULT_SCRYPT_PARAMS,
+  });
   try {
-    const first = await GatewayFixture.start({
-      endpoints: [{ name: 'bench' }],
-      custody: 'customer',
-      humansPolicy: 'one-factor',
-      users: [{ name: 'alice', role: 'admin' }],
-      scrypt: DEFAULT_SCRYPT_PARAMS,
-      peering: true,
-      port: ports[0],
-      args: ['--peers', ports.map((p) => `127.0.0.1:${p}`).join(',')],
-    });
-    replicas.push(first);
-    for (const port of ports.slice(1)) replicas.push(await first.replica({ port }));
     const roundsMs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       if (round > 0) {
@@ -56,8 +48,7 @@ async function measure(count: number, rounds: number): Promise<{ replicas: numbe
     const sorted = [...roundsMs].sort((a, b) => a - b);
     return { replicas: count, fastestMs: Math.round(sorted[0] ?? 0), medianMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0), roundsMs: roundsMs.map(Math.round) };
   } finally {
-    for (const replica of replicas.slice(1).reverse()) await replica.close();
-    await replicas[0]?.close();
+    await closeReplicas(replicas);
   }
 }
 

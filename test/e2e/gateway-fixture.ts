@@ -28,6 +28,7 @@ import type { GatewayAccessConfig, HumanAccess, TwoFactorPolicy } from '../../sr
 import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { requireCommand } from '../harness/commands.ts';
+import { freePorts } from '../harness/ports.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -301,6 +302,29 @@ export class GatewayFixture {
     if (response.status !== 200) throw new Error(`sign-in of ${user} failed: ${response.status} ${response.text}`);
     return (JSON.parse(response.text) as { token: string }).token;
   }
+}
+
+/**
+ * `count` replicas of one space, as its pods are: gateway processes on one config and one data
+ * dir, each told all of them with --peers (itself included, as a headless Service lists it).
+ */
+export async function startReplicas(count: number, options: Omit<FixtureOptions, 'port' | 'args' | 'peering'>): Promise<GatewayFixture[]> {
+  const ports = await freePorts(count);
+  const first = await GatewayFixture.start({ ...options, peering: true, port: ports[0], args: ['--peers', ports.map((port) => `127.0.0.1:${port}`).join(',')] });
+  const replicas = [first];
+  try {
+    for (const port of ports.slice(1)) replicas.push(await first.replica({ port }));
+  } catch (error) {
+    await closeReplicas(replicas);
+    throw error;
+  }
+  return replicas;
+}
+
+/** Stops replicas, the first (which owns the directories) last. */
+export async function closeReplicas(replicas: readonly GatewayFixture[]): Promise<void> {
+  for (const replica of replicas.slice(1).reverse()) await replica.close();
+  await replicas[0]?.close();
 }
 
 async function makeAccessConfig(options: FixtureOptions): Promise<{ access: GatewayAccessConfig; secrets: Secrets }> {

@@ -16,9 +16,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT_PARAMS } from '../../src/crypto/index.ts';
 import { freePorts } from '../harness/ports.ts';
-import { GatewayFixture, expectSuccess, restic } from './gateway-fixture.ts';
+import { GatewayFixture, closeReplicas, expectSuccess, restic, startReplicas, type FixtureOptions } from './gateway-fixture.ts';
 
 const ENDPOINT = 'laptop-07';
+/** The space every test here serves: customer custody, one admin signing in with a password. */
+const SPACE = {
+  endpoints: [{ name: ENDPOINT }],
+  custody: 'customer',
+  encryptAtRest: true,
+  humansPolicy: 'one-factor',
+  users: [{ name: 'alice', role: 'admin' }],
+  scrypt: TEST_SCRYPT_PARAMS,
+} satisfies FixtureOptions;
 
 interface UnsealAnswer {
   status: number;
@@ -46,27 +55,12 @@ describe.each([2, 3])('a customer-custody space with %i gateway replicas', (coun
   let work: string;
 
   beforeAll(async () => {
-    const ports = await freePorts(count);
-    const first = await GatewayFixture.start({
-      endpoints: [{ name: ENDPOINT }],
-      custody: 'customer',
-      encryptAtRest: true,
-      humansPolicy: 'one-factor',
-      users: [{ name: 'alice', role: 'admin' }],
-      scrypt: TEST_SCRYPT_PARAMS,
-      peering: true,
-      port: ports[0],
-      args: ['--peers', ports.map((port) => `127.0.0.1:${port}`).join(',')],
-    });
-    replicas.push(first);
-    for (const port of ports.slice(1)) replicas.push(await first.replica({ port }));
+    replicas.push(...await startReplicas(count, SPACE));
     work = await mkdtemp(join(tmpdir(), 'gateway-peers-'));
   });
 
   afterAll(async () => {
-    // Replicas first: the first fixture removes the shared directories.
-    for (const replica of replicas.slice(1).reverse()) await replica.close();
-    await replicas[0]?.close();
+    await closeReplicas(replicas);
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
@@ -154,11 +148,7 @@ describe('a peer that cannot prove it is this space\'s gateway gets no password'
   beforeAll(async () => {
     const ports = await freePorts(3);
     gateway = await GatewayFixture.start({
-      endpoints: [{ name: ENDPOINT }],
-      custody: 'customer',
-      humansPolicy: 'one-factor',
-      users: [{ name: 'alice', role: 'admin' }],
-      scrypt: TEST_SCRYPT_PARAMS,
+      ...SPACE,
       peering: true,
       port: ports[0],
       args: ['--peers', ports.map((port) => `127.0.0.1:${port}`).join(',')],
@@ -192,14 +182,7 @@ describe('relayed and direct unseals share one bound on wrong passwords', () => 
   let gateway: GatewayFixture;
 
   beforeAll(async () => {
-    gateway = await GatewayFixture.start({
-      endpoints: [{ name: ENDPOINT }],
-      custody: 'customer',
-      humansPolicy: 'one-factor',
-      users: [{ name: 'alice', role: 'admin' }],
-      scrypt: TEST_SCRYPT_PARAMS,
-      peering: true,
-    });
+    gateway = await GatewayFixture.start({ ...SPACE, peering: true });
   });
 
   afterAll(async () => {
