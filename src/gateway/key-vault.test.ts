@@ -63,6 +63,16 @@ describe('key vault under customer custody', () => {
     expect(vault.state).toBe('sealed');
   });
 
+  it('takes guesses sent all at once one after the other, so the bound holds for them too', async () => {
+    const { access } = await customerAccess();
+    const vault = new KeyVault(new UnsealAttempts(() => 0));
+    vault.configure(access, null);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => vault.unseal(access, `wrong ${i}`)));
+    const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).name : 'fulfilled'));
+    expect(reasons.filter((n) => n === 'WrongPasswordError')).toHaveLength(UnsealAttempts.FREE_FAILURES + 1);
+    expect(reasons.filter((n) => n === 'UnsealThrottledError')).toHaveLength(20 - UnsealAttempts.FREE_FAILURES - 1);
+  });
+
   it('when unsealed, checks a password again without replacing the key', async () => {
     const { access, key } = await customerAccess();
     const vault = new KeyVault();

@@ -73,6 +73,7 @@ export class KeyVault {
   #keyId: string | null = null;
   #state: VaultState = 'sealed';
   #reason = 'the gateway is sealed';
+  #turn: Promise<void> = Promise.resolve();
 
   constructor(attempts = new UnsealAttempts()) {
     this.attempts = attempts;
@@ -127,6 +128,20 @@ export class KeyVault {
    * UnsealError when the gateway is not under customer custody or the key does not match.
    */
   async unseal(access: GatewayAccessConfig, password: string): Promise<void> {
+    // One check at a time: guesses sent all at once would otherwise all pass the bound before the
+    // first of them had failed.
+    const previous = this.#turn;
+    let release = (): void => undefined;
+    this.#turn = new Promise<void>((done) => (release = done));
+    try {
+      await previous;
+      await this.#unsealNow(access, password);
+    } finally {
+      release();
+    }
+  }
+
+  async #unsealNow(access: GatewayAccessConfig, password: string): Promise<void> {
     const custody = access.space.keyCustody;
     if (custody.mode !== 'customer') throw new UnsealError('the space is not under customer key custody');
     this.attempts.check();
