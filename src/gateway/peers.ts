@@ -4,13 +4,16 @@
  *
  * Customer custody stays customer-only: the replica that accepted a valid unseal relays the
  * *password* (never the key) over TLS to its peers, and each peer unwraps the key itself. Nothing is
- * written anywhere. A peer is only sent the password when
- *   - its certificate chains to the space CA (`ca.crt` in the config dir, the operator's CA) AND
- *     carries this space's gateway Service name, so a spoofed DNS answer or another space's gateway
- *     does not receive it; and
- * requests between peers carry the per-space peer token (`peer.token`, only in the gateway's config
- * Secret), compared in constant time. A peer never hands out the key: a replica that starts later
- * starts sealed and is unsealed by the next relay.
+ * written anywhere. A peer is only sent the password when its certificate chains to the space CA
+ * (`ca.crt` in the config dir, the operator's CA) AND carries this space's gateway Service name, so
+ * a spoofed DNS answer or another space's gateway does not receive it. Requests between peers carry
+ * the per-space peer token (`peer.token`, only in the gateway's config Secret), compared in constant
+ * time. A peer never hands out the key: a replica that starts later starts sealed and is unsealed by
+ * the next relay.
+ *
+ * Trust this does not remove: whoever can run a pod in the tenant namespace can mount the gateway's
+ * TLS and config Secrets and so pass as a replica — but could as well change the gateway itself and
+ * read the password from /v1/unseal. The relay adds no one to those who can see the password.
  *
  * Peers are found either from a fixed list (`--peers host:port,...`, for processes on one host) or
  * by resolving a name (`--peers-dns <name>`, the space's headless Service with
