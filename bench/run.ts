@@ -4,10 +4,12 @@
  */
 import { runConvergenceBenchmark } from './convergence.ts';
 import { runGatewayBenchmark } from './gateway.ts';
+import { runUnsealBenchmark } from './unseal.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
   gateway: runGatewayBenchmark,
   convergence: runConvergenceBenchmark,
+  unseal: runUnsealBenchmark,
 };
 
 const selected = process.argv.slice(2);
