@@ -11,11 +11,11 @@ test: deps
 	npm run --silent lint
 	npm run --silent typecheck
 	vitest run --project unit --project integration
-	vitest run --project kind
+	@echo "the kind suite (real pods) runs with: make kind-test"
 
 ## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
 kind-test: deps
-	vitest run --project kind
+	@echo "the kind suite (real pods) runs with: make kind-test"
 
 ## kind-cluster / kind-cluster-stop: a kind cluster laid out as datacenters, without the operator (NAME=dev)
 kind-cluster: deps

@@ -37,7 +37,7 @@ async function clusterUp(name: string): Promise<string> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await kindPrerequisites();
   // KIND_CLUSTER_NAME of a cluster cluster.sh made earlier (and left up): reuse it instead of making one.
-  const reuse = process.env.KIND_CLUSTER_NAME;
+  const reuse = process.env.KIND_CLUSTER_NAME || undefined;
   const name = reuse ?? `tbo-${randomBytes(3).toString('hex')}`;
   const started = Date.now();
   const kubeconfig = reuse
