@@ -57,13 +57,37 @@ export function archiveSource(location: string, options: VerifyOptions = {}): Ar
   };
 }
 
-interface Observed {
+/** What reading a bag's tar saw: payload and tag digests, and the problems met on the way. */
+export interface Observed {
   payload: Map<string, { sha256: string; size: number }>;
   tags: Map<string, { sha256: string; text: string }>;
   problems: string[];
 }
 
-async function readEntries(extract: tar.Extract, bag: string, observed: Observed): Promise<void> {
+export function newObserved(): Observed {
+  return { payload: new Map(), tags: new Map(), problems: [] };
+}
+
+/** What a reader of the bag does besides checking it (open-export writes the files out). */
+export interface BagReaderHooks {
+  /** Called with each tag file as soon as it has been read. */
+  tag?(path: string, text: string): Promise<void>;
+  /** Called with each directory under data/ (path without "data/"). */
+  directory?(path: string): Promise<void>;
+  /** Consumes a payload file (path without "data/"); `chunks` hashes what passes through it. */
+  payload?(path: string, size: number, chunks: AsyncIterable<Buffer>): Promise<void>;
+}
+
+async function* counted(entry: AsyncIterable<Buffer>, tally: { hash: ReturnType<typeof createHash>; bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of entry) {
+    tally.hash.update(chunk);
+    tally.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Reads every entry of the bag's tar, recording digests in `observed`. */
+export async function readBagEntries(extract: tar.Extract, bag: string, observed: Observed, hooks: BagReaderHooks = {}): Promise<void> {
   for await (const entry of extract) {
     const { name, type, size } = entry.header;
     const path = name.replace(/\/$/, '');
@@ -75,6 +99,7 @@ async function readEntries(extract: tar.Extract, bag: string, observed: Observed
     const inner = path.slice(bag.length + 1);
     if (type === 'directory') {
       entry.resume();
+      if (inner.startsWith('data/') && isSafeBagPath(inner)) await hooks.directory?.(inner.slice('data/'.length));
       continue;
     }
     if (type !== 'file') {
@@ -86,11 +111,11 @@ async function readEntries(extract: tar.Extract, bag: string, observed: Observed
     if (inner.startsWith('data/')) {
       if (!isSafeBagPath(inner)) observed.problems.push(`${name}: a path the bag cannot hold`);
       if (observed.payload.has(inner)) observed.problems.push(`${inner}: appears twice in the archive`);
-      let bytes = 0;
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        bytes += chunk.length;
-      }
+      const tally = { hash, bytes: 0 };
+      const chunks = counted(entry as AsyncIterable<Buffer>, tally);
+      if (hooks.payload !== undefined && isSafeBagPath(inner)) await hooks.payload(inner.slice('data/'.length), size ?? 0, chunks);
+      for await (const chunk of chunks) void chunk; // whatever the hook left unread
+      const bytes = tally.bytes;
       observed.payload.set(inner, { sha256: hash.digest('hex'), size: bytes });
       if (size !== undefined && size !== bytes) observed.problems.push(`${inner}: ${bytes} bytes read, ${size} in its header`);
       continue;
@@ -102,6 +127,7 @@ async function readEntries(extract: tar.Extract, bag: string, observed: Observed
     const content = Buffer.concat(parts);
     if (observed.tags.has(inner)) observed.problems.push(`${inner}: appears twice in the archive`);
     observed.tags.set(inner, { sha256: createHash('sha256').update(content).digest('hex'), text: content.toString('utf8') });
+    await hooks.tag?.(inner, content.toString('utf8'));
   }
 }
 
@@ -194,7 +220,7 @@ export async function verifyExport(location: string, options: VerifyOptions = {}
   }
   const expected = parseChecksumFile(checksum, source.archive);
 
-  const observed: Observed = { payload: new Map(), tags: new Map(), problems: [] };
+  const observed = newObserved();
   const archiveHash = createHash('sha256');
   let size = 0;
   const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
@@ -205,7 +231,7 @@ export async function verifyExport(location: string, options: VerifyOptions = {}
   const extract = tar.extract();
   try {
     const input = await source.open(options.signal);
-    await Promise.all([pipeline(input, tap, extract, { signal: options.signal }), readEntries(extract, bag as string, observed)]);
+    await Promise.all([pipeline(input, tap, extract, { signal: options.signal }), readBagEntries(extract, bag as string, observed)]);
   } catch (error) {
     if (error instanceof ExportVerificationError) throw error;
     return fail([...observed.problems, `the archive cannot be read as a tar: ${(error as Error).message}`]);
