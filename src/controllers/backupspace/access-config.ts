@@ -36,7 +36,8 @@ export function twoFactorPolicy(tenant: Tenant): TwoFactorPolicy {
 
 export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
   const { space, tenant, keys } = inputs;
-  const contractActive = (tenant.spec.contract?.state ?? 'Active') === 'Active';
+  // A deleted tenant is being terminated, whatever its contract says: nobody gets in any more.
+  const contractActive = (tenant.spec.contract?.state ?? 'Active') === 'Active' && !tenant.metadata.deletionTimestamp;
   const policy = twoFactorPolicy(tenant);
   return {
     version: ACCESS_CONFIG_VERSION,
