@@ -24,10 +24,10 @@ export const CONTACT_ROLES = ['administrative', 'technical', 'billing'] as const
 /** Namespaces are named `tenant-<tenant name>`, and must fit in 63 characters. */
 export const TENANT_NAME_MAX_LENGTH = 56;
 
-const ProviderObjectKey = (what: string, defaultKey?: string) => Type.Object({
+const ProviderObjectKey = (what: string) => Type.Object({
   namespace: dnsLabel({ description: `Namespace of the ${what} (the provider's, not the tenant's, which is deleted at termination).` }),
   name: dnsSubdomain({ description: `Name of the ${what}.` }),
-  ...(defaultKey ? { key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: defaultKey, description: `Key of the ${what} holding the value.` })) } : {}),
+  key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: 'ca.crt', description: `Key of the ${what} holding the PEM bundle.` })),
 }, { description: `A ${what} of the provider.` });
 
 /** Where the termination export goes: exactly one of a volume or an S3-compatible bucket. */
@@ -50,8 +50,8 @@ export const ExportTarget = Type.Object({
       name: dnsSubdomain({ description: 'Secret with keys accessKeyId and secretAccessKey.' }),
     }, { description: 'Credentials of the bucket: a Secret with keys accessKeyId and secretAccessKey, readable by the operator.' }),
     caBundle: Type.Optional(Type.Object({
-      configMapRef: Type.Optional(ProviderObjectKey('ConfigMap', 'ca.crt')),
-      secretRef: Type.Optional(ProviderObjectKey('Secret', 'ca.crt')),
+      configMapRef: Type.Optional(ProviderObjectKey('ConfigMap')),
+      secretRef: Type.Optional(ProviderObjectKey('Secret')),
     }, {
       description: 'PEM bundle of the CAs that sign the service\'s certificate, when not a public CA.',
       'x-kubernetes-validations': [{ rule: 'has(self.configMapRef) != has(self.secretRef)', message: 'caBundle takes exactly one of configMapRef or secretRef' }],
