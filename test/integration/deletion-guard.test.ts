@@ -108,9 +108,18 @@ describe('kubectl delete', () => {
     expect(refusal.stderr).toContain(`endpoint ${namespace}/server holds backups (4.0Ki stored, last backup 2026-12-01T10:00:00Z)`);
     expect(refusal.stderr).toContain(`${WAIVER}=true`);
 
+    const before = (await readObject<Endpoint>(client, API.Endpoint, 'server', namespace))?.status?.repository;
     expect((await kubectl(kubeconfigPath, ['annotate', 'endpoint', 'server', '-n', namespace, `${WAIVER}=true`])).code).toBe(0);
     expect((await kubectl(kubeconfigPath, ['delete', 'endpoint', 'server', '-n', namespace])).code).toBe(0);
     expect(await readObject(client, API.Endpoint, 'server', namespace)).toBeUndefined();
+
+    // A new Endpoint of the old name gets a repository of its own, never the old one's backups.
+    await eventually('the old credentials to be collected', async () => ((await readObject(client, K8S.Secret, 'endpoint-server-credentials', namespace)) ? undefined : true));
+    await createEndpoint(client, 'server', namespace, 'main');
+    const after = await eventually('the new endpoint\'s repository', async () => (await readObject<Endpoint>(client, API.Endpoint, 'server', namespace))?.status?.repository);
+    expect(before).toMatch(/^endpoints\/server\./);
+    expect(after).toMatch(/^endpoints\/server\./);
+    expect(after).not.toBe(before);
   });
 });
 

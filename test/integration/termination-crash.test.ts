@@ -23,7 +23,7 @@ import { ensureDatacenters } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, sleep, uniqueName } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
-import { checkArchive, claimDir, tenantWithData } from './termination-fixture.ts';
+import { checkArchive, claimDir, tenantWithData, type Sources } from './termination-fixture.ts';
 import { parseRecord } from '../../src/controllers/tenant/termination-record.ts';
 
 const TRIALS = 30;
@@ -83,7 +83,7 @@ describe('termination under SIGKILL', () => {
   it(`ends ${TRIALS} trials verified, then cleanly torn down: never a deletion before verification, never two exports of a space`, async () => {
     console.log(`termination crash test: seed ${SEED} (CRASH_SEED=${SEED} replays it), ${TRIALS} trials`);
     const random = seeded(SEED);
-    const trials: { name: string; namespace: string; sources: Map<string, string>; deleted: boolean }[] = [];
+    const trials: { name: string; namespace: string; sources: Sources; deleted: boolean }[] = [];
     for (let batch = 0; batch < TRIALS; batch += 5) {
       trials.push(...await Promise.all(Array.from({ length: Math.min(5, TRIALS - batch) }, async (_, i) => {
         const name = uniqueName(`crash${batch + i}`);

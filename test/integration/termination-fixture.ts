@@ -12,7 +12,9 @@ import { promisify } from 'node:util';
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import { API } from '../../src/api/refs.ts';
 import type { Tenant } from '../../src/api/types.ts';
-import { endpointRepository, spaceObjectNames } from '../../src/controllers/labels.ts';
+import { spaceObjectNames } from '../../src/controllers/labels.ts';
+import type { GatewayAccessConfig } from '../../src/gateway/access-config.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { parseRecord } from '../../src/controllers/tenant/termination-record.ts';
 import type { TerminationRecord } from '../../src/controllers/tenant/termination.ts';
 import { localClaimDir, localSpaceDir } from '../../src/controllers/tenant/termination-runner.ts';
@@ -57,25 +59,30 @@ export interface SpacePlan {
 }
 
 /** A tenant with spaces and endpoints whose repositories hold real backups; returns each endpoint's source tree. */
-export async function tenantWithData(client: KubeClient, root: string, name: string, spaces: SpacePlan[], contract: Partial<NonNullable<Tenant['spec']['contract']>> = {}): Promise<{ namespace: string; sources: Map<string, string> }> {
+/** `<space>/<endpoint>` → the tree it backed up and its repository path on the space. */
+export type Sources = Map<string, { source: string; repository: string }>;
+
+export async function tenantWithData(client: KubeClient, root: string, name: string, spaces: SpacePlan[], contract: Partial<NonNullable<Tenant['spec']['contract']>> = {}): Promise<{ namespace: string; sources: Sources }> {
   const { namespace } = await createReadyTenant(client, name, {
     quotas: { storage: '200Gi', spaces: 4, endpoints: 10 },
     contract: { state: 'Active', exportOnTermination: true, exportTarget: { persistentVolumeClaim: EXPORT_CLAIM }, ...contract },
   });
-  const sources = new Map<string, string>();
+  const sources: Sources = new Map();
   for (const space of spaces) {
     await createSpace(client, space.name, namespace, { size: '10Gi', datacenter: space.datacenter, replicas: 1 });
     for (const endpoint of space.endpoints) await createEndpoint(client, endpoint, namespace, space.name);
     // The local runner reads the key material as the gateway gets it: wait for it to be rendered.
-    await eventually(`the gateway configuration of ${space.name} naming its endpoints`, async () => {
+    const access = await eventually(`the gateway configuration of ${space.name} naming its endpoints`, async () => {
       const config = await readObject<V1Secret>(client, K8S.Secret, spaceObjectNames(space.name).configSecret, namespace);
-      const access = config?.data?.['access.json'];
-      const text = access ? Buffer.from(access, 'base64').toString('utf8') : '';
-      return space.endpoints.every((e) => text.includes(`"name": "${e}"`)) ? true : undefined;
+      const text = secretField(config, 'access.json');
+      const parsed = text ? JSON.parse(text) as GatewayAccessConfig : undefined;
+      return parsed && space.endpoints.every((e) => parsed.endpoints.some((p) => p.name === e)) ? parsed : undefined;
     }, { timeoutMs: 60_000 });
     for (const endpoint of space.endpoints) {
-      const repository = join(localSpaceDir(root, namespace, space.name), endpointRepository(endpoint));
-      sources.set(`${space.name}/${endpoint}`, await resticBackup(repository, { [`${endpoint}.txt`]: `backup of ${endpoint} in ${space.name}\n`, 'nested/blob.bin': Buffer.alloc(64 * 1024, endpoint.length) }));
+      // Where the gateway would write this endpoint's repository, as the operator configured it.
+      const repository = access.endpoints.find((e) => e.name === endpoint)?.repository ?? '';
+      const source = await resticBackup(join(localSpaceDir(root, namespace, space.name), repository), { [`${endpoint}.txt`]: `backup of ${endpoint} in ${space.name}\n`, 'nested/blob.bin': Buffer.alloc(64 * 1024, endpoint.length) });
+      sources.set(`${space.name}/${endpoint}`, { source, repository });
     }
   }
   return { namespace, sources };
@@ -102,7 +109,7 @@ export async function waitForTerminationPhase(client: KubeClient, name: string, 
  * Checks an archive as a customer would: `sha256sum -c` on its .sha256, `tar -t`, the bag's own
  * manifests with `sha256sum -c`, and restic restoring each repository to the tree it backed up.
  */
-export async function checkArchive(location: string, sources: Map<string, string>, space: string): Promise<{ entries: string[] }> {
+export async function checkArchive(location: string, sources: Sources, space: string): Promise<{ entries: string[] }> {
   await run('sha256sum', ['-c', `${basename(location)}.sha256`], { cwd: dirname(location) });
   const entries = (await run('tar', ['-tf', location])).split('\n').filter(Boolean);
   const out = await mkdtemp(join(tmpdir(), 'export-check-'));
@@ -112,11 +119,11 @@ export async function checkArchive(location: string, sources: Map<string, string
   const bagDir = join(out, bag);
   await run('sha256sum', ['-c', 'manifest-sha256.txt'], { cwd: bagDir });
   await run('sha256sum', ['-c', 'tagmanifest-sha256.txt'], { cwd: bagDir });
-  for (const [key, source] of sources) {
+  for (const [key, { source, repository }] of sources) {
     const [spaceName, endpoint] = key.split('/');
     if (spaceName !== space || !endpoint) continue;
     const restored = await mkdtemp(join(tmpdir(), 'restic-restore-'));
-    const env = { RESTIC_PASSWORD, RESTIC_REPOSITORY: join(bagDir, 'data', endpointRepository(endpoint)), RESTIC_CACHE_DIR: join(tmpdir(), 'restic-cache') };
+    const env = { RESTIC_PASSWORD, RESTIC_REPOSITORY: join(bagDir, 'data', repository), RESTIC_CACHE_DIR: join(tmpdir(), 'restic-cache') };
     await run('restic', ['restore', 'latest', '--target', restored], { env });
     for (const file of [`${endpoint}.txt`, 'nested/blob.bin']) {
       const [want, got] = await Promise.all([readFile(join(source, file)), readFile(join(restored, file))]);

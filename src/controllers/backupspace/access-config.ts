@@ -16,7 +16,7 @@ export interface AccessInputs {
   tenant: Tenant;
   keys: SpaceKeys;
   /** Endpoints of this space with the hash of their issued credential (endpoints without one are left out). */
-  endpoints: { endpoint: Endpoint; credentialHash: string }[];
+  endpoints: { endpoint: Endpoint; credentialHash: string; repository?: string }[];
   /** Enrolled people with their password hash and TOTP secret. */
   users: { name: string; email: string; role: 'admin' | 'operator' | 'viewer'; passwordHash: string; totpSecret?: string }[];
   maintenanceHash?: string;
@@ -53,10 +53,10 @@ export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
         : { mode: 'provider', keyId: keys.keyId },
     },
     endpoints: inputs.endpoints
-      .map(({ endpoint, credentialHash }) => ({
+      .map(({ endpoint, credentialHash, repository }) => ({
         name: endpoint.metadata.name ?? '',
         credentialHash,
-        repository: endpointRepository(endpoint.metadata.name ?? ''),
+        repository: repository ?? endpointRepository(endpoint.metadata.name ?? ''),
         enabled: contractActive && !endpoint.spec.suspended && !endpoint.metadata.deletionTimestamp,
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),

@@ -32,6 +32,7 @@ import {
 } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
+import { repositoryPathOf } from '../endpoint/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
 import { chooseAddress } from './address.ts';
 import {
@@ -233,8 +234,9 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     tenant,
     keys,
     endpoints: endpoints.flatMap((endpoint) => {
-      const hash = hashOf(secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? '')));
-      return hash ? [{ endpoint, credentialHash: hash }] : [];
+      const credentials = secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? ''));
+      const hash = hashOf(credentials);
+      return hash ? [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials) }] : [];
     }),
     users: enrolledUsers(tenant).flatMap((user) => {
       const enrolment = secretOf(caches, namespace, enrolmentSecretName(user.name));
