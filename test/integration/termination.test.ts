@@ -110,6 +110,10 @@ describe('a Terminated contract', () => {
     expect(tenant?.status?.termination).toBeUndefined();
     expect(await terminationRecord(client, operatorNamespace, name)).toBeUndefined();
     expect(await readObject(client, K8S.Secret, 'main-key', namespace)).toBeDefined();
+    // Service runs: client ingress stays open and the endpoint is let in.
+    expect(await readObject(client, K8S.NetworkPolicy, 'allow-backup-clients', namespace)).toBeDefined();
+    const config = await readObject<V1Secret>(client, K8S.Secret, 'main-gateway-config', namespace);
+    expect(JSON.parse(Buffer.from(config?.data?.['access.json'] ?? '', 'base64').toString('utf8')).endpoints).toMatchObject([{ name: 'pc', enabled: true }]);
   });
 });
 

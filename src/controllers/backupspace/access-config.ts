@@ -7,6 +7,7 @@ import { parseQuantity } from '../../admission/quantity.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
 import { ACCESS_CONFIG_VERSION, type GatewayAccessConfig, type TwoFactorPolicy } from '../../gateway/access-config.ts';
 import { endpointRepository } from '../labels.ts';
+import { serviceActive } from '../tenant/termination.ts';
 import type { SpaceKeys } from './keys.ts';
 
 export const MAINTENANCE_USER = 'maintenance';
@@ -21,6 +22,8 @@ export interface AccessInputs {
   users: { name: string; email: string; role: 'admin' | 'operator' | 'viewer'; passwordHash: string; totpSecret?: string }[];
   maintenanceHash?: string;
   reportTokenHash: string;
+  /** When the configuration is rendered (a Terminated contract's service runs until its end date). */
+  now?: Date;
 }
 
 export function twoFactorPolicy(tenant: Tenant): TwoFactorPolicy {
@@ -36,8 +39,8 @@ export function twoFactorPolicy(tenant: Tenant): TwoFactorPolicy {
 
 export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
   const { space, tenant, keys } = inputs;
-  // A deleted tenant is being terminated, whatever its contract says: nobody gets in any more.
-  const contractActive = (tenant.spec.contract?.state ?? 'Active') === 'Active' && !tenant.metadata.deletionTimestamp;
+  // Service runs for an Active contract, or a Terminated one until its end date; never for a deleted tenant.
+  const contractActive = serviceActive(tenant, inputs.now ?? new Date());
   const policy = twoFactorPolicy(tenant);
   return {
     version: ACCESS_CONFIG_VERSION,

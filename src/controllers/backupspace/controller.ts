@@ -247,6 +247,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     }),
     maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
     reportTokenHash,
+    now: ctx.now(),
   });
   const sessionKey = secretField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
   await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey), secretOf(caches, namespace, names.configSecret));

@@ -8,6 +8,7 @@ import {
   phaseAtLeast,
   recordExported,
   recordVerified,
+  serviceActive,
   terminationDue,
   type ObservedSpace,
   type TerminationFacts,
@@ -92,6 +93,17 @@ describe('when termination is due', () => {
   it('is due at once for a deleted tenant, whatever its contract says', () => {
     const deleted = { ...tenant('acme', { contract: { state: 'Active' } }), metadata: { name: 'acme', uid: 'u', deletionTimestamp: NOW } };
     expect(terminationDue(deleted, NOW)).toEqual({ due: true, trigger: 'TenantDeleted' });
+  });
+});
+
+describe('whether the service runs', () => {
+  it('runs for an Active contract and for a Terminated one until its end date; not suspended, ended or deleted', () => {
+    expect(serviceActive(tenant('acme'), NOW)).toBe(true);
+    expect(serviceActive(tenant('acme', { contract: { state: 'Suspended' } }), NOW)).toBe(false);
+    expect(serviceActive(terminated(), NOW)).toBe(false);
+    expect(serviceActive(terminated({ endDate: '2026-12-31' }), NOW)).toBe(true);
+    expect(serviceActive(terminated({ endDate: '2026-12-02' }), NOW)).toBe(false);
+    expect(serviceActive({ ...tenant('acme'), metadata: { name: 'acme', deletionTimestamp: NOW } }, NOW)).toBe(false);
   });
 });
 

@@ -96,6 +96,18 @@ export function terminationStartsAt(tenant: Tenant): Date | undefined {
   return endDate ? new Date(`${endDate}T00:00:00Z`) : undefined;
 }
 
+/**
+ * Whether the service runs: an Active contract, or a Terminated one whose end date is still ahead
+ * (service runs until then); never a suspended contract or a deleted tenant.
+ */
+export function serviceActive(tenant: Tenant, now: Date): boolean {
+  if (tenant.metadata.deletionTimestamp) return false;
+  const state = tenant.spec.contract?.state ?? 'Active';
+  if (state === 'Active') return true;
+  const startsAt = state === 'Terminated' ? terminationStartsAt(tenant) : undefined;
+  return startsAt !== undefined && startsAt.getTime() > now.getTime();
+}
+
 export type TerminationDue =
   | { due: false }
   | { due: false; scheduledAt: Date }
