@@ -24,7 +24,7 @@ import { secretField } from '../../runtime/kube/secrets.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, spaceObjectNames } from '../labels.ts';
-import { CONFIG_DIR, DATA_DIR, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
+import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
 import type { ExportRequest, ExportRunner } from './termination-runner.ts';
 
 export const JOB: ResourceRef = { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true };
@@ -92,8 +92,12 @@ export function desiredExportJob(request: ExportRequest, datacenter: Datacenter,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-          // The data stays in its datacenter (S7): the same nodes as the space's gateway.
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selectorToNodeSelectorTerm(datacenter.spec.nodeSelector)] } } },
+          affinity: {
+            // The data stays in its datacenter (S7): the same nodes as the space's gateway.
+            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selectorToNodeSelectorTerm(datacenter.spec.nodeSelector)] } },
+            // Beside a gateway replica when one runs: a ReadWriteOnce volume attaches to one node only.
+            podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: gatewaySelector({ metadata: { name: space.name } }) }, topologyKey: 'kubernetes.io/hostname' } }] },
+          },
           containers: [{
             name: purpose,
             image,
