@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AT_REST_HEADER_BYTES, createDecryptStream, planRange } from '../gateway/at-rest.ts';
+import { AT_REST_HEADER_BYTES, AT_REST_TAG_BYTES, createDecryptStream, planRange } from '../gateway/at-rest.ts';
 import { bagInfo, BAGIT_TXT, customerKeyFile, manifestJson, manifestText, readme, TAG_FILES, type BagIdentity, type Custody, type EndpointSummary, type PayloadDigest } from './bag.ts';
 import { entryHeader, endOfArchive, padding, smallEntry } from './tar.ts';
 import type { ScannedFile, VolumeScan } from './scan.ts';
@@ -56,7 +56,8 @@ function payloadSource(file: ScannedFile, key: ExportKey, spaceUid: string): [Re
   if (key.mode !== 'provider') throw new Error(`${file.path}: decrypting needs the provider's data key`);
   const plan = planRange(file.decrypt, file.storedSize, 0, file.size - 1);
   return [
-    createReadStream(file.absolute, { highWaterMark: READ_BUFFER, start: AT_REST_HEADER_BYTES, end: file.storedSize - 1 }),
+    // Reads of exactly one sealed chunk: the decrypting stream then never joins partial chunks.
+    createReadStream(file.absolute, { highWaterMark: file.decrypt.chunkBytes + AT_REST_TAG_BYTES, start: AT_REST_HEADER_BYTES, end: file.storedSize - 1 }),
     createDecryptStream({ dataKey: key.dataKey, spaceUid, objectName: file.objectName }, file.decrypt, plan),
   ];
 }
