@@ -32,13 +32,13 @@ export interface BackedUp {
 }
 
 /** Backs up a generated tree per endpoint with the real restic through the gateway. */
-export async function backUpEndpoints(fixture: GatewayFixture, endpoints: string[], work: string): Promise<BackedUp> {
+export async function backUpEndpoints(fixture: GatewayFixture, endpoints: string[], work: string, randomBytes = 3_000_000): Promise<BackedUp> {
   const trees: BackedUp['trees'] = {};
   const roots: BackedUp['roots'] = {};
   for (const endpoint of endpoints) {
     const root = join(work, 'source', endpoint);
     await mkdir(root, { recursive: true });
-    await generateTree(root, { randomBytes: 3_000_000, marker: `marker-${endpoint}` });
+    await generateTree(root, { randomBytes, marker: `marker-${endpoint}` });
     const url = fixture.repositoryUrl(endpoint);
     expectSuccess(await restic(fixture, url, ['init']), `restic init ${endpoint}`);
     expectSuccess(await restic(fixture, url, ['backup', '--host', 'e2e', root]), `restic backup ${endpoint}`);
