@@ -218,7 +218,8 @@ export async function verifyExport(location: string, options: VerifyOptions = {}
   try {
     checksum = await source.checksumText();
   } catch (error) {
-    return fail([`${checksumFileName(source.archive)} cannot be read (${(error as Error).message}): the archive is not finished`]);
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' || /does not exist/.test((error as Error).message);
+    return fail([missing ? `${checksumFileName(source.archive)} is missing: the archive is not finished` : `${checksumFileName(source.archive)} cannot be read: ${(error as Error).message}`]);
   }
   const expected = parseChecksumFile(checksum, source.archive);
 

@@ -127,6 +127,6 @@ describe('export of a provider-custody space encrypted at rest', () => {
   it('refuses an archive without its .sha256 as not finished', async () => {
     const dir = await mkdtemp(join(work, 'unfinished-'));
     await copyFile(first.location, join(dir, first.archive));
-    await expect(verifyExport(join(dir, first.archive))).rejects.toThrow(/\.sha256 cannot be read.*not finished/);
+    await expect(verifyExport(join(dir, first.archive))).rejects.toThrow(/\.sha256 is missing: the archive is not finished/);
   });
 });
