@@ -360,6 +360,8 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
       clearTimeout(timer);
       done({ code: code ?? -1, stdout, stderr });
     });
+    // A command that exits without reading its input (tar, sha256sum) closes the pipe first: EPIPE is not its failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
