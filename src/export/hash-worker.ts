@@ -2,8 +2,9 @@
  * The archive's sha256, computed on another core. The export's main thread already decrypts and
  * hashes every payload file; hashing the whole archive there too made it the bottleneck, while the
  * plainest tool (`tar | sha256sum`) uses two processes. Bytes are copied into batches (a memcpy is
- * an order of magnitude cheaper than SHA-256) and handed over without another copy; at most
- * MAX_IN_FLIGHT bytes wait for the worker, so memory stays flat when it falls behind.
+ * an order of magnitude cheaper than SHA-256) and handed over without another copy, then handed
+ * back to be reused; at most MAX_IN_FLIGHT bytes wait for the worker, so memory stays flat when it
+ * falls behind and there is no garbage per batch.
  */
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
@@ -12,7 +13,7 @@ const BATCH = 1024 * 1024;
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;
 
 type ToWorker = { type: 'data'; bytes: Uint8Array } | { type: 'end' };
-type FromWorker = { type: 'ack'; bytes: number } | { type: 'digest'; hex: string };
+type FromWorker = { type: 'ack'; buffer: ArrayBuffer } | { type: 'digest'; hex: string };
 
 if (!isMainThread && parentPort !== null) {
   const port = parentPort;
@@ -20,7 +21,9 @@ if (!isMainThread && parentPort !== null) {
   port.on('message', (message: ToWorker) => {
     if (message.type === 'data') {
       hash.update(message.bytes);
-      port.postMessage({ type: 'ack', bytes: message.bytes.byteLength } satisfies FromWorker);
+      // The batch goes back to be filled again: no allocation per batch, so no garbage to collect.
+      const buffer = message.bytes.buffer as ArrayBuffer;
+      port.postMessage({ type: 'ack', buffer } satisfies FromWorker, [buffer]);
     } else {
       port.postMessage({ type: 'digest', hex: hash.digest('hex') } satisfies FromWorker);
     }
@@ -30,7 +33,8 @@ if (!isMainThread && parentPort !== null) {
 export class WorkerHash {
   // Without --input-type: a worker runs this file, not the string a parent may have been given with -e.
   readonly #worker = new Worker(new URL(import.meta.url), { execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')), resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
-  #batch = Buffer.allocUnsafeSlow(BATCH);
+  #batch = new Uint8Array(BATCH);
+  readonly #free: ArrayBuffer[] = [];
   #filled = 0;
   #inFlight = 0;
   #digest: { resolve: (hex: string) => void; reject: (error: Error) => void } | null = null;
@@ -41,7 +45,8 @@ export class WorkerHash {
   constructor() {
     this.#worker.on('message', (message: FromWorker) => {
       if (message.type === 'ack') {
-        this.#inFlight -= message.bytes;
+        this.#inFlight -= BATCH;
+        this.#free.push(message.buffer);
         this.#acked?.();
       } else {
         this.#digest?.resolve(message.hex);
@@ -68,10 +73,11 @@ export class WorkerHash {
   async #send(): Promise<void> {
     if (this.#failure !== null) throw this.#failure;
     if (this.#filled === 0) return;
-    const bytes = new Uint8Array(this.#batch.buffer, this.#batch.byteOffset, this.#filled);
-    this.#inFlight += this.#filled;
-    this.#worker.postMessage({ type: 'data', bytes } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
-    this.#batch = Buffer.allocUnsafeSlow(BATCH);
+    const bytes = this.#batch.subarray(0, this.#filled);
+    this.#inFlight += BATCH;
+    this.#worker.postMessage({ type: 'data', bytes } satisfies ToWorker, [this.#batch.buffer as ArrayBuffer]);
+    const reused = this.#free.pop();
+    this.#batch = reused === undefined ? new Uint8Array(BATCH) : new Uint8Array(reused);
     this.#filled = 0;
     while (this.#inFlight > MAX_IN_FLIGHT) {
       await new Promise<void>((resolve) => (this.#acked = resolve));
