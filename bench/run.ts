@@ -3,11 +3,13 @@
  * `npm run bench -- <name>...` runs only the named ones.
  */
 import { runConvergenceBenchmark } from './convergence.ts';
+import { runExportBenchmark } from './export.ts';
 import { runGatewayBenchmark } from './gateway.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
   gateway: runGatewayBenchmark,
   convergence: runConvergenceBenchmark,
+  export: runExportBenchmark,
 };
 
 const selected = process.argv.slice(2);

@@ -4,13 +4,14 @@
  * the manifests. Memory stays flat: one read buffer per file, never a whole file. The archive is
  * hashed as it is written, so its digest is known when the last byte is.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AT_REST_HEADER_BYTES, createDecryptStream, planRange } from '../gateway/at-rest.ts';
+import { AT_REST_HEADER_BYTES, AT_REST_TAG_BYTES, createDecryptStream, planRange } from '../gateway/at-rest.ts';
 import { bagInfo, BAGIT_TXT, customerKeyFile, manifestJson, manifestText, readme, TAG_FILES, type BagIdentity, type Custody, type EndpointSummary, type PayloadDigest } from './bag.ts';
+import { WorkerHash } from './hash-worker.ts';
 import { entryHeader, endOfArchive, padding, smallEntry } from './tar.ts';
 import type { ScannedFile, VolumeScan } from './scan.ts';
 import type { ExportEndpoint, ExportKey } from './types.ts';
@@ -27,7 +28,7 @@ export interface WrittenArchive {
 
 /** Hashes and counts what it writes, and waits for the destination when it asks to (backpressure). */
 class HashingWriter {
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash = new WorkerHash();
   readonly #out: Writable;
   #size = 0;
 
@@ -41,13 +42,17 @@ class HashingWriter {
 
   async write(bytes: Buffer): Promise<void> {
     if (bytes.length === 0) return;
-    this.#hash.update(bytes);
+    await this.#hash.update(bytes);
     this.#size += bytes.length;
     if (!this.#out.write(bytes)) await once(this.#out, 'drain');
   }
 
-  digest(): string {
-    return this.#hash.digest('hex');
+  digest(): Promise<string> {
+    return this.#hash.digest();
+  }
+
+  close(): Promise<void> {
+    return this.#hash.close();
   }
 }
 
@@ -56,7 +61,8 @@ function payloadSource(file: ScannedFile, key: ExportKey, spaceUid: string): [Re
   if (key.mode !== 'provider') throw new Error(`${file.path}: decrypting needs the provider's data key`);
   const plan = planRange(file.decrypt, file.storedSize, 0, file.size - 1);
   return [
-    createReadStream(file.absolute, { highWaterMark: READ_BUFFER, start: AT_REST_HEADER_BYTES, end: file.storedSize - 1 }),
+    // Reads of exactly one sealed chunk: the decrypting stream then never joins partial chunks.
+    createReadStream(file.absolute, { highWaterMark: file.decrypt.chunkBytes + AT_REST_TAG_BYTES, start: AT_REST_HEADER_BYTES, end: file.storedSize - 1 }),
     createDecryptStream({ dataKey: key.dataKey, spaceUid, objectName: file.objectName }, file.decrypt, plan),
   ];
 }
@@ -117,54 +123,58 @@ export async function writeArchive(input: ArchiveInput, destination: Writable): 
   const bag = input.archive.replace(/\.tar$/, '');
   const mtime = Math.floor(identity.createdAt.getTime() / 1000);
   const out = new HashingWriter(destination);
-  const tags: Array<{ path: string; sha256: string }> = [];
-  const tag = async (path: string, text: string): Promise<void> => {
-    tags.push({ path, sha256: sha256(text) });
-    await out.write(smallEntry(`${bag}/${path}`, Buffer.from(text, 'utf8'), mtime));
-  };
+  try {
+    const tags: Array<{ path: string; sha256: string }> = [];
+    const tag = async (path: string, text: string): Promise<void> => {
+      tags.push({ path, sha256: sha256(text) });
+      await out.write(smallEntry(`${bag}/${path}`, Buffer.from(text, 'utf8'), mtime));
+    };
 
-  await out.write(entryHeader({ path: bag, type: 'directory', size: 0, mtime }));
-  await tag(TAG_FILES.bagit, BAGIT_TXT);
-  await tag(TAG_FILES.bagInfo, bagInfo(identity, { bytes: scan.bytes, files: scan.files.length }));
-  await tag(TAG_FILES.readme, readme(identity, input.custody, scan.repositories, input.archive));
-  if (key.mode === 'customer') await tag(TAG_FILES.customerKey, customerKeyFile(identity.spaceUid, key.keyId, key.record));
+    await out.write(entryHeader({ path: bag, type: 'directory', size: 0, mtime }));
+    await tag(TAG_FILES.bagit, BAGIT_TXT);
+    await tag(TAG_FILES.bagInfo, bagInfo(identity, { bytes: scan.bytes, files: scan.files.length }));
+    await tag(TAG_FILES.readme, readme(identity, input.custody, scan.repositories, input.archive));
+    if (key.mode === 'customer') await tag(TAG_FILES.customerKey, customerKeyFile(identity.spaceUid, key.keyId, key.record));
 
-  await out.write(entryHeader({ path: `${bag}/data`, type: 'directory', size: 0, mtime }));
-  // Directories and files in one sorted walk, so a directory always precedes what it holds.
-  const entries = [
-    ...scan.directories.map((path) => ({ path, file: null as ScannedFile | null })),
-    ...scan.files.map((file) => ({ path: file.path, file })),
-  ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const digests: PayloadDigest[] = [];
-  for (const entry of entries) {
-    input.signal?.throwIfAborted();
-    if (entry.file === null) await out.write(entryHeader({ path: `${bag}/data/${entry.path}`, type: 'directory', size: 0, mtime }));
-    else digests.push(await writePayloadFile(out, bag, entry.file, key, identity.spaceUid, mtime, input.signal));
+    await out.write(entryHeader({ path: `${bag}/data`, type: 'directory', size: 0, mtime }));
+    // Directories and files in one sorted walk, so a directory always precedes what it holds.
+    const entries = [
+      ...scan.directories.map((path) => ({ path, file: null as ScannedFile | null })),
+      ...scan.files.map((file) => ({ path: file.path, file })),
+    ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const digests: PayloadDigest[] = [];
+    for (const entry of entries) {
+      input.signal?.throwIfAborted();
+      if (entry.file === null) await out.write(entryHeader({ path: `${bag}/data/${entry.path}`, type: 'directory', size: 0, mtime }));
+      else digests.push(await writePayloadFile(out, bag, entry.file, key, identity.spaceUid, mtime, input.signal));
+    }
+
+    const manifest = manifestText(digests);
+    await tag(TAG_FILES.manifest, manifest);
+    const payloadDigest = sha256(manifest);
+    await tag(
+      TAG_FILES.manifestJson,
+      manifestJson({
+        tenant: identity.tenant,
+        space: identity.space,
+        spaceUid: identity.spaceUid,
+        exportId: identity.exportId,
+        organization: identity.organization,
+        created: identity.createdAt.toISOString(),
+        custody: input.custody,
+        endpoints: endpointSummaries(scan, input.endpoints),
+        files: digests.length,
+        bytes: scan.bytes,
+        payloadDigest,
+      }),
+    );
+    const tagManifest = manifestText(tags);
+    await out.write(smallEntry(`${bag}/${TAG_FILES.tagManifest}`, Buffer.from(tagManifest, 'utf8'), mtime));
+    await out.write(endOfArchive());
+  return { sha256: await out.digest(), size: out.size, files: digests.length, bytes: scan.bytes, payloadDigest };
+  } finally {
+    await out.close();
   }
-
-  const manifest = manifestText(digests);
-  await tag(TAG_FILES.manifest, manifest);
-  const payloadDigest = sha256(manifest);
-  await tag(
-    TAG_FILES.manifestJson,
-    manifestJson({
-      tenant: identity.tenant,
-      space: identity.space,
-      spaceUid: identity.spaceUid,
-      exportId: identity.exportId,
-      organization: identity.organization,
-      created: identity.createdAt.toISOString(),
-      custody: input.custody,
-      endpoints: endpointSummaries(scan, input.endpoints),
-      files: digests.length,
-      bytes: scan.bytes,
-      payloadDigest,
-    }),
-  );
-  const tagManifest = manifestText(tags);
-  await out.write(smallEntry(`${bag}/${TAG_FILES.tagManifest}`, Buffer.from(tagManifest, 'utf8'), mtime));
-  await out.write(endOfArchive());
-  return { sha256: out.digest(), size: out.size, files: digests.length, bytes: scan.bytes, payloadDigest };
 }
 
 /** The `<archive>.sha256` file: what `sha256sum -c` reads, beside the archive. */

@@ -33,7 +33,7 @@ function identityOf(options: ExportOptions): BagIdentity {
 export async function writeExport(options: ExportOptions): Promise<{ location: string; archive: string; written: WrittenArchive }> {
   const identity = identityOf(options);
   const custody = custodyOf(options);
-  const target = openTarget(options.target);
+  const target = await openTarget(options.target);
   const archive = archiveName(options.tenant, options.space, options.exportId);
   const scan = await scanVolume(options.dataDir, custody);
   const write = await target.begin(archive);
@@ -50,7 +50,7 @@ export async function writeExport(options: ExportOptions): Promise<{ location: s
 
 export async function exportSpace(options: ExportOptions): Promise<ExportResult> {
   identityOf(options);
-  const target = openTarget(options.target);
+  const target = await openTarget(options.target);
   const archive = archiveName(options.tenant, options.space, options.exportId);
   const location = target.location(archive);
   const verifyOptions = { ...(target.connection === undefined ? {} : { s3: target.connection }), ...(options.signal === undefined ? {} : { signal: options.signal }) };

@@ -52,13 +52,28 @@ function isNotFound(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404);
 }
 
+/**
+ * An S3 failure in words: HEAD answers carry no error body, so the SDK's own message can be just
+ * "UnknownError"; the HTTP status says what happened. Never includes credentials.
+ */
+export function s3Failure(error: unknown, what: string): Error {
+  if (!(error instanceof S3ServiceException)) return error instanceof Error ? new Error(`${what}: ${error.message}`, { cause: error }) : new Error(`${what}: ${String(error)}`);
+  const status = error.$metadata.httpStatusCode;
+  const reason =
+    status === 403 ? 'access denied (HTTP 403): check the access key, secret and the bucket policy'
+    : status === 401 ? 'not authenticated (HTTP 401): check the access key and secret'
+    : status === 404 ? 'not found (HTTP 404): check the bucket name'
+    : `${error.name}${error.message && error.message !== error.name ? ` (${error.message})` : ''}${status === undefined ? '' : ` (HTTP ${status})`}`;
+  return new Error(`${what}: ${reason}`, { cause: error });
+}
+
 export async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
   try {
     await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
-    throw error;
+    throw s3Failure(error, `S3 HEAD s3://${bucket}/${key}`);
   }
 }
 
@@ -68,7 +83,7 @@ export async function getObjectStream(client: S3Client, bucket: string, key: str
     return response.Body as Readable;
   } catch (error) {
     if (isNotFound(error)) throw new Error(`s3://${bucket}/${key} does not exist`, { cause: error });
-    throw error;
+    throw s3Failure(error, `S3 GET s3://${bucket}/${key}`);
   }
 }
 
@@ -88,7 +103,9 @@ export async function getSmallObject(client: S3Client, bucket: string, key: stri
 }
 
 export async function putSmallObject(client: S3Client, bucket: string, key: string, text: string, contentType: string): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType })).catch((error: unknown) => {
+    throw s3Failure(error, `S3 PUT s3://${bucket}/${key}`);
+  });
 }
 
 /** A multipart upload fed by writing to `stream`; the object appears only when `done` resolves. */
@@ -116,7 +133,9 @@ export function startUpload(client: S3Client, bucket: string, key: string, partS
     stream,
     async done() {
       stream.end();
-      await finished;
+      await finished.catch((error: unknown) => {
+        throw s3Failure(error, `S3 multipart upload to s3://${bucket}/${key}`);
+      });
     },
     async abort() {
       stream.destroy();
@@ -124,10 +143,4 @@ export function startUpload(client: S3Client, bucket: string, key: string, partS
       await finished.catch(() => undefined);
     },
   };
-}
-
-/** Splits `s3://bucket/key`; null when `location` is not one. */
-export function parseS3Location(location: string): { bucket: string; key: string } | null {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
-  return match === null ? null : { bucket: match[1] as string, key: match[2] as string };
 }

@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { checksumFileName } from './names.ts';
-import { objectExists, putSmallObject, s3Client, startUpload } from './s3.ts';
 import type { ExportTarget, S3Connection } from './types.ts';
 
 export interface ArchiveWrite {
@@ -92,8 +91,10 @@ function s3Key(prefix: string, archive: string): string {
   return trimmed.endsWith('/') ? `${trimmed}${archive}` : `${trimmed}/${archive}`;
 }
 
-function s3Target(target: Extract<ExportTarget, { kind: 's3' }>): OpenedTarget {
+async function s3Target(target: Extract<ExportTarget, { kind: 's3' }>): Promise<OpenedTarget> {
   if (target.bucket === '') throw new Error('S3 target: bucket must not be empty');
+  // Loaded only for an S3 target: the AWS SDK is most of the export's resident memory otherwise.
+  const { objectExists, putSmallObject, s3Client, startUpload } = await import('./s3.ts');
   const client = s3Client(target);
   const connection: S3Connection = {
     region: target.region,
@@ -124,7 +125,7 @@ function s3Target(target: Extract<ExportTarget, { kind: 's3' }>): OpenedTarget {
   };
 }
 
-export function openTarget(target: ExportTarget): OpenedTarget {
+export async function openTarget(target: ExportTarget): Promise<OpenedTarget> {
   if (target.kind === 'directory') return directoryTarget(target.path);
   return s3Target(target);
 }

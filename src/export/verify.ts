@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { BAGIT_TXT, MANIFEST_FORMAT, parseBagInfo, parseManifest, payloadOxum, TAG_FILES, type ManifestJson } from './bag.ts';
 import { bagNameOfArchive, checksumFileName, isSafeBagPath } from './names.ts';
-import { getObjectStream, getSmallObject, parseS3Location, s3Client } from './s3.ts';
+import { parseS3Location } from './s3-location.ts';
 import type { VerifyOptions, VerifyResult } from './types.ts';
 
 /** An archive failed verification; the message names the file or digest that did not match. */
@@ -32,11 +32,13 @@ export interface ArchiveSource {
   checksumText(): Promise<string>;
 }
 
-export function archiveSource(location: string, options: VerifyOptions = {}): ArchiveSource {
+export async function archiveSource(location: string, options: VerifyOptions = {}): Promise<ArchiveSource> {
   const s3 = parseS3Location(location);
   if (s3 !== null) {
     const connection = options.s3;
     if (connection === undefined) throw new ExportVerificationError(`${location}: reading from S3 needs the store's connection (endpoint, region, credentials)`);
+    // Loaded only for S3: the AWS SDK is most of the export's resident memory otherwise.
+    const { getObjectStream, getSmallObject, s3Client } = await import('./s3.ts');
     const client = s3Client(connection);
     return {
       location,
@@ -204,7 +206,7 @@ export function parseChecksumFile(text: string, archive: string): { sha256: stri
 
 /** Re-reads an archive (a file path or `s3://bucket/key`) and checks every digest of it. */
 export async function verifyExport(location: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const source = archiveSource(location, options);
+  const source = await archiveSource(location, options);
   const fail = (problems: string[]): never => {
     const shown = problems.slice(0, 20);
     const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
@@ -216,7 +218,8 @@ export async function verifyExport(location: string, options: VerifyOptions = {}
   try {
     checksum = await source.checksumText();
   } catch (error) {
-    return fail([`${checksumFileName(source.archive)} cannot be read (${(error as Error).message}): the archive is not finished`]);
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' || /does not exist/.test((error as Error).message);
+    return fail([missing ? `${checksumFileName(source.archive)} is missing: the archive is not finished` : `${checksumFileName(source.archive)} cannot be read: ${(error as Error).message}`]);
   }
   const expected = parseChecksumFile(checksum, source.archive);
 
