@@ -108,6 +108,7 @@ describe('a Terminated contract', () => {
     await new Promise((done) => setTimeout(done, 3000));
     const tenant = await readObject<Tenant>(client, API.Tenant, name);
     expect(tenant?.status?.termination).toBeUndefined();
+    expect(tenant?.status?.conditions?.find((c) => c.type === 'TerminationScheduled')).toMatchObject({ status: 'True', reason: 'EndDate' });
     expect(await terminationRecord(client, operatorNamespace, name)).toBeUndefined();
     expect(await readObject(client, K8S.Secret, 'main-key', namespace)).toBeDefined();
     // Service runs: client ingress stays open and the endpoint is let in.

@@ -123,7 +123,7 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, ter
 
   const quota = caches.children.get(K8S.ResourceQuota)?.get(`${namespaceName}/${QUOTA_NAME}`) as V1ResourceQuota | undefined;
   const before = tenant.status?.phase;
-  const status = await report(ctx, tenant, { namespaceReady: true, quota });
+  const status = await report(ctx, tenant, { namespaceReady: true, quota, ...('scheduledAt' in due ? { terminationScheduledAt: due.scheduledAt } : {}) });
   if (before && before !== status.phase && (status.phase === 'Suspended' || (before === 'Suspended' && status.phase === 'Active'))) {
     await ctx.recorder.normal(tenant, status.phase === 'Suspended' ? 'Suspended' : 'Resumed', status.phase === 'Suspended' ? 'contract suspended: access to every space is refused, data is kept' : 'contract active again: access restored');
   }

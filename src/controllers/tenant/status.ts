@@ -2,7 +2,7 @@
 import type { V1ResourceQuota } from '@kubernetes/client-node';
 import type { Tenant } from '../../api/types.ts';
 import type { TenantStatus, TerminationStatus } from '../../api/tenant.ts';
-import { healthConditions, setCondition, type Health } from '../../runtime/conditions.ts';
+import { healthConditions, removeCondition, setCondition, type Health } from '../../runtime/conditions.ts';
 import { tenantNamespaceName } from '../labels.ts';
 import { contractState, QUOTA_KEYS } from './desired.ts';
 
@@ -13,6 +13,8 @@ export interface TenantObservation {
   /** A problem that stops the tenant from being Ready, if any. */
   problem?: Exclude<Health, { state: 'ready' }>;
   terminating?: boolean;
+  /** A Terminated contract whose end date is ahead: when termination begins. */
+  terminationScheduledAt?: Date;
   /** While terminating: the termination's own health (it may be ready: done) and progress. */
   health?: Health;
   termination?: TerminationStatus;
@@ -59,6 +61,9 @@ export function tenantStatus(tenant: Tenant, observation: TenantObservation, now
     reason: state,
     message: state === 'Active' ? 'the contract is active' : state === 'Suspended' ? 'access is refused while the contract is suspended' : 'the contract is terminated',
   }, generation, now);
+  conditions = observation.terminationScheduledAt
+    ? setCondition(conditions, { type: 'TerminationScheduled', status: 'True', reason: 'EndDate', message: `service runs until ${observation.terminationScheduledAt.toISOString()}; then every space is exported, verified and destroyed` }, generation, now)
+    : removeCondition(conditions, 'TerminationScheduled');
   const termination = observation.termination ?? tenant.status?.termination;
   const phase: TenantStatus['phase'] = observation.terminating ? 'Terminating'
     : termination?.phase === 'Done' ? 'Terminated'

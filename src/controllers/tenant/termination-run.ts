@@ -15,7 +15,7 @@ import type { ControllerContext } from '../context.ts';
 import { tenantNamespaceName } from '../labels.ts';
 import { GATEWAY_INGRESS_POLICY } from './desired.ts';
 import { tenantStatus } from './status.ts';
-import { newRecord, nextStep, recordDestroyed, recordExported, recordVerified, type TerminationRecord } from './termination.ts';
+import { newRecord, nextStep, recordDestroyed, recordExported, recordVerified, type SpaceRecord, type TerminationRecord } from './termination.ts';
 import { observedSpace, observeTermination, type FactSources } from './termination-facts.ts';
 import { createRecord, readRecord, recordName, writeRecord, type StoredRecord } from './termination-record.ts';
 import type { ExportRequest, ExportRunner } from './termination-runner.ts';
@@ -69,6 +69,51 @@ async function loadRecord(ctx: ControllerContext, sources: FactSources, tenant: 
   return created;
 }
 
+type Outcome = { health: Health; requeueAfterMs?: number };
+type Save = (record: TerminationRecord) => Promise<void>;
+
+/** Runs (or polls) the space's export; its result goes into the record with an Event. */
+async function performExport(ctx: ControllerContext, options: TerminationOptions, tenant: Tenant, record: TerminationRecord, space: SpaceRecord, save: Save, health: Health): Promise<Outcome> {
+  const progress = await options.runner.export(exportRequest(tenant, record, space.uid, options));
+  if (progress.state === 'running') return { health: { ...health, message: progress.message }, requeueAfterMs: 1000 };
+  if (progress.state === 'failed') {
+    const failed: Health = { state: 'progressing', reason: 'ExportFailed', message: `the export of space ${space.name} failed and is retried under the same id: ${progress.message}` };
+    await ctx.recorder.warning(tenant, 'ExportFailed', failed.message);
+    return { health: failed, requeueAfterMs: 10_000 };
+  }
+  await save(recordExported(record, space.uid, progress.result));
+  await ctx.recorder.normal(tenant, 'Exported', `space ${space.name} exported to ${progress.result.location} (${progress.result.size} bytes, sha256 ${progress.result.sha256})`);
+  return { health, requeueAfterMs: 1 };
+}
+
+/** Re-reads the space's archive from the target; only a match with the recorded digest lets the machine go on. */
+async function performVerify(ctx: ControllerContext, options: TerminationOptions, tenant: Tenant, record: TerminationRecord, space: SpaceRecord, save: Save, health: Health): Promise<Outcome> {
+  const request = exportRequest(tenant, record, space.uid, options);
+  const progress = await options.runner.verify(request, space.location ?? '');
+  if (progress.state === 'running') return { health: { ...health, message: progress.message }, requeueAfterMs: 1000 };
+  if (progress.state === 'verified' && progress.sha256 === space.sha256 && progress.size === space.size) {
+    await save(recordVerified(record, space.uid, progress.verifiedAt));
+    await options.runner.cleanup?.(request);
+    await ctx.recorder.normal(tenant, 'ExportVerified', `the export of space ${space.name} at ${space.location} was re-read and matches its digests (${progress.size} bytes, sha256 ${progress.sha256})`);
+    return { health, requeueAfterMs: 1 };
+  }
+  // Not what was exported: export again under the same id (the same archive name), never go on.
+  const why = progress.state === 'failed' ? progress.message : `read back ${progress.size} bytes with sha256 ${progress.sha256}, but ${space.size} bytes with sha256 ${space.sha256} were recorded`;
+  const { location: _l, size: _s, sha256: _h, exportedAt: _e, ...unexported } = space;
+  await save({ ...record, phase: 'Exporting', spaces: record.spaces.map((s) => (s.uid === space.uid ? unexported : s)) });
+  const failed: Health = { state: 'progressing', reason: 'ExportVerificationFailed', message: `the export of space ${space.name} did not verify and is made again: ${why}` };
+  await ctx.recorder.warning(tenant, 'ExportVerificationFailed', failed.message);
+  return { health: failed, requeueAfterMs: 5000 };
+}
+
+/** Deletes `Kind/namespace/name` objects (deleteObject tolerates what is already gone). */
+async function deleteAll(ctx: ControllerContext, objects: readonly string[]): Promise<void> {
+  for (const object of objects) {
+    const { ref, name, namespace } = parseObject(object);
+    await deleteObject(ctx.client, ref, name, namespace);
+  }
+}
+
 export async function runTermination(ctx: ControllerContext, sources: FactSources, options: TerminationOptions, tenant: Tenant, trigger: TerminationRecord['trigger']): Promise<ReconcileResult | undefined> {
   if (tenant.metadata.deletionTimestamp && !hasFinalizer(tenant, TENANT_FINALIZER)) return undefined;
   const namespace = ctx.settings.operatorNamespace;
@@ -98,62 +143,23 @@ export async function runTermination(ctx: ControllerContext, sources: FactSource
       if (facts.openSpaces.length > 0) health = { ...health, message: `${health.message}; waiting for the gateways of ${facts.openSpaces.join(', ')} to refuse access` };
       requeueAfterMs = 1000;
       break;
-    case 'export': {
-      const request = exportRequest(tenant, stored.record, step.space.uid, options);
-      const progress = await options.runner.export(request);
-      if (progress.state === 'succeeded') {
-        await save(recordExported(stored.record, step.space.uid, progress.result));
-        await ctx.recorder.normal(tenant, 'Exported', `space ${step.space.name} exported to ${progress.result.location} (${progress.result.size} bytes, sha256 ${progress.result.sha256})`);
-        requeueAfterMs = 1;
-      } else if (progress.state === 'failed') {
-        health = { state: 'progressing', reason: 'ExportFailed', message: `the export of space ${step.space.name} failed and is retried under the same id: ${progress.message}` };
-        await ctx.recorder.warning(tenant, 'ExportFailed', health.message);
-        requeueAfterMs = 10_000;
-      } else {
-        health = { ...health, message: progress.message };
-        requeueAfterMs = 1000;
-      }
+    case 'export':
+      ({ health, requeueAfterMs } = await performExport(ctx, options, tenant, stored.record, step.space, save, health));
       break;
-    }
-    case 'verify': {
-      const request = exportRequest(tenant, stored.record, step.space.uid, options);
-      const progress = await options.runner.verify(request, step.space.location ?? '');
-      if (progress.state === 'verified' && progress.sha256 === step.space.sha256 && progress.size === step.space.size) {
-        await save(recordVerified(stored.record, step.space.uid, progress.verifiedAt));
-        await options.runner.cleanup?.(request);
-        await ctx.recorder.normal(tenant, 'ExportVerified', `the export of space ${step.space.name} at ${step.space.location} was re-read and matches its digests (${progress.size} bytes, sha256 ${progress.sha256})`);
-        requeueAfterMs = 1;
-      } else if (progress.state === 'running') {
-        health = { ...health, message: progress.message };
-        requeueAfterMs = 1000;
-      } else {
-        // Not what was exported: export again under the same id (the same archive name), never go on.
-        const why = progress.state === 'failed' ? progress.message : `read back ${progress.size} bytes with sha256 ${progress.sha256}, but ${step.space.size} bytes with sha256 ${step.space.sha256} were recorded`;
-        const { location: _l, size: _s, sha256: _h, exportedAt: _e, ...rest } = step.space;
-        await save({ ...stored.record, phase: 'Exporting', spaces: stored.record.spaces.map((s) => (s.uid === step.space.uid ? rest : s)) });
-        health = { state: 'progressing', reason: 'ExportVerificationFailed', message: `the export of space ${step.space.name} did not verify and is made again: ${why}` };
-        await ctx.recorder.warning(tenant, 'ExportVerificationFailed', health.message);
-        requeueAfterMs = 5000;
-      }
+    case 'verify':
+      ({ health, requeueAfterMs } = await performVerify(ctx, options, tenant, stored.record, step.space, save, health));
       break;
-    }
     case 'shred':
-      for (const object of step.objects) {
-        const { ref, name: objectName, namespace: objectNamespace } = parseObject(object);
-        await deleteObject(ctx.client, ref, objectName, objectNamespace);
-      }
+      // Written down first: a crash between the two leaves the record naming what the retry destroys.
       await save(recordDestroyed(stored.record, step.objects));
+      await deleteAll(ctx, step.objects);
       await ctx.recorder.normal(tenant, 'CryptoShredding', `destroyed ${step.objects.length} Secret(s) of key material: ${step.objects.join(', ')}`);
       requeueAfterMs = 500;
       break;
     case 'delete': {
       // Spaces and endpoints first (their finalizers see the verified export), the namespace with the rest.
-      const ordered = [...step.objects].sort((a, b) => Number(a.startsWith('Namespace/')) - Number(b.startsWith('Namespace/')));
-      for (const object of ordered) {
-        const { ref, name: objectName, namespace: objectNamespace } = parseObject(object);
-        await deleteObject(ctx.client, ref, objectName, objectNamespace);
-      }
       await save(recordDestroyed(stored.record, step.objects));
+      await deleteAll(ctx, [...step.objects].sort((a, b) => Number(a.startsWith('Namespace/')) - Number(b.startsWith('Namespace/'))));
       requeueAfterMs = 2000;
       break;
     }

@@ -2,10 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { tenant } from '../../../test/support/objects.ts';
 import { newRecord } from './termination.ts';
 import { terminationHealth, terminationStatus } from './termination-status.ts';
+import { tenantStatus } from './status.ts';
 
 const NOW = new Date('2026-12-02T08:00:00Z');
 const acme = tenant('acme', { contract: { state: 'Terminated', exportTarget: { persistentVolumeClaim: { namespace: 'provider', claimName: 'exports' } } } }, '0123456789abcdef');
 const record = newRecord(acme, 'ContractTerminated', [{ name: 'main', namespace: 'tenant-acme', uid: 's1', datacenter: 'it-mil1', keyId: 'k1' }], NOW);
+
+describe('a scheduled termination', () => {
+  it('is a TerminationScheduled condition naming the time, gone once it is not scheduled', () => {
+    const scheduled = tenantStatus(acme, { namespaceReady: true, terminationScheduledAt: new Date('2026-12-31T00:00:00Z') }, NOW);
+    expect(scheduled.conditions?.find((c) => c.type === 'TerminationScheduled')).toMatchObject({ status: 'True', reason: 'EndDate', message: expect.stringContaining('service runs until 2026-12-31T00:00:00.000Z') });
+    expect(tenantStatus({ ...acme, status: scheduled }, { namespaceReady: true }, NOW).conditions?.find((c) => c.type === 'TerminationScheduled')).toBeUndefined();
+  });
+});
 
 describe('status.termination', () => {
   it('mirrors the record: phase, per-space export id, and whether the export was verified or waived', () => {
