@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for everything the project runs in a cluster: `operator`, the space gateways it starts
 # (`--gateway-image` defaults to this same image, so upgrading the operator rolls them — S3), and the
 # offline `validate` command for GitOps pipelines.
@@ -14,7 +13,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # Dev dependencies included: the build needs TypeScript (and the pinned `node` package npm scripts use).
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -23,7 +22,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime --------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -4,13 +4,25 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
+.PHONY: test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
 
-## test: lint, typecheck, unit and integration tests; installs what it needs first
+## test: lint, typecheck, unit and integration tests, then the kind suite; installs what it needs first
 test: deps
 	npm run --silent lint
 	npm run --silent typecheck
-	vitest run
+	vitest run --project unit --project integration
+	vitest run --project kind
+
+## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
+kind-test: deps
+	vitest run --project kind
+
+## kind-cluster / kind-cluster-stop: a kind cluster laid out as datacenters, without the operator (NAME=dev)
+kind-cluster: deps
+	@bash hack/kind/cluster.sh up $(NAME)
+
+kind-cluster-stop:
+	@bash hack/kind/cluster.sh down $(NAME)
 
 ## demo: a local control plane with simulated datacenters, the operator on it, and the examples applied
 demo: deps

@@ -25,6 +25,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        test: {
+          name: 'kind',
+          include: ['test/kind/**/*.test.ts'],
+          environment: 'node',
+          // A kind cluster built offline by hack/kind, the operator installed by our chart (see test/kind).
+          globalSetup: ['test/kind/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
+      },
     ],
   },
 });

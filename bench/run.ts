@@ -5,11 +5,13 @@
 import { runConvergenceBenchmark } from './convergence.ts';
 import { runExportBenchmark } from './export.ts';
 import { runGatewayBenchmark } from './gateway.ts';
+import { runUnsealBenchmark } from './unseal.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
   gateway: runGatewayBenchmark,
   convergence: runConvergenceBenchmark,
   export: runExportBenchmark,
+  unseal: runUnsealBenchmark,
 };
 
 const selected = process.argv.slice(2);

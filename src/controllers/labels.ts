@@ -43,6 +43,8 @@ export function spaceObjectNames(space: string) {
   return {
     volume: `${space}-data`,
     gateway: `${space}-gateway`,
+    // Headless, listing every gateway pod (ready or not), for the replicas to find each other.
+    peersService: `${space}-gateway-peers`,
     serviceAccount: `${space}-gateway`,
     keySecret: `${space}-key`,
     configSecret: `${space}-gateway-config`,

@@ -11,6 +11,10 @@
  *   session.key   optional: base64 of 32 random bytes shared by the space's gateway replicas, to sign
  *                 human session tokens; without it each replica signs with its own random key, so a
  *                 token only works against the replica that issued it.
+ *   peer.token    optional: the token the space's replicas authenticate each other with, to relay
+ *                 an unseal (src/gateway/peers.ts); without it each replica is unsealed alone.
+ *   ca.crt        optional: the CA that signs every replica's certificate, to verify a peer before
+ *                 relaying a password to it.
  *
  * The gateway rereads these files when they change (mounted Secrets are swapped by symlink); a bad
  * new version is logged and the previous one stays in force.

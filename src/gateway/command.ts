@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { parseListenAddress } from '../runtime/listen-address.ts';
 import { createLogger } from '../log/logger.ts';
+import { peerSourceOf } from './peers.ts';
 import { Gateway } from './server.ts';
 
 /**
@@ -35,12 +36,15 @@ export function registerGatewayCommand(program: Command): void {
     .requiredOption('--data-dir <dir>', 'directory holding the repositories of the space (the space volume)')
     .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8443')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.LOG_LEVEL ?? 'info')
-    .action(async (options: { configDir: string; dataDir: string; listen: string; logLevel: string }) => {
+    .option('--peers <host:port,...>', 'the other replicas of the space, to relay an unseal to (processes on one host; in a cluster use --peers-dns)')
+    .option('--peers-dns <name>', 'DNS name listing every replica of the space (its headless Service), on this gateway\'s port')
+    .action(async (options: { configDir: string; dataDir: string; listen: string; logLevel: string; peers?: string; peersDns?: string }) => {
       const log = createLogger({ name: 'gateway', level: options.logLevel });
       const { host, port } = parseListenAddress(options.listen);
+      const peers = peerSourceOf(options);
       let gateway: Gateway;
       try {
-        gateway = await Gateway.start({ configDir: options.configDir, dataDir: options.dataDir, host, port, log });
+        gateway = await Gateway.start({ configDir: options.configDir, dataDir: options.dataDir, host, port, log, peers });
       } catch (error) {
         log.fatal({ err: error }, 'gateway could not start');
         log.flush();

@@ -17,6 +17,10 @@ export const TLS_CERT_FILE = 'tls.crt';
 export const TLS_KEY_FILE = 'tls.key';
 export const DATA_KEY_FILE = 'data.key';
 export const SESSION_KEY_FILE = 'session.key';
+/** The per-space token replicas authenticate each other with (peers.ts); absent: no peering. */
+export const PEER_TOKEN_FILE = 'peer.token';
+/** The CA that signs every replica's certificate, to verify a peer before relaying a password to it. */
+export const CA_CERT_FILE = 'ca.crt';
 
 /** The access configuration is unusable; the message names the field and rule, never a secret. */
 export class ConfigError extends Error {
@@ -177,6 +181,10 @@ export interface ConfigFiles {
   dataKeyText: string | null;
   /** session.key contents, or null when absent. */
   sessionKeyText: string | null;
+  /** peer.token contents, or null when absent. */
+  peerTokenText: string | null;
+  /** ca.crt (PEM), or null when absent. */
+  caCert: Buffer | null;
 }
 
 async function readOptional(path: string): Promise<Buffer | null> {
@@ -190,14 +198,24 @@ async function readOptional(path: string): Promise<Buffer | null> {
 
 /** Reads every file the gateway uses from the configuration directory. */
 export async function readConfigFiles(configDir: string): Promise<ConfigFiles> {
-  const [accessText, tlsCert, tlsKey, dataKey, sessionKey] = await Promise.all([
+  const [accessText, tlsCert, tlsKey, dataKey, sessionKey, peerToken, caCert] = await Promise.all([
     readFile(join(configDir, ACCESS_FILE), 'utf8'),
     readFile(join(configDir, TLS_CERT_FILE)),
     readFile(join(configDir, TLS_KEY_FILE)),
     readOptional(join(configDir, DATA_KEY_FILE)),
     readOptional(join(configDir, SESSION_KEY_FILE)),
+    readOptional(join(configDir, PEER_TOKEN_FILE)),
+    readOptional(join(configDir, CA_CERT_FILE)),
   ]);
-  return { accessText, tlsCert, tlsKey, dataKeyText: dataKey?.toString('utf8') ?? null, sessionKeyText: sessionKey?.toString('utf8') ?? null };
+  return {
+    accessText,
+    tlsCert,
+    tlsKey,
+    dataKeyText: dataKey?.toString('utf8') ?? null,
+    sessionKeyText: sessionKey?.toString('utf8') ?? null,
+    peerTokenText: peerToken?.toString('utf8') ?? null,
+    caCert,
+  };
 }
 
 /** Decodes a base64 32-byte key file (data.key, session.key); surrounding whitespace is ignored. */
@@ -210,10 +228,17 @@ export function decodeKeyFile(text: string, file: string): Buffer {
   return bytes;
 }
 
+/** The peer token from peer.token (surrounding whitespace ignored); too short a token is refused. */
+export function decodePeerToken(text: string): string {
+  const token = text.trim();
+  if (!/^[A-Za-z0-9._~+/=-]{32,512}$/.test(token)) throw new ConfigError(`${PEER_TOKEN_FILE} must be 32 to 512 characters of base64 or base64url`);
+  return token;
+}
+
 /** A digest of all files, to notice any change cheaply. */
 export function digestOf(files: ConfigFiles): string {
   const hash = createHash('sha256');
-  for (const part of [files.accessText, files.tlsCert, files.tlsKey, files.dataKeyText ?? '', files.sessionKeyText ?? '']) {
+  for (const part of [files.accessText, files.tlsCert, files.tlsKey, files.dataKeyText ?? '', files.sessionKeyText ?? '', files.peerTokenText ?? '', files.caCert ?? '']) {
     hash.update(createHash('sha256').update(part).digest());
   }
   return hash.digest('hex');

@@ -10,6 +10,7 @@ import type { QuotaLedger } from './quota.ts';
 import type { GatewayCounters } from './report.ts';
 import type { SessionSigner } from './sessions.ts';
 import type { TotpReplayGuard } from './human-auth.ts';
+import type { Peers } from './peers.ts';
 
 export interface GatewayContext {
   /** The configuration in force now (it may be replaced between requests, never during one's checks). */
@@ -25,6 +26,10 @@ export interface GatewayContext {
   counters: GatewayCounters;
   log: Logger;
   startedAt: Date;
+  /** The other replicas of the space (unseal relay, replica states). */
+  peers: Peers;
+  /** The per-space peer token in force, or null when the config dir has none. */
+  peerToken(): string | null;
 }
 
 /** Keys for at-rest encryption when a data key is loaded. */

@@ -5,7 +5,9 @@
  *   GET  /v1/usage      space quota and usage, per endpoint bytes/objects/snapshots/last backup
  *   GET  /v1/snapshots  per endpoint, the snapshot objects the server can see (id, size, time):
  *                       restic encrypts snapshots client-side, so this is all the server knows
- *   POST /v1/unseal     {password} (admin only): unseal a customer-custody gateway
+ *   POST /v1/unseal     {password} (admin only): unseal a customer-custody gateway — this replica,
+ *                       then every other replica of the space, to which the password (checked here
+ *                       first) is relayed (peers.ts); a replica that is down does not fail the unseal
  *
  * Everything but /v1/session needs `Authorization: Bearer <token>` from /v1/session. With the
  * tenant's policy `disabled` these routes do not exist (404).
@@ -16,7 +18,9 @@ import type { HumanAccess } from './access-config.ts';
 import type { GatewayContext } from './context.ts';
 import { signIn } from './human-auth.ts';
 import { HttpError, bearerToken, readJsonBody, sendJson } from './http-util.ts';
-import { UnsealError } from './key-vault.ts';
+import type { GatewayAccessConfig } from './access-config.ts';
+import { UnsealError, UnsealThrottledError } from './key-vault.ts';
+import type { PeerOutcome } from './peers.ts';
 import { endpointReports } from './report.ts';
 
 const SIGN_IN_REFUSED = 'sign-in refused: wrong user, password or code';
@@ -29,7 +33,7 @@ function optionalString(body: unknown, field: string): string | undefined {
   return value;
 }
 
-function requiredString(body: unknown, field: string): string {
+export function requiredString(body: unknown, field: string): string {
   const value = optionalString(body, field);
   if (value === undefined) throw new HttpError(400, `field "${field}" is required`);
   return value;
@@ -124,23 +128,46 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
   const password = requiredString(await readJsonBody(req), 'password');
   const access = context.config().access;
   if (access.space.keyCustody.mode !== 'customer') throw new HttpError(409, 'the space is not under customer key custody');
-  if (context.vault.state === 'ready') {
-    sendJson(res, 200, { state: 'ready', message: 'already unsealed' });
-    return;
+  const wasReady = context.vault.state === 'ready';
+  // Checked here even when this replica is unsealed: only a right password is sent on to the others.
+  await unsealChecked(context, access, password, { user: user.name });
+  if (!wasReady) context.log.info({ user: user.name }, 'gateway unsealed');
+  const peers = await context.peers.relayUnseal(password).catch((error: unknown): PeerOutcome[] => {
+    context.log.error({ err: error }, 'could not find the other replicas to relay the unseal to');
+    return [];
+  });
+  const ready = peers.filter((p) => p.outcome === 'ready').length;
+  if (peers.length > 0) {
+    const failed = peers.filter((p) => p.outcome !== 'ready').map(({ peer, outcome, status }) => ({ peer, outcome, status }));
+    context.log[failed.length > 0 ? 'warn' : 'info']({ user: user.name, peers: peers.length, ready, failed }, 'unseal relayed to the other replicas');
   }
+  sendJson(res, 200, {
+    state: 'ready',
+    ...(wasReady ? { message: 'already unsealed' } : {}),
+    replicas: { total: 1 + peers.length, ready: 1 + ready, peers: peers.map(({ peer, outcome, status, message }) => ({ peer, outcome, status, message })) },
+  });
+}
+
+/**
+ * Unseals (or, when unsealed, checks the password) through the vault's bounded attempts, turning
+ * its refusals into answers: 401 wrong password, 429 too many, 409 unusable key record.
+ */
+export async function unsealChecked(context: GatewayContext, access: GatewayAccessConfig, password: string, who: Record<string, string>): Promise<void> {
   try {
     await context.vault.unseal(access, password);
   } catch (error) {
     if (error instanceof WrongPasswordError) {
-      context.log.warn({ user: user.name }, 'unseal refused: wrong customer key password');
+      context.log.warn(who, 'unseal refused: wrong customer key password');
       throw new HttpError(401, 'wrong customer key password');
     }
+    if (error instanceof UnsealThrottledError) {
+      context.log.warn(who, 'unseal refused: too many wrong passwords');
+      throw new HttpError(429, error.message, { 'Retry-After': String(error.retryAfterSeconds) });
+    }
     if (error instanceof UnsealError) {
-      context.log.error({ user: user.name, err: error }, 'unseal failed');
+      context.log.error({ ...who, err: error }, 'unseal failed');
       throw new HttpError(409, error.message);
     }
     throw error;
   }
-  context.log.info({ user: user.name }, 'gateway unsealed');
-  sendJson(res, 200, { state: 'ready' });
 }

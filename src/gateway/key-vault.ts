@@ -8,8 +8,12 @@
  *    only in this process's memory. A configuration reload that changes the key id seals it again.
  *
  * While data is unavailable the data routes answer 503 with `reason`.
+ *
+ * Every password check goes through here — the admin's /v1/unseal and a peer's relay alike — so one
+ * bound on wrong passwords covers both (UnsealAttempts): the password is an offline-strength secret
+ * and each guess must cost the guesser time, whichever route they use.
  */
-import { keyIdOf, openWithPassword, KeyIntegrityError } from '../crypto/index.ts';
+import { keyIdOf, openWithPassword, KeyIntegrityError, WrongPasswordError } from '../crypto/index.ts';
 import type { GatewayAccessConfig } from './access-config.ts';
 
 export type VaultState = 'ready' | 'sealed' | 'key-missing' | 'key-mismatch';
@@ -18,11 +22,62 @@ export class UnsealError extends Error {
   override readonly name = 'UnsealError';
 }
 
+/** Too many wrong passwords lately: try again after `retryAfterSeconds`. */
+export class UnsealThrottledError extends Error {
+  override readonly name = 'UnsealThrottledError';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(`too many wrong customer key passwords: try again in ${retryAfterSeconds} s`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * Bounds password guesses per replica: the first FREE_FAILURES wrong passwords in a row cost nothing
+ * more than the KDF; each one after that doubles a wait before the next attempt (up to MAX_WAIT_MS).
+ * A right password clears the count. Per process, like the rest of the vault: N replicas allow N
+ * times the rate, which the exponential wait keeps negligible.
+ */
+export class UnsealAttempts {
+  static readonly FREE_FAILURES = 3;
+  static readonly MAX_WAIT_MS = 5 * 60_000;
+  #failures = 0;
+  #notBefore = 0;
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Throws UnsealThrottledError while a wait is running. */
+  check(): void {
+    const wait = this.#notBefore - this.#now();
+    if (wait > 0) throw new UnsealThrottledError(Math.ceil(wait / 1000));
+  }
+
+  failed(): void {
+    this.#failures += 1;
+    const excess = this.#failures - UnsealAttempts.FREE_FAILURES;
+    if (excess > 0) this.#notBefore = this.#now() + Math.min(UnsealAttempts.MAX_WAIT_MS, 1000 * 2 ** (excess - 1));
+  }
+
+  succeeded(): void {
+    this.#failures = 0;
+    this.#notBefore = 0;
+  }
+}
+
 export class KeyVault {
+  readonly attempts: UnsealAttempts;
   #key: Buffer | null = null;
   #keyId: string | null = null;
   #state: VaultState = 'sealed';
   #reason = 'the gateway is sealed';
+  #turn: Promise<void> = Promise.resolve();
+
+  constructor(attempts = new UnsealAttempts()) {
+    this.attempts = attempts;
+  }
 
   get state(): VaultState {
     return this.#state;
@@ -67,22 +122,45 @@ export class KeyVault {
   }
 
   /**
-   * Unseals with the customer's password. Throws WrongPasswordError (from src/crypto) for a wrong
-   * password, UnsealError when the gateway is not under customer custody or the key does not match.
+   * Unseals with the customer's password; when already unsealed with this key, only checks the
+   * password (a replica relays a password only after checking it itself). Throws WrongPasswordError
+   * (from src/crypto) for a wrong password, UnsealThrottledError after too many of them,
+   * UnsealError when the gateway is not under customer custody or the key does not match.
    */
   async unseal(access: GatewayAccessConfig, password: string): Promise<void> {
+    // One check at a time: guesses sent all at once would otherwise all pass the bound before the
+    // first of them had failed.
+    const previous = this.#turn;
+    let release = (): void => undefined;
+    this.#turn = new Promise<void>((done) => (release = done));
+    try {
+      await previous;
+      await this.#unsealNow(access, password);
+    } finally {
+      release();
+    }
+  }
+
+  async #unsealNow(access: GatewayAccessConfig, password: string): Promise<void> {
     const custody = access.space.keyCustody;
     if (custody.mode !== 'customer') throw new UnsealError('the space is not under customer key custody');
+    this.attempts.check();
     let key: Buffer;
     try {
       key = await openWithPassword(password, custody.record, access.space.uid);
     } catch (error) {
+      if (error instanceof WrongPasswordError) this.attempts.failed();
       if (error instanceof KeyIntegrityError) throw new UnsealError('the wrapped data key failed its integrity check');
       throw error;
     }
+    this.attempts.succeeded();
     if (keyIdOf(key) !== custody.keyId) {
       key.fill(0);
       throw new UnsealError('the unwrapped data key does not match the configured key id');
+    }
+    if (this.#key !== null && this.#keyId === custody.keyId) {
+      key.fill(0);
+      return;
     }
     this.#set(key, custody.keyId, 'ready', '');
   }

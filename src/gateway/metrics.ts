@@ -16,6 +16,7 @@ export type RouteLabel =
   | 'object'
   | 'list'
   | 'human'
+  | 'peer'
   | 'report'
   | 'metrics'
   | 'probe'
@@ -69,7 +70,7 @@ export class GatewayMetrics {
     this.#quotaRefusals.inc({ endpoint });
   }
 
-  countAuthFailure(realm: 'endpoint' | 'human' | 'report'): void {
+  countAuthFailure(realm: 'endpoint' | 'human' | 'report' | 'peer'): void {
     this.#authFailures.inc({ realm });
   }
 

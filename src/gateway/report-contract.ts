@@ -30,6 +30,11 @@ export interface GatewayReport {
     configDigest: string;
     /** 'ready' serves data; 'sealed' waits for the customer key; 'key-missing'/'key-mismatch' are faults. */
     dataKeyState: 'ready' | 'sealed' | 'key-missing' | 'key-mismatch';
+    /**
+     * Every replica of the space as this one sees it (itself included), when it knows its peers:
+     * e.g. total 2, sealed 1 — "1 of 2 replicas sealed". Unreachable replicas are counted apart.
+     */
+    replicas?: { total: number; sealed: number; unreachable: number };
   };
   space: {
     namespace: string;

@@ -6,6 +6,7 @@
 import type { AccessConfiguration } from './config.ts';
 import type { VaultState } from './key-vault.ts';
 import type { ObjectIndex } from './object-index.ts';
+import type { PeerOutcome } from './peers.ts';
 import { GATEWAY_REPORT_VERSION, type EndpointReport, type GatewayReport } from './report-contract.ts';
 
 /** Counters kept since the process started. */
@@ -34,7 +35,15 @@ export interface ReportInputs {
   dataKeyState: VaultState;
   counters: GatewayCounters;
   startedAt: Date;
+  /** What the other replicas said of their state, when this replica knows them. */
+  peers?: readonly PeerOutcome[];
   now?: Date;
+}
+
+/** This replica and its peers, counted: how many are sealed, how many did not answer. */
+export function replicaCounts(selfState: VaultState, peers: readonly PeerOutcome[]): { total: number; sealed: number; unreachable: number } {
+  const sealed = (selfState === 'sealed' ? 1 : 0) + peers.filter((p) => p.outcome === 'sealed').length;
+  return { total: 1 + peers.length, sealed, unreachable: peers.filter((p) => p.outcome === 'unreachable' || p.outcome === 'refused').length };
 }
 
 function iso(ms: number | null): string | null {
@@ -66,7 +75,12 @@ export function buildReport(inputs: ReportInputs): GatewayReport {
   return {
     version: GATEWAY_REPORT_VERSION,
     generatedAt: (inputs.now ?? new Date()).toISOString(),
-    gateway: { startedAt: inputs.startedAt.toISOString(), configDigest: digest, dataKeyState: inputs.dataKeyState },
+    gateway: {
+      startedAt: inputs.startedAt.toISOString(),
+      configDigest: digest,
+      dataKeyState: inputs.dataKeyState,
+      ...(inputs.peers === undefined ? {} : { replicas: replicaCounts(inputs.dataKeyState, inputs.peers) }),
+    },
     space: {
       namespace: access.space.namespace,
       name: access.space.name,

@@ -10,7 +10,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { GATEWAY_RESERVED_PATH_SEGMENTS } from './access-config.ts';
 import { ConfigWatcher } from './config-watcher.ts';
-import { decodeKeyFile, parseAccessConfig, readConfigFiles, digestOf, DATA_KEY_FILE, SESSION_KEY_FILE, type AccessConfiguration, type ConfigFiles } from './config.ts';
+import { decodeKeyFile, decodePeerToken, parseAccessConfig, readConfigFiles, digestOf, DATA_KEY_FILE, SESSION_KEY_FILE, type AccessConfiguration, type ConfigFiles } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { CredentialCache, VerifierBusyError } from './credential-cache.ts';
 import { TotpReplayGuard } from './human-auth.ts';
@@ -21,6 +21,8 @@ import { GatewayMetrics, type RouteLabel } from './metrics.ts';
 import { ObjectIndex } from './object-index.ts';
 import { ObjectStore } from './object-store.ts';
 import { parseDataRoute, parseRequestTarget } from './paths.ts';
+import { Peers, peerServerName, type PeerCredentials, type PeerOutcome, type PeerSource } from './peers.ts';
+import { handlePeerRequest, isPeerRoute } from './peers-routes.ts';
 import { QuotaLedger } from './quota.ts';
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
@@ -38,6 +40,8 @@ export interface GatewayOptions {
   rescanIntervalMs?: number;
   /** How long shutdown waits for requests in flight before cutting connections. */
   shutdownGraceMs?: number;
+  /** The other replicas of the space (--peers / --peers-dns); none by default. */
+  peers?: PeerSource;
 }
 
 /** TLS settings of every gateway: TLS 1.2 and 1.3 only; older protocols fail at handshake (S2). */
@@ -49,6 +53,8 @@ interface LoadedFiles {
   config: AccessConfiguration;
   providerKey: Buffer | null;
   sessionKey: Buffer | null;
+  peerToken: string | null;
+  caCert: Buffer | null;
 }
 
 /** Parses and checks every file; throws without side effects when anything is wrong. */
@@ -56,7 +62,8 @@ function loadFiles(files: ConfigFiles): LoadedFiles {
   const config = parseAccessConfig(files.accessText);
   const providerKey = config.access.space.keyCustody.mode === 'provider' && files.dataKeyText !== null ? decodeKeyFile(files.dataKeyText, DATA_KEY_FILE) : null;
   const sessionKey = files.sessionKeyText === null ? null : decodeKeyFile(files.sessionKeyText, SESSION_KEY_FILE);
-  return { config, providerKey, sessionKey };
+  const peerToken = files.peerTokenText === null ? null : decodePeerToken(files.peerTokenText);
+  return { config, providerKey, sessionKey, peerToken, caCert: files.caCert };
 }
 
 export class Gateway {
@@ -81,6 +88,8 @@ export class Gateway {
     const loaded = loadFiles(files);
     for (const warning of loaded.config.warnings) log.warn({ warning }, 'access configuration warning');
     let config = loaded.config;
+    let peerToken = loaded.peerToken;
+    let caCert = loaded.caCert;
 
     const index = new ObjectIndex();
     const store = new ObjectStore(options.dataDir, index);
@@ -95,6 +104,13 @@ export class Gateway {
     const vault = new KeyVault();
     vault.configure(config.access, loaded.providerKey);
     const metrics = new GatewayMetrics();
+    // Learnt once listening (port 0 in tests): peers on our own port and address are ourselves.
+    let selfPort = options.port;
+    const peers = new Peers({
+      source: options.peers ?? { kind: 'none' },
+      self: () => ({ host: options.host, port: selfPort }),
+      credentials: (): PeerCredentials => ({ token: peerToken, ca: caCert, serverName: peerServerName(config.access.space.namespace, config.access.space.name) }),
+    });
     const context: GatewayContext = {
       config: () => config,
       index,
@@ -108,7 +124,11 @@ export class Gateway {
       counters: new GatewayCounters(),
       log,
       startedAt: new Date(),
+      peers,
+      peerToken: () => peerToken,
     };
+    const peerProblem = peers.problem();
+    if (peerProblem !== null) log.warn({ warning: peerProblem }, 'unseal relay disabled');
 
     const server = createServer(tlsOptions(files), (req, res) => void handleRequest(context, req, res));
     // Large packs over slow links: no limit on a whole request, only on silence.
@@ -129,6 +149,8 @@ export class Gateway {
         const reloaded = loadFiles(next);
         server.setSecureContext(tlsOptions(next));
         config = reloaded.config;
+        peerToken = reloaded.peerToken;
+        caCert = reloaded.caCert;
         context.credentials.clear();
         vault.configure(config.access, reloaded.providerKey);
         if (reloaded.sessionKey !== null) context.sessions.setKey(reloaded.sessionKey);
@@ -149,6 +171,7 @@ export class Gateway {
         resolve();
       });
     });
+    selfPort = (server.address() as AddressInfo).port;
     const gateway = new Gateway(server, context, watcher, rescanTimer, options.shutdownGraceMs ?? 25_000);
     const address = gateway.address();
     log.info(
@@ -184,8 +207,9 @@ export class Gateway {
   }
 }
 
-function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' {
+function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' | 'peer' {
   if (label === 'human') return 'human';
+  if (label === 'peer') return 'peer';
   if (label === 'report') return 'report';
   return 'endpoint';
 }
@@ -209,6 +233,9 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
+    } else if (isPeerRoute(path)) {
+      label = 'peer';
+      await handlePeerRequest(context, req, res, path);
     } else if (isHumanRoute(path)) {
       label = 'human';
       await handleHumanRequest(context, req, res, path);
@@ -250,9 +277,9 @@ async function serveReport(context: GatewayContext, req: IncomingMessage, res: S
   const token = bearerToken(req);
   const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
   if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
-  sendJson(res, 200, reportOf(context));
+  sendJson(res, 200, reportOf(context, context.peers.enabled ? await context.peers.states() : undefined));
 }
 
-function reportOf(context: GatewayContext) {
-  return buildReport({ config: context.config(), index: context.index, dataKeyState: context.vault.state, counters: context.counters, startedAt: context.startedAt });
+function reportOf(context: GatewayContext, peers?: PeerOutcome[]) {
+  return buildReport({ config: context.config(), index: context.index, dataKeyState: context.vault.state, counters: context.counters, startedAt: context.startedAt, peers });
 }

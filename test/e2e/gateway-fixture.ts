@@ -28,10 +28,13 @@ import type { GatewayAccessConfig, HumanAccess, TwoFactorPolicy } from '../../sr
 import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { requireCommand } from '../harness/commands.ts';
+import { freePorts } from '../harness/ports.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const NODE = process.execPath;
+const SPACE_NAMESPACE = 'tenant-acme';
+const SPACE_NAME = 'space-1';
 
 /**
  * The gateway subcommand exactly as src/cli/main.ts registers it, without loading the other
@@ -82,6 +85,12 @@ export interface FixtureOptions {
   logLevel?: string;
   /** Where to create the fixture's directory (default: the OS temporary directory). */
   baseDir?: string;
+  /** Extra arguments of the gateway command (e.g. `--peers`). */
+  args?: string[];
+  /** Port to listen on (default: any free one). */
+  port?: number;
+  /** Put ca.crt and a peer token in the config dir, as the operator's config Secret does, so replicas can relay an unseal. */
+  peering?: boolean;
 }
 
 export interface Secrets {
@@ -92,6 +101,8 @@ export interface Secrets {
   customerPassword: string;
   /** Provider custody: the data key written to data.key. Customer custody: the key sealed in the record. */
   dataKey: Buffer;
+  /** The replicas' peer token (written to peer.token when the fixture peers). */
+  peerToken: string;
 }
 
 export class GatewayFixture {
@@ -105,6 +116,8 @@ export class GatewayFixture {
   #process: ChildProcess | null = null;
   #logs: string[] = [];
   readonly #options: FixtureOptions;
+  /** False for a replica(): the first fixture owns the directory. */
+  #ownsDir = true;
 
   private constructor(dir: string, access: GatewayAccessConfig, secrets: Secrets, options: FixtureOptions) {
     this.dir = dir;
@@ -114,6 +127,7 @@ export class GatewayFixture {
     this.access = access;
     this.secrets = secrets;
     this.#options = options;
+    this.port = options.port ?? 0;
   }
 
   /** Makes certificates, credentials and configuration, then starts the gateway. */
@@ -130,12 +144,39 @@ export class GatewayFixture {
       if ((options.custody ?? 'provider') === 'provider') {
         await writeFile(join(fixture.configDir, 'data.key'), `${secrets.dataKey.toString('base64')}\n`, { mode: 0o600 });
       }
+      if (options.peering === true) {
+        await writeFile(join(fixture.configDir, 'ca.crt'), await readFile(fixture.caCert));
+        await writeFile(join(fixture.configDir, 'peer.token'), `${secrets.peerToken}\n`, { mode: 0o600 });
+      }
       await fixture.startProcess();
     } catch (error) {
       await fixture.close();
       throw error;
     }
     return fixture;
+  }
+
+  /**
+   * A gateway on a configuration made elsewhere — rendered by the operator — laid out as start()
+   * lays out its own: `dir`/config (the mounted files), `dir`/data, `dir`/ca.crt. `secrets` are
+   * what the test read from the cluster; the fixture's helpers use them as they would their own.
+   */
+  static async onConfig(dir: string, access: GatewayAccessConfig, secrets: Secrets, options: Omit<FixtureOptions, 'endpoints' | 'peering'>): Promise<GatewayFixture> {
+    await requireTools();
+    const fixture = new GatewayFixture(dir, access, secrets, { ...options, endpoints: [] });
+    await fixture.startProcess();
+    return fixture;
+  }
+
+  /**
+   * Another replica of the same space: a second gateway process on the same config and data
+   * directories (as pods share the config Secret and the volume), with its own port.
+   */
+  async replica(options: Pick<FixtureOptions, 'port'> = {}): Promise<GatewayFixture> {
+    const replica = new GatewayFixture(this.dir, this.access, this.secrets, { ...this.#options, port: options.port });
+    replica.#ownsDir = false;
+    await replica.startProcess();
+    return replica;
   }
 
   get logs(): string {
@@ -156,7 +197,7 @@ export class GatewayFixture {
     this.#logs = [];
     const child = spawn(
       NODE,
-      [...GATEWAY_NODE_FLAGS, ...(this.#options.nodeArgs ?? []), '--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info'],
+      [...GATEWAY_NODE_FLAGS, ...(this.#options.nodeArgs ?? []), '--input-type=module', '-e', GATEWAY_ENTRY, 'gateway', '--config-dir', this.configDir, '--data-dir', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--log-level', this.#options.logLevel ?? 'info', ...(this.#options.args ?? [])],
       { cwd: REPO_ROOT, env: { ...process.env, ...this.#options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.#process = child;
@@ -196,7 +237,7 @@ export class GatewayFixture {
 
   async close(): Promise<void> {
     await this.stopProcess();
-    if (process.env.KEEP_GATEWAY_E2E !== '1') await rm(this.dir, { recursive: true, force: true });
+    if (this.#ownsDir && process.env.KEEP_GATEWAY_E2E !== '1') await rm(this.dir, { recursive: true, force: true });
   }
 
   /** restic repository URL of an endpoint, authenticating as `user` (default: the endpoint itself). */
@@ -263,6 +304,29 @@ export class GatewayFixture {
   }
 }
 
+/**
+ * `count` replicas of one space, as its pods are: gateway processes on one config and one data
+ * dir, each told all of them with --peers (itself included, as a headless Service lists it).
+ */
+export async function startReplicas(count: number, options: Omit<FixtureOptions, 'port' | 'args' | 'peering'>): Promise<GatewayFixture[]> {
+  const ports = await freePorts(count);
+  const first = await GatewayFixture.start({ ...options, peering: true, port: ports[0], args: ['--peers', ports.map((port) => `127.0.0.1:${port}`).join(',')] });
+  const replicas = [first];
+  try {
+    for (const port of ports.slice(1)) replicas.push(await first.replica({ port }));
+  } catch (error) {
+    await closeReplicas(replicas);
+    throw error;
+  }
+  return replicas;
+}
+
+/** Stops replicas, the first (which owns the directories) last. */
+export async function closeReplicas(replicas: readonly GatewayFixture[]): Promise<void> {
+  for (const replica of replicas.slice(1).reverse()) await replica.close();
+  await replicas[0]?.close();
+}
+
 async function makeAccessConfig(options: FixtureOptions): Promise<{ access: GatewayAccessConfig; secrets: Secrets }> {
   const params = options.scrypt;
   const hash = (secret: string): Promise<string> => (params === undefined ? hashSecret(secret) : hashSecret(secret, params));
@@ -276,6 +340,7 @@ async function makeAccessConfig(options: FixtureOptions): Promise<{ access: Gate
     users: {},
     customerPassword,
     dataKey,
+    peerToken: randomBytes(32).toString('base64url'),
   };
   const endpoints = [];
   for (const spec of options.endpoints) {
@@ -298,8 +363,8 @@ async function makeAccessConfig(options: FixtureOptions): Promise<{ access: Gate
   const access: GatewayAccessConfig = {
     version: 1,
     space: {
-      namespace: 'tenant-acme',
-      name: 'space-1',
+      namespace: SPACE_NAMESPACE,
+      name: SPACE_NAME,
       uid,
       quotaBytes: options.quotaBytes ?? 10 * 1024 ** 3,
       appendOnly: options.appendOnly ?? false,
@@ -322,7 +387,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 export async function makeCertificates(dir: string, configDir: string): Promise<void> {
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=gateway-e2e-ca'], dir);
   await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(configDir, 'tls.key'), '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-  await writeFile(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n');
+  // The Service name too, as the operator issues it: replicas check it on each other (src/gateway/peers.ts).
+  await writeFile(join(dir, 'server.ext'), `subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:${SPACE_NAME}-gateway.${SPACE_NAMESPACE}.svc\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`);
   await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', join(configDir, 'tls.crt'), '-days', '2', '-extfile', 'server.ext'], dir);
 }
 

@@ -17,9 +17,8 @@ import type { BackupSpace, Endpoint } from '../../src/api/types.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
-import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { freePort } from '../harness/ports.ts';
-import { condition, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
+import { condition, createCustomerCustodySpace, ensureDatacenters, eventualSecret, mergePatch, readObject, removeTenant, requiredSecretField } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
@@ -38,16 +37,8 @@ let gatewayPort: number;
 let work: string;
 let gatewayCa = '';
 
-/** A Secret's value that must be there. */
-function decode(secret: V1Secret | undefined, key: string): string {
-  const value = secretField(secret, key);
-  if (value === undefined) throw new Error(`Secret ${secret?.metadata?.name} has no ${key}`);
-  return value;
-}
-
-async function secret(name: string): Promise<V1Secret> {
-  return eventually(`Secret ${name}`, () => readObject<V1Secret>(client, K8S.Secret, name, namespace));
-}
+const decode = requiredSecretField;
+const secret = (name: string): Promise<V1Secret> => eventualSecret(client, namespace, name);
 
 /** What the Deployment would mount: the rendered configuration and the TLS pair, as files. */
 async function writeGatewayConfig(configDir: string): Promise<void> {
@@ -92,20 +83,7 @@ beforeAll(async () => {
     '--report-interval', '2s',
     '--gateway-address', `${namespace}/vault=127.0.0.1:${gatewayPort}`,
   ]);
-  await createTenant(client, tenant, {
-    residency: { countries: ['DE'] },
-    quotas: { storage: '100Gi', spaces: 1, endpoints: 2 },
-    security: { twoFactor: 'Required', keyCustody: 'customer' },
-    users: [{ name: 'giulia', email: 'giulia@example.com', role: 'admin' }],
-  });
-  await waitForCondition(client, API.Tenant, tenant, undefined, 'Ready', 'True');
-  await client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: { metadata: { name: 'vault-password' }, stringData: { password: CUSTOMER_PASSWORD } } });
-  await createSpace(client, 'vault', namespace, {
-    size: '5Gi', datacenter: 'de-fra1', replicas: 1, fixedAddress: { ip: '127.0.0.1' },
-    encryption: { customerPasswordSecretRef: { name: 'vault-password' }, atRest: true },
-  });
-  await createEndpoint(client, 'laptop', namespace, 'vault', { kind: 'Desktop', os: 'Linux' });
-  await waitForCondition<Endpoint>(client, API.Endpoint, 'laptop', namespace, 'Ready', 'True', undefined, 90_000);
+  await createCustomerCustodySpace(client, { tenant, country: 'DE', datacenter: 'de-fra1', password: CUSTOMER_PASSWORD, replicas: 1 });
   await eventually('the endpoint in the rendered configuration', async () => (decode(await secret('vault-gateway-config'), 'access.json').includes('"laptop"') ? true : undefined));
 
   const configDir = join(work, 'config');

@@ -1,9 +1,11 @@
 /** Creating and reading this API's objects in integration tests. */
+import type { V1Secret } from '@kubernetes/client-node';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
 import { CONTENT_TYPE, type KubeClient } from '../../src/runtime/kube/client.ts';
 import { isApiError } from '../../src/runtime/kube/errors.ts';
-import { collectionPath, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
+import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
 import { tenantNamespaceName } from '../../src/controllers/labels.ts';
 import { SIMULATED_DATACENTERS } from '../harness/topology.ts';
 import { eventually } from './kube.ts';
@@ -79,6 +81,41 @@ export async function waitForCondition<T extends { status?: { conditions?: { typ
     const found = condition(object, type);
     return found?.status === status && (!reason || found.reason === reason) ? object : undefined;
   }, { timeoutMs });
+}
+
+/** A Secret's value that must be there (decoded); the error names the Secret and the key. */
+export function requiredSecretField(secret: V1Secret | undefined, key: string): string {
+  const value = secretField(secret, key);
+  if (value === undefined) throw new Error(`Secret ${secret?.metadata?.name} has no ${key}`);
+  return value;
+}
+
+/** A Secret of a namespace, once it exists. */
+export async function eventualSecret(client: KubeClient, namespace: string, name: string): Promise<V1Secret> {
+  return eventually(`Secret ${name}`, () => readObject<V1Secret>(client, K8S.Secret, name, namespace));
+}
+
+/**
+ * The end-to-end tests' customer-custody tenant: admin `giulia` under two-factor, a space `vault`
+ * on the loopback fixed address (so the certificate the operator issues names 127.0.0.1) whose key
+ * is wrapped with `password` given through a password Secret as a tenant would, and an endpoint
+ * `laptop`, Ready.
+ */
+export async function createCustomerCustodySpace(client: KubeClient, options: { tenant: string; country: string; datacenter: string; password: string; replicas: number }): Promise<{ namespace: string }> {
+  const { namespace } = await createReadyTenant(client, options.tenant, {
+    residency: { countries: [options.country] },
+    quotas: { storage: '100Gi', spaces: 1, endpoints: 2 },
+    security: { twoFactor: 'Required', keyCustody: 'customer' },
+    users: [{ name: 'giulia', email: 'giulia@example.com', role: 'admin' }],
+  });
+  await client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: { metadata: { name: 'vault-password' }, stringData: { password: options.password } } });
+  await createSpace(client, 'vault', namespace, {
+    size: '5Gi', datacenter: options.datacenter, replicas: options.replicas, fixedAddress: { ip: '127.0.0.1' },
+    encryption: { customerPasswordSecretRef: { name: 'vault-password' }, atRest: true },
+  });
+  await createEndpoint(client, 'laptop', namespace, 'vault', { kind: 'Desktop', os: 'Linux' });
+  await waitForCondition<Endpoint>(client, API.Endpoint, 'laptop', namespace, 'Ready', 'True', undefined, 90_000);
+  return { namespace };
 }
 
 /** Whether the API server's authorizer lets `user` read one Secret (a SubjectAccessReview). */

@@ -38,6 +38,8 @@ import { chooseAddress } from './address.ts';
 import {
   desiredDisruptionBudget,
   desiredGateway,
+  desiredPeerPolicy,
+  desiredPeerService,
   desiredService,
   desiredServiceAccount,
   desiredVolume,
@@ -45,7 +47,7 @@ import {
   type SpaceSettings,
 } from './desired.ts';
 import { newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
-import { credentialSecret, gatewayConfigSecret, gatewayTlsSecret, SESSION_KEY } from './secrets.ts';
+import { credentialSecret, gatewayConfigSecret, gatewayTlsSecret, peerToken, SESSION_KEY } from './secrets.ts';
 import { secretField } from '../../runtime/kube/secrets.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
 import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
@@ -78,7 +80,7 @@ interface SpaceCaches {
   pods: Informer<V1Pod & KubeObject>;
 }
 
-const OWNED_KINDS: readonly ResourceRef[] = [K8S.PersistentVolumeClaim, K8S.ServiceAccount, K8S.Deployment, K8S.Service, K8S.PodDisruptionBudget];
+const OWNED_KINDS: readonly ResourceRef[] = [K8S.PersistentVolumeClaim, K8S.ServiceAccount, K8S.Deployment, K8S.Service, K8S.PodDisruptionBudget, K8S.NetworkPolicy];
 
 /** Serialises address allocation per datacenter, so two spaces never pick the same free address. */
 const addressLocks = new Map<string, Promise<unknown>>();
@@ -250,7 +252,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     now: ctx.now(),
   });
   const sessionKey = secretField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
-  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey), secretOf(caches, namespace, names.configSecret));
+  const peers = peerToken(master.key, space.metadata.uid ?? '');
+  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey, peers), secretOf(caches, namespace, names.configSecret));
   const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
   if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secretOf(caches, namespace, names.volumeEncryptionSecret));
 
@@ -260,6 +263,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     desiredServiceAccount(space, tenantName),
     desiredGateway(space, tenantName, datacenter, options),
     desiredService(space, tenantName, datacenter, address),
+    desiredPeerService(space, tenantName),
+    desiredPeerPolicy(space, tenantName),
   ];
   const budget = desiredDisruptionBudget(space, tenantName);
   if (budget) desired.push(budget);

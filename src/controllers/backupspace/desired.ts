@@ -3,6 +3,8 @@
  * gateway Deployment pinned by required node affinity to the datacenter's nodes with its replicas on
  * distinct nodes (S5), a Service (a LoadBalancer on a fixed address when asked, S8), a disruption
  * budget, and the per-volume encryption Secret in the format the datacenter's CSI driver reads.
+ * Beside the Service, a headless one and a NetworkPolicy through which the replicas find and reach
+ * each other to relay an unseal (src/gateway/peers.ts).
  */
 import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
@@ -114,7 +116,7 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
             image: settings.gatewayImage,
             // Node flags the gateway needs cannot go through NODE_OPTIONS (see GATEWAY_NODE_FLAGS).
             command: ['node', ...GATEWAY_NODE_FLAGS, IMAGE_ENTRY_POINT],
-            args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`],
+            args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`, '--peers-dns', names.peersService],
             ports: [{ name: 'https', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
             readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 20, failureThreshold: 3 },
@@ -130,7 +132,8 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
               name: 'config',
               projected: {
                 defaultMode: 0o440,
-                sources: [{ secret: { name: names.configSecret } }, { secret: { name: names.tlsSecret, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } }],
+                // ca.crt: the replicas verify each other against it before relaying a password.
+                sources: [{ secret: { name: names.configSecret } }, { secret: { name: names.tlsSecret, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }, { key: 'ca.crt', path: 'ca.crt' }] } }],
               },
             },
             { name: 'data', persistentVolumeClaim: { claimName: names.volume } },
@@ -158,6 +161,56 @@ export function desiredService(space: BackupSpace, tenant: string, datacenter: D
       selector: gatewaySelector(space),
       ports: [{ name: 'https', port: GATEWAY_PORT, targetPort: 'https', protocol: 'TCP' }],
       ...(fixed ? { loadBalancerIP: address, externalTrafficPolicy: 'Local', ...(loadBalancerClass ? { loadBalancerClass } : {}) } : {}),
+    },
+  };
+}
+
+/**
+ * A headless Service listing every gateway pod of the space, ready or not (a replica that has just
+ * started is ready — it serves the unseal route — but a sealed one should be found as early as
+ * possible): each gateway resolves it to find the others (`--peers-dns`).
+ */
+export function desiredPeerService(space: BackupSpace, tenant: string): ApplyObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').peersService, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: gatewaySelector(space),
+      ports: [{ name: 'https', port: GATEWAY_PORT, targetPort: 'https', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** Where the cluster's DNS runs (CoreDNS keeps the kube-dns name and label on every distribution we know). */
+export const CLUSTER_DNS = { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } } as const;
+
+/**
+ * The tenant namespace denies all traffic in and out (tenant/desired.ts). This opens, for this
+ * space's gateway pods only, what the unseal relay needs: the gateway port between them (in and
+ * out), and DNS to the cluster's resolver for the peer lookup. Other spaces' gateways, even of the
+ * same tenant, stay out. Policies add up, so the client ingress of the tenant's policy still applies.
+ */
+export function desiredPeerPolicy(space: BackupSpace, tenant: string): ApplyObject {
+  const peers = { podSelector: { matchLabels: gatewaySelector(space) } };
+  const gatewayPort = [{ protocol: 'TCP', port: GATEWAY_PORT }];
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: metadata(space, tenant, spaceObjectNames(space.metadata.name ?? '').peersService, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+    spec: {
+      podSelector: { matchLabels: gatewaySelector(space) },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: [peers], ports: gatewayPort }],
+      egress: [
+        { to: [peers], ports: gatewayPort },
+        {
+          to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': CLUSTER_DNS.namespace } }, podSelector: { matchLabels: { ...CLUSTER_DNS.podLabels } } }],
+          ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+        },
+      ],
     },
   };
 }

@@ -3,7 +3,7 @@
  * renewed before expiry), the maintenance credential that may prune an append-only space, the token
  * the operator reads the gateway's report with, and the rendered access configuration.
  */
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import type { BackupSpace } from '../../api/types.ts';
 import { generateCredential, hashSecret } from '../../crypto/index.ts';
 import type { GatewayAccessConfig } from '../../gateway/access-config.ts';
@@ -62,8 +62,24 @@ export async function credentialSecret(space: BackupSpace, tenant: string, name:
 /** File of the gateway's config directory with the key that signs sessions (base64 of 32 bytes). */
 export const SESSION_KEY = 'session.key';
 
-/** access.json, the session key, and the plaintext data key only under provider custody (customer custody starts sealed). */
-export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys, sessionKey: string | undefined): ApplyObject {
+/** File of the gateway's config directory with the token its replicas authenticate each other with. */
+export const PEER_TOKEN = 'peer.token';
+
+/**
+ * The space's peer token (src/gateway/peers.ts), derived from the operator's master key and the
+ * space's uid (HKDF, its own label): the same on every reconcile and every replica without being
+ * stored anywhere but the gateway config Secret, different for every space, and not invertible to
+ * the master key.
+ */
+export function peerToken(masterKey: Buffer, spaceUid: string): string {
+  return Buffer.from(hkdfSync('sha256', masterKey, Buffer.from(spaceUid, 'utf8'), 'tenant-backup/gateway-peer-token/v1', 32)).toString('base64url');
+}
+
+/**
+ * access.json, the session key, the replicas' peer token, and the plaintext data key only under
+ * provider custody (customer custody starts sealed).
+ */
+export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys, sessionKey: string | undefined, peers?: string): ApplyObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -72,6 +88,7 @@ export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: 
     data: {
       'access.json': base64(`${JSON.stringify(access, null, 2)}\n`),
       ...(sessionKey ? { [SESSION_KEY]: base64(sessionKey) } : {}),
+      ...(peers ? { [PEER_TOKEN]: base64(peers) } : {}),
       ...(keys.dataKey ? { 'data.key': base64(keys.dataKey.toString('base64')) } : {}),
     },
   };

@@ -55,8 +55,27 @@ export function spacePhase(health: Health, observation: SpaceObservation): NonNu
   if (!observation.keys) return 'Pending';
   if (health.state === 'progressing') return 'Provisioning';
   // Customer custody: the gateway serves nothing until a tenant admin unseals it with the password.
-  if (observation.gatewayReport?.gateway.dataKeyState === 'sealed') return 'Sealed';
+  if (observation.gatewayReport && sealedReplicas(observation.gatewayReport).sealed > 0) return 'Sealed';
   return 'Ready';
+}
+
+/**
+ * How many replicas are sealed, as the replica that answered sees them all; a gateway that does not
+ * know its peers speaks for itself only.
+ */
+export function sealedReplicas(report: GatewayReport): { sealed: number; total: number; unreachable: number } {
+  const replicas = report.gateway.replicas;
+  if (replicas) return replicas;
+  return { sealed: report.gateway.dataKeyState === 'sealed' ? 1 : 0, total: 1, unreachable: 0 };
+}
+
+function sealedCondition(report: GatewayReport): { status: 'True' | 'False'; reason: string; message: string } {
+  const { sealed, total, unreachable } = sealedReplicas(report);
+  const unknown = unreachable > 0 ? ` (${unreachable} did not answer)` : '';
+  if (sealed === 0) return { status: 'False', reason: 'Unsealed', message: total > 1 ? `all ${total} gateway replicas hold the data key in memory${unknown}` : 'the gateway holds the data key in memory' };
+  const which = total > 1 ? `${sealed} of ${total} gateway replicas sealed${unknown}` : 'the gateway holds no key';
+  const what = sealed < total ? 'the next unseal reaches every replica' : 'a tenant admin must unseal it with the customer\'s password (POST /v1/unseal)';
+  return { status: 'True', reason: sealed < total ? 'ReplicasSealed' : 'AwaitingCustomerPassword', message: `${which}: ${what}` };
 }
 
 /** Usage and the last backup of any endpoint, from the gateway's report (kept from before when there is none). */
@@ -92,13 +111,7 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
   const nodes = [...new Set(observation.pods.map((p) => p.spec?.nodeName).filter((n): n is string => !!n))].sort();
   const capacity = observation.volume?.status?.capacity?.storage;
   if (observation.gatewayReport) {
-    const sealed = observation.gatewayReport.gateway.dataKeyState === 'sealed';
-    conditions = setCondition(conditions, {
-      type: 'Sealed',
-      status: sealed ? 'True' : 'False',
-      reason: sealed ? 'AwaitingCustomerPassword' : 'Unsealed',
-      message: sealed ? 'the gateway holds no key: a tenant admin must unseal it with the customer\'s password (POST /v1/unseal)' : 'the gateway holds the data key in memory',
-    }, generation, now);
+    conditions = setCondition(conditions, { type: 'Sealed', ...sealedCondition(observation.gatewayReport) }, generation, now);
   }
   return {
     ...reportedFacts(previous, observation.gatewayReport),

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# operator-image.sh <node24 base image>: builds our image from the Dockerfile on that base and prints its
+# tag, tenant-backup-operator:kind-<hash of what goes into it>; skipped when the tag exists.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+base=${1:?usage: operator-image.sh <node24 base image>}
+key=$( { echo "$base"; cd "$root" && git ls-files -z Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json src \
+  | xargs -0 sha256sum; } | sha256sum | cut -c1-12)
+image="tenant-backup-operator:kind-$key"
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+  echo "building $image from the Dockerfile on $base" >&2
+  # The legacy builder: no buildx here, and BuildKit would pull its Dockerfile frontend.
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "NODE_IMAGE=$base" --build-arg "REVISION=$(git -C "$root" rev-parse --short HEAD)" \
+    -t "$image" "$root" >/dev/null
+fi
+echo "$image"

@@ -1,0 +1,175 @@
+/**
+ * Helpers of the kind suite: a client for the kind cluster, pods that run a script and report, and the
+ * tenants and spaces the tests build. Everything runs in real pods on real nodes.
+ */
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { API } from '../../src/api/refs.ts';
+import type { BackupSpace, Endpoint } from '../../src/api/types.ts';
+import { KubeClient } from '../../src/runtime/kube/client.ts';
+import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { secretField } from '../../src/runtime/kube/secrets.ts';
+import { readObject, waitForCondition } from '../support/cluster-objects.ts';
+import { eventually, uniqueName } from '../support/kube.ts';
+import { kubectl } from '../support/kubectl.ts';
+
+export const kubeconfig = inject('kindKubeconfig');
+export const client = KubeClient.load(kubeconfig);
+export const clientImage = inject('clientImage');
+
+export async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const result = await kubectl(kubeconfig, args, input);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+export async function createNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const name = uniqueName(prefix);
+  await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name, labels } } });
+  return name;
+}
+
+/** A Secret's field that must be there. */
+export async function secretValue(namespace: string, name: string, key: string): Promise<string> {
+  const secret = await eventually(`Secret ${namespace}/${name}`, () => readObject<V1Secret>(client, K8S.Secret, name, namespace));
+  const value = secretField(secret, key);
+  if (value === undefined) throw new Error(`Secret ${namespace}/${name} has no ${key}`);
+  return value;
+}
+
+export interface PodRun {
+  phase: string;
+  logs: string;
+  node: string;
+}
+
+/**
+ * Runs `script` with sh in a pod of `namespace` from the client image (restic and Node 24), under Pod
+ * Security "restricted" so it runs in tenants' namespaces too, and returns its phase and logs once it ends.
+ */
+export async function runScript(namespace: string, script: string, options: {
+  env?: Record<string, string>; secretEnv?: { secret: string; keys: string[] }; files?: { secret: string; mountPath: string };
+  nodeSelector?: Record<string, string>; timeoutMs?: number; prefix?: string;
+} = {}): Promise<PodRun> {
+  const name = uniqueName(options.prefix ?? 'client');
+  const env = [
+    ...Object.entries(options.env ?? {}).map(([key, value]) => ({ name: key, value })),
+    ...(options.secretEnv?.keys ?? []).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: options.secretEnv?.secret, key } } })),
+    { name: 'HOME', value: '/tmp' },
+  ];
+  const pod: V1Pod = {
+    metadata: { name, namespace },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      ...(options.nodeSelector ? { nodeSelector: options.nodeSelector } : {}),
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{
+        name: 'client', image: clientImage, imagePullPolicy: 'Never', command: ['sh', '-c', script], env,
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        ...(options.files ? { volumeMounts: [{ name: 'files', mountPath: options.files.mountPath, readOnly: true }] } : {}),
+      }],
+      ...(options.files ? { volumes: [{ name: 'files', secret: { secretName: options.files.secret } }] } : {}),
+    },
+  };
+  await client.request({ method: 'POST', path: collectionPath(K8S.Pod, namespace), body: pod });
+  const done = await eventually(`pod ${namespace}/${name} to finish`, async () => {
+    const current = await readObject<V1Pod>(client, K8S.Pod, name, namespace);
+    return current?.status?.phase === 'Succeeded' || current?.status?.phase === 'Failed' ? current : undefined;
+  }, { timeoutMs: options.timeoutMs ?? 180_000, intervalMs: 1000 });
+  const logs = await kubectl(kubeconfig, ['logs', '--namespace', namespace, name]);
+  await client.request({ method: 'DELETE', path: objectPath(K8S.Pod, name, namespace) }).catch(() => undefined);
+  return { phase: done.status?.phase ?? '', logs: logs.stdout + logs.stderr, node: done.spec?.nodeName ?? '' };
+}
+
+/**
+ * A shell line that waits (up to `seconds`) until $WAIT_HOST:$WAIT_PORT accepts a TCP connection. kube-router adds a
+ * new pod to the policies' address sets on every node shortly after it starts, so a new pod that is
+ * allowed in may be refused for its first seconds.
+ */
+export function waitForConnect(seconds = 90): string {
+  return `node -e '
+const deadline = Date.now() + ${seconds * 1000};
+const attempt = () => {
+  const socket = require("net").connect({ host: process.env.WAIT_HOST, port: Number(process.env.WAIT_PORT) });
+  socket.setTimeout(3000);
+  const retry = (why) => { socket.destroy(); if (Date.now() > deadline) { console.log("NO-CONNECTION " + why); process.exit(1); } setTimeout(attempt, 1000); };
+  socket.on("connect", () => { socket.destroy(); process.exit(0); });
+  socket.on("timeout", () => retry("timeout"));
+  socket.on("error", (e) => retry(e.code));
+};
+attempt();'`;
+}
+
+/** A long-lived pod to probe from (`probeFrom`), so every probe comes from an address the policies already know. */
+export async function startProber(namespace: string): Promise<string> {
+  const name = uniqueName('prober');
+  const pod: V1Pod = {
+    metadata: { name, namespace },
+    spec: {
+      restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'prober', image: clientImage, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    },
+  };
+  await client.request({ method: 'POST', path: collectionPath(K8S.Pod, namespace), body: pod });
+  await eventually(`prober ${namespace}/${name} running`, async () => ((await readObject<V1Pod>(client, K8S.Pod, name, namespace))?.status?.phase === 'Running' ? true : undefined), { timeoutMs: 120_000 });
+  return name;
+}
+
+/** From a prober pod: CONNECTED, or REFUSED-OR-TIMEOUT and why. */
+export async function probeFrom(namespace: string, pod: string, host: string, port: number): Promise<string> {
+  const result = await kubectl(kubeconfig, ['exec', '--namespace', namespace, pod, '--', 'sh', '-c', connectProbe(host, port)]);
+  return (result.stdout + result.stderr).trim();
+}
+
+/** A shell probe of a TCP connection with a deadline: prints CONNECTED or REFUSED-OR-TIMEOUT. */
+export function connectProbe(host: string, port: number, timeoutSeconds = 5): string {
+  return `node -e '
+const socket = require("net").connect({ host: "${host}", port: ${port} });
+socket.setTimeout(${timeoutSeconds * 1000});
+socket.on("connect", () => { console.log("CONNECTED"); socket.destroy(); });
+socket.on("timeout", () => { console.log("REFUSED-OR-TIMEOUT timeout"); socket.destroy(); });
+socket.on("error", (e) => console.log("REFUSED-OR-TIMEOUT " + e.code));
+'`;
+}
+
+/** Waits until a space is Ready and its endpoint has credentials; returns both. */
+export async function readySpaceAndEndpoint(namespace: string, space: string, endpoint: string, timeoutMs = 240_000): Promise<{ space: BackupSpace; endpoint: Endpoint }> {
+  const readySpace = await waitForCondition<BackupSpace>(client, API.BackupSpace, space, namespace, 'Ready', 'True', undefined, timeoutMs);
+  const readyEndpoint = await waitForCondition<Endpoint>(client, API.Endpoint, endpoint, namespace, 'Ready', 'True', undefined, timeoutMs);
+  return { space: readySpace, endpoint: readyEndpoint };
+}
+
+/** Gateway pods of a space that are Ready, with the nodes they run on. */
+export async function readyGatewayPods(namespace: string, space: string): Promise<V1Pod[]> {
+  const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: `tenantbackup.io/space=${space}` } });
+  return list.items.filter((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+/** Shell lines that wait until the gateway of $RESTIC_URL lets this (new) pod in; see waitForConnect. */
+export const AWAIT_GATEWAY = `export WAIT_HOST=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\1|")
+export WAIT_PORT=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\2|")
+${waitForConnect()}`;
+
+/**
+ * The script a backup client runs: random files, restic init + backup + restore through the gateway's
+ * Service, with the endpoint's own credentials; prints RESTORE-IDENTICAL when the restored tree hashes
+ * the same as the source. Expects RESTIC_USER, RESTIC_SECRET, RESTIC_URL (the credentials Secret's
+ * repository) and the gateway CA at /creds/ca.crt.
+ */
+export const BACKUP_AND_RESTORE = `set -eu
+${AWAIT_GATEWAY}
+mkdir -p /tmp/src/sub
+head -c 3145728 /dev/urandom > /tmp/src/random.bin
+echo "kind e2e $(date)" > /tmp/src/sub/note.txt
+repo=$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")
+export RESTIC_PASSWORD=client-side-password
+r() { restic --repo "$repo" --cacert /creds/ca.crt --cache-dir /tmp/cache "$@"; }
+r init
+r backup /tmp/src
+r restore latest --target /tmp/restore
+(cd /tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/source.sums
+(cd /tmp/restore/tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/restored.sums
+cmp /tmp/source.sums /tmp/restored.sums && echo RESTORE-IDENTICAL
+`;

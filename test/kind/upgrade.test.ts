@@ -1,0 +1,75 @@
+/**
+ * Upgrades (S3): a new operator image installed by `helm upgrade` rolls every gateway onto it, one
+ * replica at a time, and the gateways' PodDisruptionBudget refuses a second eviction while one replica
+ * is away. It leaves the cluster on the new image, which no other file depends on.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { createEndpoint, createReadyTenant, createSpace } from '../support/cluster-objects.ts';
+import { eventually, sleep, uniqueName } from '../support/kube.ts';
+import { installOperator } from './release.ts';
+import { client, readyGatewayPods, readySpaceAndEndpoint } from './support.ts';
+
+const run = promisify(execFile);
+const kind = join(import.meta.dirname, '../../.cache/kind/bin/kind');
+const tenant = uniqueName('kind-upgrade');
+let namespace: string;
+
+function imageOf(pod: V1Pod): string {
+  return pod.spec?.containers[0]?.image ?? '';
+}
+
+beforeAll(async () => {
+  ({ namespace } = await createReadyTenant(client, tenant, {
+    residency: { countries: ['DE'] }, quotas: { storage: '20Gi', spaces: 1, endpoints: 2 }, security: { twoFactor: 'Optional', keyCustody: 'provider' },
+  }));
+  await createSpace(client, 'main', namespace, { size: '1Gi', datacenter: 'de-fra1', replicas: 2 });
+  await createEndpoint(client, 'nas', namespace, 'main', { kind: 'Server', os: 'Linux' });
+  await readySpaceAndEndpoint(namespace, 'main', 'nas');
+  await eventually('two ready gateway pods', async () => ((await readyGatewayPods(namespace, 'main')).length === 2 ? true : undefined), { timeoutMs: 240_000 });
+}, 600_000);
+
+describe('upgrades', () => {
+  it('lets the PodDisruptionBudget refuse evicting a second gateway replica while the first is away', async () => {
+    const pods = await readyGatewayPods(namespace, 'main');
+    const evict = (pod: V1Pod) => client.request({
+      method: 'POST', path: `${objectPath(K8S.Pod, pod.metadata?.name ?? '', namespace)}/eviction`,
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata?.name, namespace } },
+    }).then(() => 'evicted', (error: { code?: number }) => `refused ${error.code}`);
+    expect(await evict(pods[0] as V1Pod)).toBe('evicted');
+    expect(await evict(pods[1] as V1Pod)).toBe('refused 429');
+    await eventually('both replicas back', async () => ((await readyGatewayPods(namespace, 'main')).length === 2 ? true : undefined), { timeoutMs: 240_000 });
+  });
+
+  it('rolls the gateways onto the operator\'s new image when the chart is upgraded, never leaving the space without a ready replica', async () => {
+    const current = inject('operatorImage');
+    const next = `${current.slice(0, current.lastIndexOf(':'))}:kind-upgrade-${Date.now()}`;
+    await run('docker', ['tag', current, next]);
+    await run(kind, ['load', 'docker-image', '--name', inject('kindCluster'), next], { timeout: 300_000 });
+
+    let fewestReady = Number.POSITIVE_INFINITY;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        fewestReady = Math.min(fewestReady, (await readyGatewayPods(namespace, 'main')).length);
+        await sleep(500);
+      }
+    })();
+    try {
+      await installOperator(inject('kindKubeconfig'), next);
+      await eventually('every gateway pod on the new image', async () => {
+        const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: 'tenantbackup.io/space=main' } });
+        const ready = await readyGatewayPods(namespace, 'main');
+        return list.items.length === 2 && ready.length === 2 && ready.every((pod) => imageOf(pod) === next) ? true : undefined;
+      }, { timeoutMs: 420_000, intervalMs: 2000 });
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    expect(fewestReady).toBeGreaterThanOrEqual(1);
+  });
+});
