@@ -25,6 +25,7 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, spaceObjectNames } from '../labels.ts';
 import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
+import { desiredExportEgress, exportEgressPolicyName } from './termination-export-egress.ts';
 import type { ExportRequest, ExportRunner } from './termination-runner.ts';
 
 export const JOB: ResourceRef = { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true };
@@ -183,6 +184,8 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
       const datacenter = options.datacenters.get(request.space.datacenter);
       if (!datacenter) return { state: 'failed', message: `datacenter ${request.space.datacenter} of space ${request.space.name} does not exist; the export must run in it` };
       await copyS3Secret(request);
+      const egress = desiredExportEgress(namespace, request.space.exportId, EXPORT_COMPONENT, { [COMPONENT_LABEL]: EXPORT_COMPONENT, 'tenantbackup.io/export-id': request.space.exportId }, request.target);
+      if (egress) await createObjectOnce(client, K8S.NetworkPolicy, namespace, egress);
       await createObjectOnce<V1Job>(client, JOB, namespace, desiredExportJob(request, datacenter, options.image, purpose, location));
       return { state: 'running' };
     }
@@ -220,6 +223,7 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     async cleanup(request) {
       for (const purpose of ['export', 'verify'] as const) await deleteObject(client, JOB, exportJobName(request.space.exportId, purpose), request.space.namespace);
       await deleteObject(client, K8S.Secret, s3CredentialsCopyName(request.space.exportId), request.space.namespace);
+      await deleteObject(client, K8S.NetworkPolicy, exportEgressPolicyName(request.space.exportId), request.space.namespace);
     },
   };
 }
