@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane lint typecheck unit integration bench build clean
+.PHONY: test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
 
 ## test: lint, typecheck, unit and integration tests, then the kind suite; installs what it needs first
 test: deps
@@ -40,7 +40,7 @@ cluster: deps
 cluster-stop:
 	@node hack/cluster.ts stop $(NAME)
 
-deps: $(NODE_MODULES) system-deps controlplane
+deps: $(NODE_MODULES) system-deps controlplane seaweedfs
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci
@@ -51,6 +51,10 @@ system-deps:
 
 controlplane:
 	@bash hack/controlplane/build.sh >/dev/null
+
+## seaweedfs: the S3 server of the export tests (built once, cached in .cache/seaweedfs)
+seaweedfs:
+	@bash hack/seaweedfs/build.sh >/dev/null
 
 lint: $(NODE_MODULES)
 	npm run --silent lint

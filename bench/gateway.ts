@@ -29,7 +29,7 @@ const GiB = 1024 * MiB;
 const FILE_BYTES = 64 * MiB;
 const RESTIC_PASSWORD = 'client-side-repository-password';
 
-function sizeFromEnv(name: string, fallback: number): number {
+export function sizeFromEnv(name: string, fallback: number): number {
   const text = process.env[name];
   if (text === undefined || text === '') return fallback;
   const match = /^(\d+(?:\.\d+)?)\s*([KMG]i?B?)?$/i.exec(text.trim());
@@ -40,7 +40,7 @@ function sizeFromEnv(name: string, fallback: number): number {
 }
 
 /** Incompressible bytes, fast: AES-CTR keystream (restic's compression cannot shrink it). */
-async function generateData(dir: string, totalBytes: number): Promise<void> {
+export async function generateData(dir: string, totalBytes: number): Promise<void> {
   await mkdir(dir, { recursive: true });
   const zeros = Buffer.alloc(MiB);
   for (let index = 0, remaining = totalBytes; remaining > 0; index++, remaining -= FILE_BYTES) {
@@ -55,7 +55,7 @@ async function generateData(dir: string, totalBytes: number): Promise<void> {
   await run('sh', ['-c', `cat '${dir}'/* > /dev/null`]);
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+export async function timed<T>(work: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const start = process.hrtime.bigint();
   const value = await work();
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, value };
@@ -71,7 +71,7 @@ async function cpuSecondsOf(pid: number): Promise<number> {
  * CPU seconds used by this process's children that have exited and been waited for (cutime +
  * cstime): around one restic run, that restic's CPU (the gateway, still running, is not counted).
  */
-async function childCpuSeconds(): Promise<number> {
+export async function childCpuSeconds(): Promise<number> {
   const fields = (await readFile('/proc/self/stat', 'utf8')).split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }

@@ -3,12 +3,14 @@
  * `npm run bench -- <name>...` runs only the named ones.
  */
 import { runConvergenceBenchmark } from './convergence.ts';
+import { runExportBenchmark } from './export.ts';
 import { runGatewayBenchmark } from './gateway.ts';
 import { runUnsealBenchmark } from './unseal.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
   gateway: runGatewayBenchmark,
   convergence: runConvergenceBenchmark,
+  export: runExportBenchmark,
   unseal: runUnsealBenchmark,
 };
 

@@ -17,6 +17,8 @@ import { formatQuantity, parseQuantity, QuantityError } from './quantity.ts';
 export const RULES = {
   /** A space or endpoint lives in the namespace of an existing tenant. */
   tenantNamespace: 'tenant-namespace',
+  /** A space or endpoint holding data is not deleted before an export, unless the deletion is waived (deletion.ts). */
+  exportBeforeDelete: 'export-before-delete',
   /** A space's datacenter exists. */
   datacenterExists: 'datacenter-exists',
   /** A space's datacenter is in a country / among the datacenters its tenant allows. */

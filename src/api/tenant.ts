@@ -24,6 +24,45 @@ export const CONTACT_ROLES = ['administrative', 'technical', 'billing'] as const
 /** Namespaces are named `tenant-<tenant name>`, and must fit in 63 characters. */
 export const TENANT_NAME_MAX_LENGTH = 56;
 
+const ProviderObjectKey = (what: string) => Type.Object({
+  namespace: dnsLabel({ description: `Namespace of the ${what} (the provider's, not the tenant's, which is deleted at termination).` }),
+  name: dnsSubdomain({ description: `Name of the ${what}.` }),
+  key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: 'ca.crt', description: `Key of the ${what} holding the PEM bundle.` })),
+}, { description: `A ${what} of the provider.` });
+
+/** Where the termination export goes: exactly one of a volume or an S3-compatible bucket. */
+export const ExportTarget = Type.Object({
+  persistentVolumeClaim: Type.Optional(Type.Object({
+    namespace: dnsLabel({ description: 'Namespace of the claim (the provider\'s, not the tenant\'s, which is deleted).' }),
+    claimName: dnsSubdomain({ description: 'Name of the claim the export archives are written to.' }),
+  }, { description: 'A volume the export is written to.' })),
+  s3: Type.Optional(Type.Object({
+    endpoint: Type.Optional(Type.String({
+      maxLength: 2048,
+      description: 'URL of the S3-compatible service, e.g. https://s3.example.net:9000; absent: AWS S3 of the region.',
+      'x-kubernetes-validations': [{ rule: "isURL(self) && self.startsWith('https://')", message: 'endpoint must be an https:// URL (S2: secure protocols only)' }],
+    })),
+    bucket: Type.String({ minLength: 3, maxLength: 63, pattern: '^[a-z0-9][a-z0-9.-]*[a-z0-9]$', description: 'Bucket the archives are uploaded to.' }),
+    prefix: Type.Optional(Type.String({ maxLength: 512, default: '', pattern: '^([^/].*)?$', description: 'Key prefix of the archives (no leading /), e.g. exports/acme.' })),
+    region: Type.String({ minLength: 1, maxLength: 64, description: 'Region of the bucket (any value the service accepts, e.g. us-east-1).' }),
+    credentialsSecretRef: Type.Object({
+      namespace: dnsLabel({ description: 'Namespace of the Secret (the provider\'s).' }),
+      name: dnsSubdomain({ description: 'Secret with keys accessKeyId and secretAccessKey.' }),
+    }, { description: 'Credentials of the bucket: a Secret with keys accessKeyId and secretAccessKey, readable by the operator.' }),
+    caBundle: Type.Optional(Type.Object({
+      configMapRef: Type.Optional(ProviderObjectKey('ConfigMap')),
+      secretRef: Type.Optional(ProviderObjectKey('Secret')),
+    }, {
+      description: 'PEM bundle of the CAs that sign the service\'s certificate, when not a public CA.',
+      'x-kubernetes-validations': [{ rule: 'has(self.configMapRef) != has(self.secretRef)', message: 'caBundle takes exactly one of configMapRef or secretRef' }],
+    })),
+  }, { description: 'An S3-compatible object store the export is uploaded to (multipart).' })),
+}, {
+  description: 'Where the termination export goes: exactly one of persistentVolumeClaim or s3.',
+  'x-kubernetes-validations': [{ rule: 'has(self.persistentVolumeClaim) != has(self.s3)', message: 'exportTarget takes exactly one of persistentVolumeClaim or s3' }],
+});
+export type ExportTarget = Static<typeof ExportTarget>;
+
 export const TenantSpec = Type.Object({
   displayName: Type.String({ minLength: 1, maxLength: 128, description: 'The customer\'s name as it appears in reports, e.g. "Acme S.p.A.".' }),
   contacts: list(Type.Object({
@@ -82,12 +121,7 @@ export const TenantSpec = Type.Object({
     state: Type.Optional(stringEnum(CONTRACT_STATES, { default: 'Active', description: 'Active: service runs. Suspended: access is refused, data kept. Terminated: data is exported (unless waived), verified, then destroyed (S14).' })),
     endDate: Type.Optional(Type.String({ format: 'date', description: 'Date the contract ended (YYYY-MM-DD); only for a Terminated contract.' })),
     exportOnTermination: Type.Optional(Type.Boolean({ default: true, description: 'Export every space in a standard, verifiable format before anything is destroyed. Setting false is an explicit waiver: data is destroyed without an export.' })),
-    exportTarget: Type.Optional(Type.Object({
-      persistentVolumeClaim: Type.Object({
-        namespace: dnsLabel({ description: 'Namespace of the claim (the provider\'s, not the tenant\'s, which is deleted).' }),
-        claimName: dnsSubdomain({ description: 'Name of the claim the export archives are written to.' }),
-      }, { description: 'A volume the export is written to.' }),
-    }, { description: 'Where the termination export goes.' })),
+    exportTarget: Type.Optional(ExportTarget),
   }, {
     default: { state: 'Active', exportOnTermination: true },
     description: 'The contract, which drives suspension and termination.',
@@ -112,6 +146,37 @@ const UsageOf = (what: string) => Type.Object({
 
 export const TERMINATION_PHASES = ['Suspending', 'Exporting', 'Verifying', 'Shredding', 'Deleting', 'Done'] as const;
 
+export const SpaceTerminationStatus = Type.Object({
+  name: Type.String({ maxLength: 253, description: 'BackupSpace name.' }),
+  uid: Type.String({ maxLength: 64, description: 'BackupSpace uid: the export belongs to this space, not to a later one of the same name.' }),
+  exportId: Type.Optional(Type.String({ maxLength: 63, description: 'Deterministic id of the space\'s export (from tenant and space uids): a restart never makes a second export.' })),
+  location: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the archive is (a path on the target volume, or s3://bucket/key).' })),
+  size: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Archive size in bytes.' })),
+  sha256: Type.Optional(Type.String({ maxLength: 64, description: 'SHA-256 of the archive (hex), as in <archive>.sha256.' })),
+  exportedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the archive was written.' })),
+  verifiedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the archive was re-read from the target and matched its digests.' })),
+  keyId: Type.Optional(Type.String({ maxLength: 64, description: 'Data key destroyed by the crypto-shred.' })),
+  shreddedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the space\'s key material was destroyed.' })),
+}, { description: 'Termination progress of one space.' });
+
+export const TerminationStatus = Type.Object({
+  phase: stringEnum(TERMINATION_PHASES, { description: 'Step of the termination state machine: Suspending, Exporting, Verifying, Shredding, Deleting, Done.' }),
+  startedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When termination began.' })),
+  completedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When everything of the tenant was gone.' })),
+  exportVerified: Type.Optional(Type.Boolean({ description: 'Every space\'s export was verified against its checksums.' })),
+  exportWaived: Type.Optional(Type.Boolean({ description: 'The contract waived the export (exportOnTermination: false): data was destroyed without one.' })),
+  record: Type.Optional(Type.String({ maxLength: 253, description: 'ConfigMap in the operator\'s namespace holding the termination record (the evidence, which outlives the tenant).' })),
+  message: Type.Optional(Type.String({ maxLength: 1024, description: 'What the current step is doing or waiting for.' })),
+  spaces: Type.Optional(list(SpaceTerminationStatus, {
+    maxItems: 1000,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['uid'],
+    description: 'Per-space progress: export id, location, size, SHA-256, verification, shredding.',
+  })),
+}, { description: 'Progress of termination, mirrored from the termination record.' });
+export type TerminationStatus = Static<typeof TerminationStatus>;
+export type SpaceTerminationStatus = Static<typeof SpaceTerminationStatus>;
+
 export const TenantStatus = Type.Object({
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
@@ -122,11 +187,7 @@ export const TenantStatus = Type.Object({
     spaces: Type.Optional(UsageOf('Spaces')),
     endpoints: Type.Optional(UsageOf('Endpoints')),
   }, { description: 'Use against quotas, as the API server\'s ResourceQuota counts it.' })),
-  termination: Type.Optional(Type.Object({
-    phase: stringEnum(TERMINATION_PHASES, { description: 'Step of the termination state machine.' }),
-    startedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When termination began.' })),
-    exportVerified: Type.Optional(Type.Boolean({ description: 'Every space\'s export was verified against its checksums.' })),
-  }, { description: 'Progress of termination.' })),
+  termination: Type.Optional(TerminationStatus),
 });
 export type TenantStatus = Static<typeof TenantStatus>;
 
@@ -157,6 +218,7 @@ export const tenantResource = defineResource({
     { name: 'Endpoints', type: 'string', jsonPath: '.status.usage.endpoints.used', priority: 1 },
     { name: '2FA', type: 'string', jsonPath: '.spec.security.twoFactor', priority: 1 },
     { name: 'Keys', type: 'string', jsonPath: '.spec.security.keyCustody', priority: 1 },
+    { name: 'Termination', type: 'string', jsonPath: '.status.termination.phase', priority: 1 },
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

@@ -70,7 +70,22 @@ export function enrolmentSecretName(user: string): string {
   return `user-${user}-2fa`;
 }
 
-/** The repository path of an endpoint on its space (the gateway serves it at /<endpoint>/). */
+/**
+ * The repository path of an endpoint on its space (the gateway serves it at /<endpoint>/), for
+ * endpoints whose credentials Secret names no path (made before paths were keyed by uid).
+ */
 export function endpointRepository(endpoint: string): string {
   return `endpoints/${endpoint}`;
+}
+
+/** Key of the credentials Secret that holds the endpoint's repository path, chosen once when it is issued. */
+export const REPOSITORY_PATH_KEY = 'repositoryPath';
+
+/**
+ * A new endpoint's repository path, keyed by its uid: an Endpoint deleted and made again with the
+ * same name gets an empty repository of its own and never the old one's backups (which stay on the
+ * space, exported with it, until the space goes).
+ */
+export function endpointRepositoryOf(endpoint: string, uid: string): string {
+  return `endpoints/${endpoint}.${uid.replace(/[^a-zA-Z0-9]/g, '').slice(0, 12)}`;
 }

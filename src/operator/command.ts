@@ -46,14 +46,21 @@ export function registerOperatorCommand(program: Command): void {
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--export-runner <kind>', 'who runs termination exports: job (a Job pinned to the space\'s datacenter) or local (this process, over --export-local-root; for clusters whose volumes the operator sees as host directories, e.g. the test harness)', 'job')
+    .option('--export-local-root <dir>', 'with --export-runner=local: spaces\' volumes are <dir>/spaces/<namespace>/<space>, claim targets <dir>/claims/<namespace>/<claim>')
+    .option('--export-image <image>', 'image of the export Jobs (default: --gateway-image, the operator\'s own)')
+    .option('--export-organization <name>', 'the provider\'s name in export bags (Source-Organization)', 'Cloud Backup provider')
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info'))
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
+      exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
+      if (flags.exportRunner !== 'job' && flags.exportRunner !== 'local') throw new Error(`--export-runner must be job or local, not '${flags.exportRunner}'`);
+      if (flags.exportRunner === 'local' && !flags.exportLocalRoot) throw new Error('--export-runner=local needs --export-local-root <dir>');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
       const options: OperatorOptions = {
         kubeconfig: flags.kubeconfig,
@@ -78,6 +85,8 @@ export function registerOperatorCommand(program: Command): void {
           userPrefix: flags.userPrefix,
         },
         webhook: webhookOptions(flags),
+        exportRunner: flags.exportRunner === 'local' ? { kind: 'local', root: flags.exportLocalRoot ?? '' } : { kind: 'job', image: flags.exportImage ?? flags.gatewayImage },
+        exportOrganization: flags.exportOrganization,
       };
       process.exitCode = await runOperator(options, logger);
       logger.flush();

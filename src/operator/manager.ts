@@ -18,7 +18,9 @@ import { operatorCaProvider } from '../pki/operator-ca.ts';
 import { GatewayReports } from '../controllers/backupspace/report.ts';
 import { masterKeyProvider } from '../controllers/backupspace/keys.ts';
 import { API } from '../api/refs.ts';
-import type { Endpoint } from '../api/types.ts';
+import type { Datacenter, Endpoint } from '../api/types.ts';
+import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
+import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
 import { objectKey } from '../runtime/object.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
@@ -56,6 +58,15 @@ export interface OperatorOptions {
   settings: OperatorSettings;
   /** The validating admission webhook, served on every replica; undefined disables it. */
   webhook?: WebhookOptions;
+  /** Who runs termination exports: Jobs in the cluster, or this process over a host directory (tests). */
+  exportRunner: { kind: 'job'; image: string } | { kind: 'local'; root: string };
+  /** The provider's name in export bags (Source-Organization). */
+  exportOrganization: string;
+}
+
+function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions): ExportRunner {
+  if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root });
+  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter) });
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -75,7 +86,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
   const endpointsOf = ctx.informers.for<Endpoint>(API.Endpoint);
   return [
     createDatacenterController(ctx),
-    createTenantController(ctx, options.concurrency),
+    createTenantController(ctx, { runner: exportRunnerOf(ctx, options), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       gatewayImage: options.gatewayImage,

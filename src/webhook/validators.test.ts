@@ -181,3 +181,44 @@ describe('datacenters', () => {
     expect(judge('/validate/datacenters', request('Datacenter', 'UPDATE', datacenter('de-fra1', 'FR'), datacenter('de-fra1', 'DE')), state)).toEqual({ allowed: true });
   });
 });
+
+describe('deletions of what holds data', () => {
+  const full = { ...space('full'), metadata: { name: 'full', namespace: 'tenant-acme', uid: 'space-full' }, status: { usedBytes: 3 * 1024 ** 3, endpoints: 2 } };
+  const device = { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'Endpoint', metadata: { name: 'laptop', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'full' }, kind: 'Desktop', selection: { include: ['/home'] } }, status: { bytesStored: 1024, lastBackupTime: '2026-12-01T10:00:00Z' } };
+
+  it('refuses deleting a space that holds data, naming the waiver annotation', () => {
+    const verdict = judge(SPACES, request('BackupSpace', 'DELETE', undefined, full));
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403 } });
+    expect(message(verdict)).toContain('metadata.annotations[tenantbackup.io/destroy-data-without-export]: export-before-delete: space tenant-acme/full holds data (3.0Gi stored, 2 endpoint(s))');
+    expect(message(verdict)).toContain('kubectl annotate backupspace full -n tenant-acme tenantbackup.io/destroy-data-without-export=true');
+  });
+
+  it('refuses deleting an endpoint that holds backups, naming the waiver annotation', () => {
+    const verdict = judge('/validate/endpoints', request('Endpoint', 'DELETE', undefined, device));
+    expect(message(verdict)).toContain('endpoint tenant-acme/laptop holds backups (1.0Ki stored, last backup 2026-12-01T10:00:00Z)');
+    expect(message(verdict)).toContain('tenantbackup.io/destroy-data-without-export=true');
+  });
+
+  it('lets through an empty space, a waived one, and one whose tenant\'s termination verified its export', () => {
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, space('empty')))).toEqual({ allowed: true });
+    const waived = { ...full, metadata: { ...full.metadata, annotations: { 'tenantbackup.io/destroy-data-without-export': 'true' } } };
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, waived))).toEqual({ allowed: true });
+    const notTrue = { ...full, metadata: { ...full.metadata, annotations: { 'tenantbackup.io/destroy-data-without-export': 'yes' } } };
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, notTrue)).allowed).toBe(false);
+    const terminating = (phase: 'Exporting' | 'Deleting', verifiedAt?: string) => lookups({ tenants: [{ ...tenant('acme'), status: { termination: { phase, exportVerified: Boolean(verifiedAt), spaces: [{ name: 'full', uid: 'space-full', ...(verifiedAt ? { verifiedAt } : {}) }] } } }] });
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, full), terminating('Deleting', '2026-12-02T08:00:00Z'))).toEqual({ allowed: true });
+    expect(judge('/validate/endpoints', request('Endpoint', 'DELETE', undefined, device), terminating('Deleting', '2026-12-02T08:00:00Z'))).toEqual({ allowed: true });
+    // Not before the verification, and not a space the verification did not cover.
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, full), terminating('Exporting')).allowed).toBe(false);
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, full), terminating('Deleting')).allowed).toBe(false);
+  });
+
+  it('lets through deletions of anything once the contract waived the export and termination is past it', () => {
+    const waivedTenant = lookups({ tenants: [{ ...tenant('acme'), status: { termination: { phase: 'Shredding', exportWaived: true } } }] });
+    expect(judge(SPACES, request('BackupSpace', 'DELETE', undefined, full), waivedTenant)).toEqual({ allowed: true });
+  });
+
+  it('answers 503 for an endpoint deletion before the caches are synced (it needs the tenant), not for its creation', () => {
+    expect(judge('/validate/endpoints', request('Endpoint', 'DELETE', undefined, device), lookups({ synced: false }))).toMatchObject({ allowed: false, status: { code: 503 } });
+  });
+});

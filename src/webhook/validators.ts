@@ -24,6 +24,7 @@ import {
   type RuleResult,
 } from '../admission/rules.ts';
 import { parseQuantity } from '../admission/quantity.ts';
+import { checkEndpointDeletion, checkSpaceDeletion } from '../admission/deletion.ts';
 import { tenantNamespaceName } from '../controllers/labels.ts';
 import { errorVerdict, verdictOf, type AdmissionRequest, type Operation, type Verdict } from './review.ts';
 
@@ -81,7 +82,31 @@ function grew(size: BackupSpace['spec']['size'], before: BackupSpace['spec']['si
   }
 }
 
+/** The stored object a DELETE would remove (the API server sends it as oldObject), or undefined. */
+function deletedObject<T extends ObjectShape>(request: AdmissionRequest): T | undefined {
+  if (request.operation !== 'DELETE' || request.oldObject === undefined) return undefined;
+  const object = shaped<T>(request.oldObject, 'oldObject');
+  return request.namespace && !object.metadata.namespace ? { ...object, metadata: { ...object.metadata, namespace: request.namespace } } : object;
+}
+
+function tenantOf(lookups: AdmissionLookups, namespace: string | undefined): Tenant | undefined {
+  const name = namespace ? lookups.tenantOfNamespace(namespace) : undefined;
+  return name === undefined ? undefined : lookups.tenant(name);
+}
+
+/** A space or endpoint that holds data is not deleted without an export or an explicit waiver (deletion.ts). */
+export const validateBackupSpaceDeletion: Validator = (request, lookups) => {
+  const space = deletedObject<BackupSpace & ObjectShape>(request);
+  return space ? checkSpaceDeletion(space, tenantOf(lookups, space.metadata.namespace)) : ALLOWED;
+};
+
+export const validateEndpointDeletion: Validator = (request, lookups) => {
+  const endpoint = deletedObject<Endpoint & ObjectShape>(request);
+  return endpoint ? checkEndpointDeletion(endpoint, tenantOf(lookups, endpoint.metadata.namespace)) : ALLOWED;
+};
+
 export const validateBackupSpace: Validator = (request, lookups) => {
+  if (request.operation === 'DELETE') return validateBackupSpaceDeletion(request, lookups);
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return ALLOWED;
   const space = newObject<BackupSpace & ObjectShape>(request);
   const old = oldObject<BackupSpace & ObjectShape>(request);
@@ -107,7 +132,8 @@ export const validateBackupSpace: Validator = (request, lookups) => {
   );
 };
 
-export const validateEndpoint: Validator = (request) => {
+export const validateEndpoint: Validator = (request, lookups) => {
+  if (request.operation === 'DELETE') return validateEndpointDeletion(request, lookups);
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return ALLOWED;
   const endpoint = newObject<Endpoint & ObjectShape>(request);
   if (nothingToJudge(endpoint, oldObject<Endpoint & ObjectShape>(request))) return ALLOWED;
@@ -138,8 +164,8 @@ export interface WebhookRoute {
   operations: Operation[];
   scope: 'Namespaced' | 'Cluster';
   validate: Validator;
-  /** Judging needs the caches (the endpoint rule does not). */
-  needsCaches: boolean;
+  /** Judging needs the caches: always, or only for these operations (an endpoint's create does not). */
+  needsCaches: boolean | readonly Operation[];
   /**
    * Judge with the spaces read from the API server, not the caches: a cache can be milliseconds
    * behind a space just created, and a deletion let through by that lag cannot be undone. Only for
@@ -150,8 +176,9 @@ export interface WebhookRoute {
 
 /** What is validated: each entry is one webhook of the configuration and one path of the server. */
 export const WEBHOOK_ROUTES: readonly WebhookRoute[] = [
-  { resource: 'backupspaces', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced', validate: validateBackupSpace, needsCaches: true },
-  { resource: 'endpoints', operations: ['CREATE', 'UPDATE'], scope: 'Namespaced', validate: validateEndpoint, needsCaches: false },
+  { resource: 'backupspaces', operations: ['CREATE', 'UPDATE', 'DELETE'], scope: 'Namespaced', validate: validateBackupSpace, needsCaches: true },
+  // DELETE judges by the tenant's termination, from the caches.
+  { resource: 'endpoints', operations: ['CREATE', 'UPDATE', 'DELETE'], scope: 'Namespaced', validate: validateEndpoint, needsCaches: ['DELETE'] },
   { resource: 'tenants', operations: ['CREATE', 'UPDATE'], scope: 'Cluster', validate: validateTenant, needsCaches: true },
   { resource: 'datacenters', operations: ['DELETE'], scope: 'Cluster', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
 ];
@@ -172,7 +199,8 @@ export function admit(route: WebhookRoute, request: AdmissionRequest, lookups: A
     return errorVerdict(400, `this webhook path validates ${route.resource}.${GROUP}, not ${request.resource.resource}.${request.resource.group || 'core'}; check the ValidatingWebhookConfiguration`);
   }
   if (request.subResource) return { allowed: true };
-  if (route.needsCaches && !lookups.synced()) {
+  const needsCaches = typeof route.needsCaches === 'boolean' ? route.needsCaches : route.needsCaches.includes(request.operation);
+  if (needsCaches && !lookups.synced()) {
     return errorVerdict(503, 'the tenant-backup-operator webhook is starting and has not read the cluster yet; retry in a few seconds');
   }
   try {

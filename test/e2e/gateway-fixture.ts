@@ -384,7 +384,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /** A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI. */
-async function makeCertificates(dir: string, configDir: string): Promise<void> {
+export async function makeCertificates(dir: string, configDir: string): Promise<void> {
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=gateway-e2e-ca'], dir);
   await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(configDir, 'tls.key'), '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
   // The Service name too, as the operator issues it: replicas check it on each other (src/gateway/peers.ts).
@@ -426,6 +426,8 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
       clearTimeout(timer);
       done({ code: code ?? -1, stdout, stderr });
     });
+    // A command that exits without reading its input (tar, sha256sum) closes the pipe first: EPIPE is not its failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }

@@ -27,7 +27,8 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
   await run('openssl', args, { cwd: dir });
 }
 
-async function issue(dir: string, name: string, subject: string, extensions: string): Promise<void> {
+/** A certificate `name`.crt/.key in `dir`, signed by the CA there (createCa). */
+export async function issue(dir: string, name: string, subject: string, extensions: string): Promise<void> {
   await openssl(dir, 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
   await writeFile(join(dir, `${name}.ext`), extensions);
@@ -35,11 +36,16 @@ async function issue(dir: string, name: string, subject: string, extensions: str
     '-days', '30', '-sha256', '-out', `${name}.crt`, '-extfile', `${name}.ext`);
 }
 
-export async function createPki(dir: string, serviceClusterIp: string): Promise<ControlPlanePki> {
+/** A throwaway CA, ca.crt/ca.key in `dir`. */
+export async function createCa(dir: string): Promise<void> {
   await requireCommand('openssl', 'apt-get install -y openssl');
   await openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=tenant-backup-test-ca',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+}
+
+export async function createPki(dir: string, serviceClusterIp: string): Promise<ControlPlanePki> {
+  await createCa(dir);
   await issue(dir, 'apiserver', '/CN=kube-apiserver', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',

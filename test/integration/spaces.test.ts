@@ -186,7 +186,9 @@ describe('endpoints', () => {
     await createEndpoint(client, 'laptop', namespace, 'main', { kind: 'Desktop', os: 'Windows' });
     await createEndpoint(client, 'server', namespace, 'main', { suspended: true });
     const laptop = await waitForCondition<Endpoint>(client, API.Endpoint, 'laptop', namespace, 'Ready', 'True', undefined, 90_000);
-    expect(laptop.status).toMatchObject({ credentialsSecretName: 'endpoint-laptop-credentials', activation: 'Pending', repository: 'endpoints/laptop' });
+    // The repository path is keyed by the endpoint's uid: a later Endpoint of the same name never opens it.
+    const repository = `endpoints/laptop.${(laptop.metadata.uid ?? '').replace(/[^a-zA-Z0-9]/g, '').slice(0, 12)}`;
+    expect(laptop.status).toMatchObject({ credentialsSecretName: 'endpoint-laptop-credentials', activation: 'Pending', repository });
     expect(laptop.status?.url).toBe(`rest:https://main-gateway.${namespace}.svc:8443/laptop/`);
     const credentials = await readObject<V1Secret>(client, K8S.Secret, 'endpoint-laptop-credentials', namespace);
     const password = secretField(credentials, 'password') ?? '';
@@ -198,7 +200,7 @@ describe('endpoints', () => {
       return config.endpoints.length === 2 ? config : undefined;
     });
     const entry = access.endpoints.find((e) => e.name === 'laptop');
-    expect(entry).toMatchObject({ repository: 'endpoints/laptop', enabled: true });
+    expect(entry).toMatchObject({ repository, enabled: true });
     expect(await verifySecret(password, entry?.credentialHash ?? '')).toBe(true);
     expect(JSON.stringify(access)).not.toContain(password);
     expect(access.endpoints.find((e) => e.name === 'server')?.enabled).toBe(false);

@@ -99,8 +99,8 @@ describe('registration', () => {
     expect(secretField(ca, 'ca.crt')).toBe(secretField(ca, 'tls.crt'));
     const hooks = vwc?.webhooks ?? [];
     expect(hooks.map((h) => [h.name, h.rules[0]?.operations, h.clientConfig.url])).toEqual([
-      ['validate.backupspaces.tenantbackup.io', ['CREATE', 'UPDATE'], `https://127.0.0.1:${port}/validate/backupspaces`],
-      ['validate.endpoints.tenantbackup.io', ['CREATE', 'UPDATE'], `https://127.0.0.1:${port}/validate/endpoints`],
+      ['validate.backupspaces.tenantbackup.io', ['CREATE', 'UPDATE', 'DELETE'], `https://127.0.0.1:${port}/validate/backupspaces`],
+      ['validate.endpoints.tenantbackup.io', ['CREATE', 'UPDATE', 'DELETE'], `https://127.0.0.1:${port}/validate/endpoints`],
       ['validate.tenants.tenantbackup.io', ['CREATE', 'UPDATE'], `https://127.0.0.1:${port}/validate/tenants`],
       ['validate.datacenters.tenantbackup.io', ['DELETE'], `https://127.0.0.1:${port}/validate/datacenters`],
     ]);

@@ -15,6 +15,7 @@ import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, enrolmentSecretName, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, TENANT_LABEL, tenantNamespaceName, USER_LABEL } from '../labels.ts';
 import { credentialsRbac, enrolledUsers, enrolmentRbac, enrolmentSecret, newEnrolment } from './desired.ts';
+import { terminationDue } from '../tenant/termination.ts';
 
 type Secret = V1Secret & KubeObject;
 
@@ -50,7 +51,8 @@ export function createAccessController(ctx: ControllerContext, issuer: string): 
 
 async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key: string, issuer: string): Promise<ReconcileResult | undefined> {
   const tenant = caches.tenants.get(key);
-  if (!tenant || tenant.metadata.deletionTimestamp) return undefined;
+  // A terminating tenant's people get nothing new: its namespace is on its way out (or gone).
+  if (!tenant || terminationDue(tenant, ctx.now()).due) return undefined;
   const namespace = tenantNamespaceName(tenant);
   // The tenant controller makes the namespace; until then there is nowhere to write.
   if (!tenant.status?.namespace) return { requeueAfterMs: 1000 };

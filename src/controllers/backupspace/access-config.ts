@@ -7,6 +7,7 @@ import { parseQuantity } from '../../admission/quantity.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
 import { ACCESS_CONFIG_VERSION, type GatewayAccessConfig, type TwoFactorPolicy } from '../../gateway/access-config.ts';
 import { endpointRepository } from '../labels.ts';
+import { serviceActive } from '../tenant/termination.ts';
 import type { SpaceKeys } from './keys.ts';
 
 export const MAINTENANCE_USER = 'maintenance';
@@ -16,11 +17,13 @@ export interface AccessInputs {
   tenant: Tenant;
   keys: SpaceKeys;
   /** Endpoints of this space with the hash of their issued credential (endpoints without one are left out). */
-  endpoints: { endpoint: Endpoint; credentialHash: string }[];
+  endpoints: { endpoint: Endpoint; credentialHash: string; repository?: string }[];
   /** Enrolled people with their password hash and TOTP secret. */
   users: { name: string; email: string; role: 'admin' | 'operator' | 'viewer'; passwordHash: string; totpSecret?: string }[];
   maintenanceHash?: string;
   reportTokenHash: string;
+  /** When the configuration is rendered (a Terminated contract's service runs until its end date). */
+  now?: Date;
 }
 
 export function twoFactorPolicy(tenant: Tenant): TwoFactorPolicy {
@@ -36,7 +39,8 @@ export function twoFactorPolicy(tenant: Tenant): TwoFactorPolicy {
 
 export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
   const { space, tenant, keys } = inputs;
-  const contractActive = (tenant.spec.contract?.state ?? 'Active') === 'Active';
+  // Service runs for an Active contract, or a Terminated one until its end date; never for a deleted tenant.
+  const contractActive = serviceActive(tenant, inputs.now ?? new Date());
   const policy = twoFactorPolicy(tenant);
   return {
     version: ACCESS_CONFIG_VERSION,
@@ -52,10 +56,10 @@ export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
         : { mode: 'provider', keyId: keys.keyId },
     },
     endpoints: inputs.endpoints
-      .map(({ endpoint, credentialHash }) => ({
+      .map(({ endpoint, credentialHash, repository }) => ({
         name: endpoint.metadata.name ?? '',
         credentialHash,
-        repository: endpointRepository(endpoint.metadata.name ?? ''),
+        repository: repository ?? endpointRepository(endpoint.metadata.name ?? ''),
         enabled: contractActive && !endpoint.spec.suspended && !endpoint.metadata.deletionTimestamp,
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),

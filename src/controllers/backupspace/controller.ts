@@ -2,9 +2,12 @@
  * BackupSpace controller. For each space: check the cross-object rules (residency, custody, quota,
  * replicas) and build nothing if one is broken; make or read its keys; issue its gateway's
  * certificate and credentials; render the gateway's access configuration; and run the gateway pinned
- * to the datacenter's nodes. Deleting a space crypto-shreds it: its keys go first.
+ * to the datacenter's nodes. Deleting a space crypto-shreds it: its keys go first, and only once its
+ * data was exported or the deletion waived (admission/deletion.ts).
  */
 import type { V1Deployment, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { checkSpaceDeletion } from '../../admission/deletion.ts';
+import { phaseAtLeast } from '../tenant/termination.ts';
 import { ALLOWED, checkSpaceCustody, checkSpaceFitsQuota, checkSpaceReplicas, checkSpaceResidency, effectiveCustody, firstDenied, ruleReason } from '../../admission/rules.ts';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.ts';
@@ -29,6 +32,7 @@ import {
 } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
+import { repositoryPathOf } from '../endpoint/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
 import { chooseAddress } from './address.ts';
 import {
@@ -136,7 +140,7 @@ async function report(ctx: ControllerContext, space: BackupSpace, observation: S
 async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
   const space = caches.spaces.get(key);
   if (!space) return undefined;
-  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, options, space);
+  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, caches, options, space);
   // Held before anything is built; the rest of the reconcile does not depend on the object version.
   await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
 
@@ -156,6 +160,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     return undefined;
   }
   if (!tenant || !datacenter) return undefined;
+  // The tenant's termination is destroying the keys: nothing of the space is built again.
+  if (phaseAtLeast(tenant.status?.termination?.phase, 'Shredding')) return undefined;
   const tenantName = tenant.metadata.name ?? '';
 
   // Keys.
@@ -230,8 +236,9 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     tenant,
     keys,
     endpoints: endpoints.flatMap((endpoint) => {
-      const hash = hashOf(secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? '')));
-      return hash ? [{ endpoint, credentialHash: hash }] : [];
+      const credentials = secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? ''));
+      const hash = hashOf(credentials);
+      return hash ? [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials) }] : [];
     }),
     users: enrolledUsers(tenant).flatMap((user) => {
       const enrolment = secretOf(caches, namespace, enrolmentSecretName(user.name));
@@ -242,6 +249,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
     }),
     maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
     reportTokenHash,
+    now: ctx.now(),
   });
   const sessionKey = secretField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
   const peers = peerToken(master.key, space.metadata.uid ?? '');
@@ -296,9 +304,16 @@ async function pollReport(ctx: ControllerContext, options: SpaceControllerOption
  * Deleting a space destroys its keys first (crypto-shred: every copy of the ciphertext becomes
  * unreadable), then lets garbage collection remove the volume and the gateway.
  */
-async function cryptoShred(ctx: ControllerContext, options: SpaceControllerOptions, space: BackupSpace): Promise<ReconcileResult | undefined> {
+async function cryptoShred(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, space: BackupSpace): Promise<ReconcileResult | undefined> {
   if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
   const namespace = space.metadata.namespace ?? '';
+  // The webhook's rule, again: admission may have been bypassed, and a shredded key cannot come back.
+  const verdict = checkSpaceDeletion(space, tenantOwning(caches.tenants, namespace));
+  if (!verdict.allowed) {
+    await report(ctx, space, { datacenter: caches.datacenters.get(space.spec.datacenter), pods: [], endpoints: space.status?.endpoints ?? 0, blocked: { state: 'stalled', reason: 'DeletionRefused', message: verdict.message } });
+    await ctx.recorder.warning(space, 'DeletionRefused', verdict.message);
+    return undefined;
+  }
   const names = spaceObjectNames(space.metadata.name ?? '');
   const keyWasThere = await deleteObject(ctx.client, K8S.Secret, names.keySecret, namespace);
   for (const name of [names.configSecret, names.volumeEncryptionSecret]) await deleteObject(ctx.client, K8S.Secret, name, namespace);

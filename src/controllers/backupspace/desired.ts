@@ -44,7 +44,7 @@ export function spaceLabels(space: BackupSpace, tenant: string): Record<string, 
 }
 
 /** Labels that select a space's gateway pods (stable: a Deployment's selector cannot change). */
-export function gatewaySelector(space: BackupSpace): Record<string, string> {
+export function gatewaySelector(space: Pick<BackupSpace, 'metadata'>): Record<string, string> {
   return { [NAME_LABEL]: GATEWAY_NAME, [INSTANCE_LABEL]: space.metadata.name ?? '', [COMPONENT_LABEL]: GATEWAY_COMPONENT };
 }
 

@@ -19,7 +19,7 @@ import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
-import { credentialsSecret, issueCredentials, repositoryUrl } from './desired.ts';
+import { credentialsSecret, issueCredentials, repositoryPathOf, repositoryUrl } from './desired.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
 import { isOutdatedAgent, MINIMUM_AGENT } from './agent.ts';
@@ -87,7 +87,7 @@ function reportedFacts(previous: EndpointStatus, reported: EndpointReport | unde
   };
 }
 
-export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date, reported?: EndpointReport, minimumAgent = MINIMUM_AGENT): EndpointStatus {
+export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date, reported?: EndpointReport, minimumAgent = MINIMUM_AGENT, repository = endpointRepository(endpoint.metadata.name ?? '')): EndpointStatus {
   const health = endpointHealth(endpoint, space, tenant, secretName !== undefined);
   const suspended = endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
   const previous = endpoint.status ?? {};
@@ -98,7 +98,7 @@ export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefine
     conditions: healthConditions(previous.conditions, health, endpoint.metadata.generation, now),
     ...(secretName ? { credentialsSecretName: secretName } : {}),
     activation: suspended ? 'Suspended' : facts.lastBackupTime ? 'Active' : 'Pending',
-    repository: endpointRepository(endpoint.metadata.name ?? ''),
+    repository,
     ...(space ? { url: repositoryUrl(endpoint, space) } : {}),
   };
 }
@@ -124,7 +124,7 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   if (space && secret) await keepSecretCurrent(ctx, endpoint, space, secret);
 
   const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
-  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported);
+  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
   await applyStatus(ctx.client, API.Endpoint, endpoint, status);
   return undefined;
 }

@@ -16,8 +16,18 @@ import {
   SECRET_TYPE_LABEL,
   SPACE_LABEL,
   gatewayServiceHost,
+  endpointRepository,
+  endpointRepositoryOf,
+  REPOSITORY_PATH_KEY,
   TENANT_LABEL,
 } from '../labels.ts';
+import { secretField } from '../../runtime/kube/secrets.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+
+/** Where the endpoint's repository is on its space: as its credentials Secret says, or the name-based path of older endpoints. */
+export function repositoryPathOf(endpointName: string, credentials: Pick<V1Secret, 'data'> | undefined): string {
+  return secretField(credentials, REPOSITORY_PATH_KEY) ?? endpointRepository(endpointName);
+}
 
 export interface IssuedCredentials {
   credential: string;
@@ -64,6 +74,7 @@ export function credentialsSecret(endpoint: Endpoint, space: BackupSpace, tenant
       password: issued.credential,
       activationCode: issued.activationCode,
       repository: repositoryUrl(endpoint, space),
+      [REPOSITORY_PATH_KEY]: endpointRepositoryOf(endpoint.metadata.name ?? '', endpoint.metadata.uid ?? ''),
     },
   };
 }

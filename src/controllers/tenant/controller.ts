@@ -1,24 +1,30 @@
 /**
  * Tenant controller: keeps each Tenant's namespace, quota, limits, network isolation and RBAC as
  * desired.ts describes them, recreates what is deleted by hand, prunes what is no longer desired,
- * and reports usage against quota. Deleting a Tenant is held by a finalizer so that no customer
- * data is destroyed by accident (S14).
+ * and reports usage against quota. A Terminated contract (from its end date) and a deleted Tenant
+ * (held by a finalizer) go through the termination state machine instead (termination-run.ts): no
+ * customer data is destroyed before a verified export, unless the contract waived it (S14).
  */
 import type { V1Namespace, V1ResourceQuota } from '@kubernetes/client-node';
 import { API } from '../../api/refs.ts';
-import type { BackupSpace, Tenant } from '../../api/types.ts';
-import { addFinalizer, applyStatus, deleteObject, getObject, removeFinalizer } from '../../runtime/apply.ts';
+import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
+import { addFinalizer, applyStatus, deleteObject, getObject } from '../../runtime/apply.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
-import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
+import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, TENANT_NAMESPACE_SELECTOR, tenantNamespaceName } from '../labels.ts';
 import { tenantOwning } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
+import { terminationDue } from './termination.ts';
+import { runTermination, TENANT_FINALIZER, type TerminationOptions } from './termination-run.ts';
 
-export const TENANT_FINALIZER = 'tenantbackup.io/tenant-protection';
+export { TENANT_FINALIZER };
+
+/** Longest wait for a scheduled termination: timers beyond 2^31 ms misfire, and an hour costs nothing. */
+const MAX_SCHEDULE_WAIT_MS = 3_600_000;
 
 /** Kinds the controller creates in a tenant namespace; a stale one (a removed user's binding) is pruned. */
 const CHILD_KINDS: readonly ResourceRef[] = [K8S.ResourceQuota, K8S.LimitRange, K8S.NetworkPolicy, K8S.Role, K8S.RoleBinding];
@@ -31,6 +37,7 @@ interface TenantCaches {
   namespaces: Informer<V1Namespace & KubeObject>;
   children: Map<ResourceRef, Informer<KubeObject>>;
   spaces: Informer<BackupSpace>;
+  endpoints: Informer<Endpoint>;
 }
 
 function tenantOf(object: KubeObject): string[] {
@@ -38,19 +45,20 @@ function tenantOf(object: KubeObject): string[] {
   return name ? [name] : [];
 }
 
-export function createTenantController(ctx: ControllerContext, concurrency = 2): Controller {
+export function createTenantController(ctx: ControllerContext, termination: TerminationOptions, concurrency = 2): Controller {
   const caches: TenantCaches = {
     tenants: ctx.informers.for<Tenant>(API.Tenant),
     namespaces: ctx.informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR }),
     children: new Map(CHILD_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: OWNED_SELECTOR })])),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
+    endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
   };
   const controller = new Controller({
     name: 'tenant',
     concurrency,
     logger: ctx.logger,
     metrics: ctx.metrics,
-    reconcile: (key) => reconcileTenant(ctx, caches, key),
+    reconcile: (key) => reconcileTenant(ctx, caches, termination, key),
   });
   controller.watch(caches.tenants, (event) => [objectKey(event.object)]);
   controller.watch(caches.namespaces, (event) => tenantOf(event.object));
@@ -63,11 +71,15 @@ export function createTenantController(ctx: ControllerContext, concurrency = 2):
   return controller;
 }
 
-async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, key: string): Promise<ReconcileResult | undefined> {
+async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, termination: TerminationOptions, key: string): Promise<ReconcileResult | undefined> {
   const tenant = caches.tenants.get(key);
   if (!tenant) return;
   const log = ctx.logger.child({ tenant: key });
-  if (tenant.metadata.deletionTimestamp) return finalizeTenant(ctx, caches, tenant);
+  const due = terminationDue(tenant, ctx.now());
+  if (due.due) {
+    const sources = { client: ctx.client, spaces: caches.spaces, endpoints: caches.endpoints, policies: caches.children.get(K8S.NetworkPolicy) };
+    return runTermination(ctx, sources, termination, tenant, due.trigger);
+  }
 
   // Held before anything is built; the rest of the reconcile does not depend on the object version.
   await addFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER);
@@ -111,12 +123,14 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, key
 
   const quota = caches.children.get(K8S.ResourceQuota)?.get(`${namespaceName}/${QUOTA_NAME}`) as V1ResourceQuota | undefined;
   const before = tenant.status?.phase;
-  const status = await report(ctx, tenant, { namespaceReady: true, quota });
+  const status = await report(ctx, tenant, { namespaceReady: true, quota, ...('scheduledAt' in due ? { terminationScheduledAt: due.scheduledAt } : {}) });
   if (before && before !== status.phase && (status.phase === 'Suspended' || (before === 'Suspended' && status.phase === 'Active'))) {
     await ctx.recorder.normal(tenant, status.phase === 'Suspended' ? 'Suspended' : 'Resumed', status.phase === 'Suspended' ? 'contract suspended: access to every space is refused, data is kept' : 'contract active again: access restored');
   }
   // The quota controller counts asynchronously; look again soon until it has.
   if (!quotaEnforced(quota)) return { requeueAfterMs: 1000 };
+  // A Terminated contract with a future end date: service runs until then.
+  if ('scheduledAt' in due) return { requeueAfterMs: Math.min(MAX_SCHEDULE_WAIT_MS, Math.max(1, due.scheduledAt.getTime() - ctx.now().getTime())) };
 }
 
 /** Deletes what the tenant owns but no longer wants: bindings of removed users, policies of a suspended contract. */
@@ -136,40 +150,4 @@ async function report(ctx: ControllerContext, tenant: Tenant, observation: Tenan
   const status = tenantStatus(tenant, observation, ctx.now());
   await applyStatus(ctx.client, API.Tenant, tenant, status);
   return status;
-}
-
-/**
- * A deleted Tenant keeps its finalizer until its data is dealt with: a tenant without spaces, or one
- * whose contract explicitly waives the export, loses its namespace and is released; a tenant with
- * spaces and no waiver needs the termination export (a later milestone) and waits, saying so.
- */
-async function finalizeTenant(ctx: ControllerContext, caches: TenantCaches, tenant: Tenant): Promise<ReconcileResult | undefined> {
-  if (!hasFinalizer(tenant, TENANT_FINALIZER)) return;
-  const namespaceName = tenantNamespaceName(tenant);
-  const spaces = caches.spaces.list((s) => s.metadata.namespace === namespaceName);
-  const waived = tenant.spec.contract?.exportOnTermination === false;
-  if (spaces.length > 0 && !waived) {
-    await report(ctx, tenant, {
-      namespaceReady: true,
-      terminating: true,
-      problem: {
-        state: 'stalled',
-        reason: 'ExportRequired',
-        message: `the tenant still has ${spaces.length} space(s) holding data; they are kept until they are exported. Set spec.contract.exportOnTermination to false to waive the export, or delete the spaces first`,
-      },
-    });
-    await ctx.recorder.warning(tenant, 'ExportRequired', 'deletion waits: the tenant\'s spaces must be exported first, or the export explicitly waived');
-    return;
-  }
-  const namespace = caches.namespaces.get(namespaceName) ?? await getObject<V1Namespace & KubeObject>(ctx.client, K8S.Namespace, namespaceName);
-  if (namespace && namespace.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name) {
-    if (!namespace.metadata.deletionTimestamp) {
-      await deleteObject(ctx.client, K8S.Namespace, namespaceName);
-      await ctx.recorder.normal(tenant, 'DeletingNamespace', `deleting namespace ${namespaceName}${spaces.length > 0 ? ' (export waived by the contract)' : ''}`);
-    }
-    await report(ctx, tenant, { namespaceReady: false, terminating: true, problem: { state: 'progressing', reason: 'DeletingNamespace', message: `waiting for namespace ${namespaceName} to be deleted` } });
-    return { requeueAfterMs: 2000 };
-  }
-  await removeFinalizer(ctx.client, API.Tenant, tenant, TENANT_FINALIZER);
-  ctx.logger.info({ tenant: tenant.metadata.name }, 'tenant released');
 }

@@ -7,6 +7,7 @@ import type { ApplyObject } from '../../runtime/apply.ts';
 import { controllerReference } from '../../runtime/object.ts';
 import type { Tenant } from '../../api/types.ts';
 import { GROUP } from '../../api/resource.ts';
+import { serviceActive } from './termination.ts';
 import {
   COMPONENT_LABEL,
   CONTRACT_LABEL,
@@ -122,12 +123,12 @@ export function desiredLimitRange(tenant: Tenant): ApplyObject {
 }
 
 /** Deny everything in and out of the namespace, then open only the path backup clients need. */
-export function desiredNetworkPolicies(tenant: Tenant, settings: TenantSettings): ApplyObject[] {
+export function desiredNetworkPolicies(tenant: Tenant, settings: TenantSettings, now = new Date()): ApplyObject[] {
   const defaultDeny = owned(tenant, 'networking.k8s.io/v1', 'NetworkPolicy', DEFAULT_DENY_POLICY, {
     spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
   });
-  // A suspended contract refuses access: with only the default deny left, nothing reaches the gateways.
-  if (contractState(tenant) !== 'Active') return [defaultDeny];
+  // A suspended or ended contract refuses access: with only the default deny left, nothing reaches the gateways.
+  if (!serviceActive(tenant, now)) return [defaultDeny];
   const except = (family: 4 | 6) => settings.clusterCidrs.filter((cidr) => (family === 6) === cidr.includes(':'));
   const ipBlock = (cidr: string, family: 4 | 6) => ({ ipBlock: { cidr, ...(except(family).length ? { except: except(family) } : {}) } });
   const gatewayIngress = owned(tenant, 'networking.k8s.io/v1', 'NetworkPolicy', GATEWAY_INGRESS_POLICY, {

@@ -1,8 +1,8 @@
 /** The Tenant's status as a pure function of what the reconcile observed. */
 import type { V1ResourceQuota } from '@kubernetes/client-node';
 import type { Tenant } from '../../api/types.ts';
-import type { TenantStatus } from '../../api/tenant.ts';
-import { healthConditions, setCondition, type Health } from '../../runtime/conditions.ts';
+import type { TenantStatus, TerminationStatus } from '../../api/tenant.ts';
+import { healthConditions, removeCondition, setCondition, type Health } from '../../runtime/conditions.ts';
 import { tenantNamespaceName } from '../labels.ts';
 import { contractState, QUOTA_KEYS } from './desired.ts';
 
@@ -13,6 +13,11 @@ export interface TenantObservation {
   /** A problem that stops the tenant from being Ready, if any. */
   problem?: Exclude<Health, { state: 'ready' }>;
   terminating?: boolean;
+  /** A Terminated contract whose end date is ahead: when termination begins. */
+  terminationScheduledAt?: Date;
+  /** While terminating: the termination's own health (it may be ready: done) and progress. */
+  health?: Health;
+  termination?: TerminationStatus;
 }
 
 function usage(quota: V1ResourceQuota | undefined, key: string): { used?: string; hard?: string } | undefined {
@@ -36,6 +41,7 @@ export function quotaEnforced(quota: V1ResourceQuota | undefined): boolean {
 }
 
 export function tenantHealth(tenant: Tenant, observation: TenantObservation): Health {
+  if (observation.health) return observation.health;
   if (observation.problem) return observation.problem;
   if (!observation.namespaceReady) return { state: 'progressing', reason: 'CreatingNamespace', message: `creating namespace ${tenantNamespaceName(tenant)}` };
   if (!quotaEnforced(observation.quota)) return { state: 'progressing', reason: 'QuotaPending', message: 'waiting for the API server to account the tenant\'s quota' };
@@ -55,7 +61,12 @@ export function tenantStatus(tenant: Tenant, observation: TenantObservation, now
     reason: state,
     message: state === 'Active' ? 'the contract is active' : state === 'Suspended' ? 'access is refused while the contract is suspended' : 'the contract is terminated',
   }, generation, now);
+  conditions = observation.terminationScheduledAt
+    ? setCondition(conditions, { type: 'TerminationScheduled', status: 'True', reason: 'EndDate', message: `service runs until ${observation.terminationScheduledAt.toISOString()}; then every space is exported, verified and destroyed` }, generation, now)
+    : removeCondition(conditions, 'TerminationScheduled');
+  const termination = observation.termination ?? tenant.status?.termination;
   const phase: TenantStatus['phase'] = observation.terminating ? 'Terminating'
+    : termination?.phase === 'Done' ? 'Terminated'
     : !observation.namespaceReady ? 'Pending'
     : state === 'Suspended' ? 'Suspended'
     : state === 'Terminated' ? 'Terminated'
@@ -64,7 +75,7 @@ export function tenantStatus(tenant: Tenant, observation: TenantObservation, now
   const spaces = usage(observation.quota, QUOTA_KEYS.spaces);
   const endpoints = usage(observation.quota, QUOTA_KEYS.endpoints);
   return {
-    ...(tenant.status?.termination ? { termination: tenant.status.termination } : {}),
+    ...(termination ? { termination } : {}),
     observedGeneration: generation,
     conditions,
     namespace: tenantNamespaceName(tenant),

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { datacenter } from '../../../test/support/objects.ts';
+import { desiredExportJob, exportJobName, parseResultLine, unsupportedTarget } from './termination-export-job.ts';
+import type { ExportRequest } from './termination-runner.ts';
+
+const request: ExportRequest = {
+  tenant: 'acme',
+  organization: 'Provider S.p.A.',
+  createdAt: new Date('2026-12-02T08:00:00Z'),
+  space: { name: 'main', namespace: 'tenant-acme', uid: 'u1', datacenter: 'it-mil1', exportId: 'term-0123456789abcdef0123' },
+  target: { s3: { bucket: 'exports', prefix: 'acme/', region: 'eu-south-1', endpoint: 'https://s3.example.net', credentialsSecretRef: { namespace: 'provider', name: 's3-creds' }, caBundle: { configMapRef: { namespace: 'provider', name: 'ca' } } } },
+};
+
+describe('the export Job', () => {
+  const job = desiredExportJob(request, datacenter('it-mil1', 'IT'), 'registry.example/tbo:1', 'export');
+  const pod = job.spec?.template.spec;
+  const container = pod?.containers[0];
+
+  it('runs in the space\'s namespace, named by the export id, pinned like the gateway to the datacenter\'s nodes', () => {
+    expect(job.metadata).toMatchObject({ name: exportJobName(request.space.exportId, 'export'), namespace: 'tenant-acme' });
+    expect(pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] }] }]);
+    expect(pod?.affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm).toMatchObject({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'main', 'app.kubernetes.io/component': 'gateway' } } });
+  });
+
+  it('runs the image\'s export subcommand with the deterministic id and creation time, its stdout as the termination message', () => {
+    expect(container?.image).toBe('registry.example/tbo:1');
+    expect(container?.command?.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(container?.command?.[2]).toContain('> /dev/termination-log');
+    expect(container?.args).toEqual(['export', '--data-dir', '/data', '--config-dir', '/etc/gateway', '--tenant', 'acme', '--export-id', 'term-0123456789abcdef0123', '--organization', 'Provider S.p.A.', '--created', '2026-12-02T08:00:00.000Z',
+      '--s3-bucket', 'exports', '--s3-prefix', 'acme/', '--s3-region', 'eu-south-1', '--s3-endpoint', 'https://s3.example.net', '--s3-ca-file', '/etc/export-ca/ca.crt']);
+  });
+
+  it('mounts the space\'s volume read-only and the gateway\'s configuration (its key material), S3 credentials from a copy in the namespace, never in args', () => {
+    expect(pod?.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'main-data', readOnly: true } });
+    expect(pod?.volumes).toContainEqual({ name: 'config', secret: { secretName: 'main-gateway-config', defaultMode: 0o440 } });
+    expect(container?.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data', readOnly: true });
+    expect(container?.env?.map((e) => [e.name, e.valueFrom?.secretKeyRef?.name])).toEqual([['AWS_ACCESS_KEY_ID', `${request.space.exportId}-s3`], ['AWS_SECRET_ACCESS_KEY', `${request.space.exportId}-s3`]]);
+    expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+
+  it('verifies with a second Job that re-reads the archive and mounts no data', () => {
+    const verify = desiredExportJob(request, datacenter('it-mil1', 'IT'), 'img', 'verify', 's3://exports/acme/a.tar');
+    expect(verify.metadata?.name).toBe(exportJobName(request.space.exportId, 'verify'));
+    expect(verify.spec?.template.spec?.containers[0]?.args).toEqual(['verify-export', 's3://exports/acme/a.tar', '--s3-region', 'eu-south-1', '--s3-endpoint', 'https://s3.example.net', '--s3-ca-file', '/etc/export-ca/ca.crt']);
+    expect(verify.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(['ca', 'tmp']);
+  });
+
+  it('says why a claim target cannot be written by a Job of the tenant\'s namespace', () => {
+    expect(unsupportedTarget({ persistentVolumeClaim: { namespace: 'provider', claimName: 'exports' } })).toContain('a pod mounts only claims of its own namespace');
+    expect(unsupportedTarget(request.target)).toBeUndefined();
+  });
+});
+
+describe('the result line', () => {
+  it('is the last JSON object with a sha256 in the message', () => {
+    expect(parseResultLine('noise\n{"exportId":"x","location":"/t/a.tar","size":10,"sha256":"ab"}\n')).toEqual({ exportId: 'x', location: '/t/a.tar', size: 10, sha256: 'ab' });
+    expect(parseResultLine('{"not":"it"}')).toBeUndefined();
+    expect(parseResultLine('{broken}')).toBeUndefined();
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * `tenant-backup export`, `verify-export` and `open-export`: what the in-cluster export Job runs, and
+ * what a person runs by hand on a space's volume or on an archive they were given.
+ *
+ * export prints ONE JSON line on stdout — {exportId, location, archive, size, sha256, files, bytes}
+ * — and exits 0 only after it has read its own archive back from the target and verified it.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { decodeKeyFile } from '../gateway/config.ts';
+import { exportSpace } from './export.ts';
+import { readSpaceFacts, type SpaceFacts } from './key-source.ts';
+import { openExport } from './open.ts';
+import type { ExportTarget, S3Connection } from './types.ts';
+import { verifyExport } from './verify.ts';
+
+interface S3Flags {
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Prefix?: string;
+  s3Region?: string;
+  s3CaFile?: string;
+  s3PartSize?: string;
+  s3VirtualHosted?: boolean;
+}
+
+interface ExportFlags extends S3Flags {
+  dataDir: string;
+  tenant: string;
+  space?: string;
+  spaceUid?: string;
+  exportId: string;
+  organization: string;
+  created?: string;
+  configDir?: string;
+  dataKeyFile?: string;
+  targetDir?: string;
+}
+
+function addS3Flags(command: Command): Command {
+  return command
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint URL (absent: AWS for --s3-region)')
+    .option('--s3-region <region>', 'S3 region', 'us-east-1')
+    .option('--s3-ca-file <file>', 'PEM CA bundle to trust for the S3 endpoint instead of the system CAs')
+    .option('--s3-virtual-hosted', 'virtual-hosted-style bucket URLs instead of path-style');
+}
+
+function s3Connection(flags: S3Flags): S3Connection {
+  return {
+    region: flags.s3Region ?? 'us-east-1',
+    forcePathStyle: flags.s3VirtualHosted !== true,
+    ...(flags.s3Endpoint === undefined ? {} : { endpoint: flags.s3Endpoint }),
+    ...(flags.s3CaFile === undefined ? {} : { caFile: flags.s3CaFile }),
+  };
+}
+
+/** Pure: the target the flags name; throws naming the flag when they are not one target. */
+export function targetOf(flags: S3Flags & { targetDir?: string }): ExportTarget {
+  const wantsS3 = flags.s3Bucket !== undefined || flags.s3Endpoint !== undefined;
+  if (flags.targetDir !== undefined && wantsS3) throw new Error('give either --target-dir or --s3-bucket, not both');
+  if (flags.targetDir !== undefined) return { kind: 'directory', path: flags.targetDir };
+  if (flags.s3Bucket === undefined) throw new Error('a target is required: --target-dir <dir> or --s3-bucket <bucket> (with --s3-endpoint for a non-AWS store)');
+  let partSizeBytes: number | undefined;
+  if (flags.s3PartSize !== undefined) {
+    partSizeBytes = Number(flags.s3PartSize);
+    if (!Number.isInteger(partSizeBytes) || partSizeBytes < 5 * 1024 * 1024) throw new Error('--s3-part-size must be a whole number of bytes, at least 5242880 (5 MiB)');
+  }
+  return { kind: 's3', bucket: flags.s3Bucket, prefix: flags.s3Prefix ?? '', ...s3Connection(flags), ...(partSizeBytes === undefined ? {} : { partSizeBytes }) };
+}
+
+async function spaceFacts(flags: ExportFlags): Promise<SpaceFacts> {
+  if (flags.configDir !== undefined) {
+    if (flags.dataKeyFile !== undefined) throw new Error('give either --config-dir or --data-key-file, not both');
+    const facts = await readSpaceFacts(flags.configDir);
+    if (flags.spaceUid !== undefined && flags.spaceUid !== facts.spaceUid) throw new Error(`--space-uid ${flags.spaceUid} differs from the uid in --config-dir (${facts.spaceUid})`);
+    if (flags.space !== undefined && flags.space !== facts.space) throw new Error(`--space ${flags.space} differs from the space in --config-dir (${facts.space})`);
+    return facts;
+  }
+  if (flags.space === undefined || flags.spaceUid === undefined) throw new Error('--space and --space-uid are required without --config-dir');
+  const key = flags.dataKeyFile === undefined ? { mode: 'none' as const } : { mode: 'provider' as const, dataKey: decodeKeyFile(await readFile(flags.dataKeyFile, 'utf8'), '--data-key-file') };
+  return { namespace: '', space: flags.space, spaceUid: flags.spaceUid, key, endpoints: [] };
+}
+
+function createdOf(text: string | undefined): Date {
+  if (text === undefined) return new Date();
+  const created = new Date(text);
+  if (Number.isNaN(created.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(text)) throw new Error(`--created must be an ISO 8601 time such as 2026-12-01T10:00:00Z, got ${JSON.stringify(text)}`);
+  return created;
+}
+
+async function readPassword(file: string): Promise<string> {
+  // One trailing newline is what `echo pw > file` adds; it is not part of the password.
+  return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+}
+
+export function registerExportCommands(program: Command): void {
+  addS3Flags(
+    program
+      .command('export')
+      .description("Export one space's volume into a BagIt bag in a POSIX tar (+ .sha256) at a directory or S3 target, then verify it by reading it back. Prints one JSON line.")
+      .requiredOption('--data-dir <dir>', 'the space volume (the gateway --data-dir)')
+      .requiredOption('--tenant <name>', 'tenant name')
+      .option('--space <name>', 'BackupSpace name (default: from --config-dir)')
+      .option('--space-uid <uid>', 'BackupSpace metadata.uid (default: from --config-dir)')
+      .requiredOption('--export-id <id>', 'deterministic export id: lowercase letters, digits, "-"')
+      .requiredOption('--organization <name>', 'bag-info Source-Organization (the provider)')
+      .option('--created <time>', 'ISO 8601 time of the export decision; the same id and time give the same bytes (default: now)')
+      .option('--config-dir <dir>', "the gateway's config directory: access.json and, under provider custody, data.key")
+      .option('--data-key-file <file>', 'base64 data key file (provider custody) when there is no --config-dir')
+      .option('--target-dir <dir>', 'write the archive into this directory (a mounted PVC)')
+      .option('--s3-bucket <bucket>', 'write the archive to this S3 bucket (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)')
+      .option('--s3-prefix <prefix>', 'key prefix in the bucket', '')
+      .option('--s3-part-size <bytes>', 'multipart part size (at least 5 MiB)'),
+  ).action(async (flags: ExportFlags) => {
+    const facts = await spaceFacts(flags);
+    const result = await exportSpace({
+      dataDir: flags.dataDir,
+      tenant: flags.tenant,
+      space: facts.space,
+      spaceUid: facts.spaceUid,
+      exportId: flags.exportId,
+      organization: flags.organization,
+      createdAt: createdOf(flags.created),
+      key: facts.key,
+      endpoints: facts.endpoints,
+      target: targetOf(flags),
+    });
+    const { exportId, location, archive, size, sha256, files, bytes } = result;
+    process.stdout.write(`${JSON.stringify({ exportId, location, archive, size, sha256, files, bytes })}\n`);
+  });
+
+  addS3Flags(
+    program
+      .command('verify-export')
+      .description("Check an export offline: the archive's .sha256, the bag's manifests and Payload-Oxum, no file missing or extra. Exits 0 when it verifies, 1 otherwise.")
+      .argument('<archive>', 'archive path, or s3://bucket/key (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)'),
+  ).action(async (archive: string, flags: S3Flags) => {
+    const result = await verifyExport(archive, archive.startsWith('s3://') ? { s3: s3Connection(flags) } : {});
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stderr.write(`${result.location}: verified (${result.files} files, ${result.bytes} bytes, sha256 ${result.sha256})\n`);
+  });
+
+  program
+    .command('open-export')
+    .description('Open a sealed (customer key custody) export with the key password alone, offline: writes plain restic repositories into --out')
+    .argument('<archive>', 'archive path')
+    .requiredOption('--password-file <file>', 'file holding the customer key password')
+    .requiredOption('--out <dir>', 'new or empty directory for the restic repositories')
+    .action(async (archive: string, flags: { passwordFile: string; out: string }) => {
+      const result = await openExport(archive, await readPassword(flags.passwordFile), flags.out);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stderr.write(`opened ${result.repositories.length} restic repositories in ${result.out}: restic -r ${result.out}/<repository> snapshots\n`);
+    });
+}
