@@ -9,6 +9,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, type KubeStatus } from './errors.ts';
+import { jsonLines } from './json-lines.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -129,16 +130,7 @@ export class KubeClient {
       }
       throw new KubeApiError('WATCH', path, status, body, text);
     }
-    let buffered = '';
-    for await (const chunk of response) {
-      buffered += (chunk as Buffer).toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        if (line) yield JSON.parse(line) as WatchEvent<T>;
-      }
-    }
+    yield* jsonLines<WatchEvent<T>>(response);
   }
 
   close(): void {
