@@ -145,9 +145,8 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
       retryPeriodMs: Math.max(500, Math.round(options.leaseDurationMs / 7.5)),
     }, logger, metrics);
     let running: Promise<unknown> = Promise.resolve();
-    const outcome = await elector.run(stop.signal, (leaderSignal) => {
-      running = runControllers(leaderSignal);
-    });
+    // On a stop, run() itself waits for the controllers before it releases the lease.
+    const outcome = await elector.run(stop.signal, (leaderSignal) => (running = runControllers(leaderSignal)));
     await running;
     if (outcome === 'lost') {
       fatal = true;

@@ -12,7 +12,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig, type V1ClusterRole, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1PolicyRule, type V1Role, type V1Secret, type V1Service } from '@kubernetes/client-node';
+import { type V1ClusterRole, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1PolicyRule, type V1Role, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crdFiles } from '../../src/api/crd-files.ts';
@@ -27,7 +27,7 @@ import { defaultBinDir } from '../harness/controlplane.ts';
 import { freePort } from '../harness/ports.ts';
 import { canGetSecret, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
-import { clients, eventually, uniqueName } from '../support/kube.ts';
+import { clients, eventually, serviceAccountToken, tokenKubeConfig, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
@@ -253,22 +253,7 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     serviceAccount = only<Rendered>(rbacObjects, 'ServiceAccount').metadata.name;
 
     // A token of the chart's ServiceAccount, as the pod would have mounted, in a kubeconfig of its own.
-    const request = await client.request<{ status: { token: string } }>({
-      method: 'POST',
-      path: `${objectPath(K8S.ServiceAccount, serviceAccount, namespace)}/token`,
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-    });
-    const admin = new KubeConfig();
-    admin.loadFromFile(kubeconfigPath);
-    const cluster = admin.getCurrentCluster();
-    if (!cluster) throw new Error('the suite\'s kubeconfig has no cluster');
-    const config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: serviceAccount, token: request.status.token }],
-      contexts: [{ name: 'operator', cluster: cluster.name, user: serviceAccount }],
-      currentContext: 'operator',
-    });
+    const config = tokenKubeConfig(kubeconfigPath, serviceAccount, await serviceAccountToken(client, serviceAccount, namespace));
     tokenKubeconfig = join(await mkdtemp(join(tmpdir(), 'chart-rbac-')), 'kubeconfig');
     await writeFile(tokenKubeconfig, config.exportConfig(), { mode: 0o600 });
 
