@@ -4,6 +4,7 @@
  * paths.ts), and owns the pieces they share: configuration in force, object index, quota, keys.
  */
 import { createServer, type Server } from 'node:https';
+import { serverTlsOptions } from '../pki/tls-policy.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -40,9 +41,9 @@ export interface GatewayOptions {
   shutdownGraceMs?: number;
 }
 
-/** TLS settings of every gateway: TLS 1.2 and 1.3 only; older protocols fail at handshake (S2). */
+/** TLS settings of every gateway: the project's one server policy (S2). */
 export function tlsOptions(files: Pick<ConfigFiles, 'tlsCert' | 'tlsKey'>): SecureContextOptions {
-  return { cert: files.tlsCert, key: files.tlsKey, minVersion: 'TLSv1.2' };
+  return serverTlsOptions({ cert: files.tlsCert, key: files.tlsKey });
 }
 
 interface LoadedFiles {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
+import { expectAeadOnlyTls } from '../support/tls.ts';
 import { GatewayFixture, expectSuccess, listFiles, restic, run, type RunResult } from './gateway-fixture.ts';
 
 const A = 'laptop-01';
@@ -145,6 +146,10 @@ describe('TLS 1.2+ only', () => {
       expect(result.stdout).toContain(`New, ${protocol}, Cipher is`);
       expect(result.stdout).toContain('Verify return code: 0 (ok)');
     }
+  });
+
+  it('offers only ECDHE with AEAD suites on TLS 1.2, and TLS 1.3 as is', async () => {
+    await expectAeadOnlyTls(fixture.port, { caFile: fixture.caCert, servername: 'localhost' });
   });
 
   it('(control) the same openssl client does speak TLS 1.1 to a server that allows it', async () => {
