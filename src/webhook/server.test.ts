@@ -19,6 +19,8 @@ const lookups: AdmissionLookups = {
   datacenters: () => [],
   spacesIn: () => [],
   spaces: () => [],
+  namespace: () => undefined,
+  reservedNamespaces: () => [],
 };
 
 let ca: PemKeyPair;

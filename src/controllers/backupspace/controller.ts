@@ -27,7 +27,7 @@ import {
   endpointCredentialsSecretName,
   tenantNamespaceName,
 } from '../labels.ts';
-import { tenantOwning } from '../tenants.ts';
+import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
 import { chooseAddress } from './address.ts';
@@ -67,6 +67,7 @@ export interface SpaceControllerOptions extends SpaceSettings {
 interface SpaceCaches {
   spaces: Informer<BackupSpace>;
   tenants: Informer<Tenant>;
+  namespaces: Informer<TenantNamespace>;
   datacenters: Informer<Datacenter>;
   endpoints: Informer<Endpoint>;
   secrets: Informer<Secret>;
@@ -90,6 +91,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   const caches: SpaceCaches = {
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
     tenants: ctx.informers.for<Tenant>(API.Tenant),
+    namespaces: tenantNamespaces(ctx.informers),
     datacenters: ctx.informers.for<Datacenter>(API.Datacenter),
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: managed }),
@@ -109,6 +111,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   controller.watch(caches.secrets, (event) => event.object.metadata.labels?.[SPACE_LABEL] ? bySpaceLabel(event.object) : spacesOfNamespace(event.object.metadata.namespace));
   controller.watch(caches.endpoints, (event) => [`${event.object.metadata.namespace}/${event.object.spec.spaceRef.name}`]);
   controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
+  controller.watch(caches.namespaces, (event) => spacesOfNamespace(event.object.metadata.name));
   controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
   return controller;
 }
@@ -140,7 +143,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
 
   const namespace = space.metadata.namespace ?? '';
   const names = spaceObjectNames(space.metadata.name ?? '');
-  const tenant = tenantOwning(caches.tenants, namespace);
+  const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace);
   const datacenter = caches.datacenters.get(space.spec.datacenter);
   const endpoints = caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace);
   const base: SpaceObservation = { datacenter, pods: [], endpoints: endpoints.length };
