@@ -10,6 +10,7 @@ import type { QuotaLedger } from './quota.ts';
 import type { GatewayCounters } from './report.ts';
 import type { SessionSigner } from './sessions.ts';
 import type { TotpReplayGuard } from './human-auth.ts';
+import type { SignInThrottle } from './sign-in-throttle.ts';
 
 export interface GatewayContext {
   /** The configuration in force now (it may be replaced between requests, never during one's checks). */
@@ -21,6 +22,7 @@ export interface GatewayContext {
   credentials: CredentialCache;
   sessions: SessionSigner;
   totpReplay: TotpReplayGuard;
+  signInThrottle: SignInThrottle;
   metrics: GatewayMetrics;
   counters: GatewayCounters;
   log: Logger;

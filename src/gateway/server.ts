@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import { serverTlsOptions } from '../pki/tls-policy.ts';
+import { SignInThrottle } from './sign-in-throttle.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -105,6 +106,7 @@ export class Gateway {
       credentials: new CredentialCache(),
       sessions: new SessionSigner(loaded.sessionKey ?? undefined),
       totpReplay: new TotpReplayGuard(),
+      signInThrottle: new SignInThrottle(),
       metrics,
       counters: new GatewayCounters(),
       log,
