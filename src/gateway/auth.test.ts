@@ -1,6 +1,6 @@
 import { TOTP } from 'otpauth';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SCRYPT_PARAMS, generateTotpSecret, hashSecret } from '../crypto/index.ts';
+import { TEST_SCRYPT_PARAMS, generateTotpSecret, hashSecret, verifySecret } from '../crypto/index.ts';
 import type { GatewayAccessConfig } from './access-config.ts';
 import { parseAccessConfig, type AccessConfiguration } from './config.ts';
 import { CredentialCache, VerifierBusyError } from './credential-cache.ts';
@@ -46,9 +46,21 @@ describe('CredentialCache', () => {
   });
 
   it('refuses unknown users after a decoy verification, and malformed hashes', async () => {
-    const cache = new CredentialCache();
+    // The verifier sees what the cache asks it: an unknown user must cost a real scrypt
+    // verification against a real (decoy) hash, as long as a wrong password would.
+    const verified: string[] = [];
+    const cache = new CredentialCache(async (secret, encoded) => {
+      verified.push(encoded);
+      return verifySecret(secret, encoded);
+    });
     expect(await cache.check('endpoint', 'nobody', 'x', null)).toBe(false);
+    expect(verified).toHaveLength(1);
+    expect(verified[0]).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$/);
+    // The decoy is made once and reused, so every unknown user costs the same.
+    expect(await cache.check('endpoint', 'nobody-else', 'y', null)).toBe(false);
+    expect(verified).toEqual([verified[0], verified[0]]);
     expect(await cache.check('endpoint', 'a', 'x', 'not-a-hash')).toBe(false);
+    expect(verified).toHaveLength(3);
   });
 });
 
