@@ -189,7 +189,7 @@ export class Gateway {
 
 function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' {
   if (label === 'human') return 'human';
-  if (label === 'report') return 'report';
+  if (label === 'report' || label === 'metrics') return 'report';
   return 'endpoint';
 }
 
@@ -208,7 +208,7 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
       sendJson(res, 200, { status: 'ok', dataKeyState: context.vault.state });
     } else if (path === '/metrics') {
       label = 'metrics';
-      await serveMetrics(context, res);
+      await serveMetrics(context, req, res);
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
@@ -241,7 +241,18 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
   }
 }
 
-async function serveMetrics(context: GatewayContext, res: ServerResponse): Promise<void> {
+/**
+ * The operator's report token, required by the report and by /metrics alike: both tell who backs up
+ * what and when (per-endpoint series are a device list), on an address that may face the internet.
+ */
+async function requireReportToken(context: GatewayContext, req: IncomingMessage): Promise<void> {
+  const token = bearerToken(req);
+  const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
+  if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
+}
+
+async function serveMetrics(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await requireReportToken(context, req);
   context.metrics.update(reportOf(context));
   const { contentType, body } = await context.metrics.render();
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
@@ -250,9 +261,7 @@ async function serveMetrics(context: GatewayContext, res: ServerResponse): Promi
 
 async function serveReport(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
-  const token = bearerToken(req);
-  const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
-  if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
+  await requireReportToken(context, req);
   sendJson(res, 200, reportOf(context));
 }
 

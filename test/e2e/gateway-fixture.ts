@@ -247,6 +247,13 @@ export class GatewayFixture {
     return JSON.parse(response.text) as GatewayReport;
   }
 
+  /** The gateway's Prometheus metrics, read with the report token a scraper is given. */
+  async metrics(): Promise<string> {
+    const response = await this.fetch('/metrics', { headers: { Authorization: `Bearer ${this.secrets.reportToken}` } });
+    if (response.status !== 200) throw new Error(`GET /metrics failed: ${response.status} ${response.text}`);
+    return response.text;
+  }
+
   /** A current TOTP code of a user (from the enrolment secret the fixture generated). */
   totpCode(user: string, offsetSteps = 0): string {
     const secret = this.secrets.users[user]?.totpSecret;

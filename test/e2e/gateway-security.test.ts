@@ -229,7 +229,7 @@ describe('configuration reload', () => {
     await eventually('the broken configuration to be rejected', async () => (fixture.logs.includes('new configuration rejected') ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
     expect((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status).toBe(403);
     expect((await fixture.fetch(`/${A}/keys/`, { headers: auth(A) })).status).toBe(200);
-    expect((await fixture.fetch('/metrics')).text).toMatch(/tenant_backup_gateway_config_reloads_total\{result="rejected"\} 1/);
+    expect(await fixture.metrics()).toMatch(/tenant_backup_gateway_config_reloads_total\{result="rejected"\} 1/);
 
     await fixture.writeAccess(original);
     await eventually('B to be let in again', async () => ((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 200 ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
