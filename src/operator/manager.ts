@@ -25,6 +25,7 @@ import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { InformerFactory } from '../runtime/informer-factory.ts';
 import { KubeClient } from '../runtime/kube/client.ts';
+import type { RateLimit } from '../runtime/kube/rate-limit.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { createRuntimeMetrics } from '../runtime/metrics.ts';
 import { parseBindAddress } from '../runtime/listen-address.ts';
@@ -35,6 +36,8 @@ import { readFile } from 'node:fs/promises';
 
 export interface OperatorOptions {
   kubeconfig?: string;
+  /** Client-side limit on requests to the API server. */
+  rateLimit?: RateLimit;
   namespace: string;
   leaderElect: boolean;
   leaderElectionId: string;
@@ -97,7 +100,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
 
 export async function runOperator(options: OperatorOptions, logger: Logger): Promise<number> {
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
-  const client = KubeClient.load(options.kubeconfig);
+  const client = KubeClient.load(options.kubeconfig, { rateLimit: options.rateLimit });
   const metrics = createRuntimeMetrics();
   const stop = new AbortController();
   let fatal = false;
