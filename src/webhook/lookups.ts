@@ -8,7 +8,7 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import { API } from '../api/refs.ts';
 import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
 import { tenantOfNamespace } from '../admission/rules.ts';
-import { TENANT_NAMESPACE_SELECTOR } from '../controllers/labels.ts';
+import { tenantNamespaces } from '../controllers/tenants.ts';
 import type { InformerFactory } from '../runtime/informer-factory.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { listAll } from '../runtime/kube/list.ts';
@@ -20,7 +20,7 @@ export function informerLookups(informers: InformerFactory, reserved: readonly s
   const tenants = informers.for<Tenant>(API.Tenant);
   const datacenters = informers.for<Datacenter>(API.Datacenter);
   const spaces = informers.for<BackupSpace>(API.BackupSpace);
-  const namespaces = informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR });
+  const namespaces = tenantNamespaces(informers);
   // Every namespace, labelled or not, for the one question the labelled cache cannot answer: is a
   // new tenant's namespace name already someone else's? (Namespaces are few and small.)
   const allNamespaces = informers.for<V1Namespace & KubeObject>(K8S.Namespace);
