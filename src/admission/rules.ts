@@ -37,6 +37,8 @@ export const RULES = {
   residencyChange: 'residency-change',
   /** A datacenter hosting spaces is not deleted. */
   datacenterInUse: 'datacenter-in-use',
+  /** A tenant's namespace is its own, not the operator's, a provider's or someone else's. */
+  namespaceTaken: 'namespace-taken',
 } as const;
 
 export type RuleName = (typeof RULES)[keyof typeof RULES];
@@ -77,10 +79,33 @@ export function ruleReason(rule: RuleName): string {
  * `tenant-<name>` and labelled with that name) counts, so a look-alike namespace someone created by
  * hand never lends a tenant's rights to what is put in it.
  */
-export function tenantOfNamespace(namespace: { metadata: { name?: string; labels?: Record<string, string> } }): string | undefined {
+export function tenantOfNamespace(namespace: NamespaceMeta): string | undefined {
   const name = namespace.metadata.name ?? '';
   const label = namespace.metadata.labels?.[TENANT_LABEL];
   return label && name === tenantNamespaceName(label) ? label : undefined;
+}
+
+/** What the namespace rule needs to know of a namespace: its name and labels. */
+export interface NamespaceMeta {
+  metadata: { name?: string; labels?: Record<string, string> };
+}
+
+/**
+ * A new tenant's namespace `tenant-<name>` must be its own: not the operator's (`backup-system` →
+ * `tenant-backup-system`) or a provider admin namespace, and not an existing namespace the tenant
+ * controller did not make for this tenant — otherwise the tenant's users would get RBAC and Secrets
+ * beside the master key and the CA.
+ */
+export function checkTenantNamespace(tenant: Tenant, reserved: readonly string[], existing: NamespaceMeta | undefined): RuleResult {
+  const namespace = tenantNamespaceName(tenant);
+  const why = `tenant ${tenantName(tenant)} would live in namespace ${namespace}`;
+  if (reserved.includes(namespace)) {
+    return deny('metadata.name', RULES.namespaceTaken, `${why}, which is reserved for the provider (the operator's or an admin namespace); choose another tenant name`);
+  }
+  if (existing && tenantOfNamespace(existing) !== tenantName(tenant)) {
+    return deny('metadata.name', RULES.namespaceTaken, `${why}, which already exists and does not belong to this tenant; choose another tenant name`);
+  }
+  return ALLOWED;
 }
 
 /** The tenant name a namespace's name implies (`tenant-acme` → `acme`), before checking its label. */

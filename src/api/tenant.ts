@@ -21,6 +21,10 @@ export const CONTRACT_STATES = ['Active', 'Suspended', 'Terminated'] as const;
 export const USER_ROLES = ['admin', 'operator', 'viewer'] as const;
 export const CONTACT_ROLES = ['administrative', 'technical', 'billing'] as const;
 
+/** The largest storage quota a tenant can have: far past any contract, and within the int64 of a ResourceQuota. */
+export const MAX_TENANT_STORAGE = '1Ei';
+const MAX_TENANT_STORAGE_BYTES = 2n ** 60n;
+
 /** Namespaces are named `tenant-<tenant name>`, and must fit in 63 characters. */
 export const TENANT_NAME_MAX_LENGTH = 56;
 
@@ -95,7 +99,16 @@ export const TenantSpec = Type.Object({
     }],
   }),
   quotas: Type.Object({
-    storage: quantity({ description: 'Total storage of all spaces (sum of their sizes), e.g. 500Gi. Enforced by the API server through a ResourceQuota.' }),
+    storage: quantity({
+      description: `Total storage of all spaces (sum of their sizes), e.g. 500Gi: more than 0 and at most ${MAX_TENANT_STORAGE}. Enforced by the API server through a ResourceQuota.`,
+      maxLength: 64,
+      'x-kubernetes-validations': [{
+        // A negative or zero quota admits nothing, and one past 1Ei no longer fits the int64 a
+        // ResourceQuota holds: the tenant would get a namespace without quota, policies or limits.
+        rule: `type(self) == string ? (isQuantity(self) && quantity(self).isGreaterThan(quantity('0')) && quantity(self).compareTo(quantity('${MAX_TENANT_STORAGE}')) <= 0) : (self > 0 && self <= ${MAX_TENANT_STORAGE_BYTES})`,
+        message: `storage must be more than 0 and at most ${MAX_TENANT_STORAGE} (e.g. 500Gi)`,
+      }],
+    }),
     spaces: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 1, description: 'Maximum number of BackupSpaces.' })),
     endpoints: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000, default: 10, description: 'Maximum number of Endpoints (backup devices), counted monthly for billing (S10).' })),
   }, { description: 'Limits of the contract.' }),

@@ -1,9 +1,26 @@
-import { tenantNameFromNamespace } from '../admission/rules.ts';
+import type { V1Namespace } from '@kubernetes/client-node';
+import { tenantOfNamespace } from '../admission/rules.ts';
 import type { Tenant } from '../api/types.ts';
+import type { InformerFactory } from '../runtime/informer-factory.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { K8S } from '../runtime/kube/resource-ref.ts';
+import type { KubeObject } from '../runtime/object.ts';
+import { TENANT_NAMESPACE_SELECTOR } from './labels.ts';
 
-/** The Tenant a namespace belongs to (namespaces are named tenant-<tenant name>), from the cache. */
-export function tenantOwning(tenants: Informer<Tenant>, namespace: string | undefined): Tenant | undefined {
-  const name = namespace ? tenantNameFromNamespace(namespace) : undefined;
+export type TenantNamespace = V1Namespace & KubeObject;
+
+/** The shared cache of the namespaces the tenant controller made (one watch for every controller). */
+export function tenantNamespaces(informers: InformerFactory): Informer<TenantNamespace> {
+  return informers.for<TenantNamespace>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR });
+}
+
+/**
+ * The Tenant whose own namespace this is: the tenant controller made it and labelled it for that
+ * tenant. For a namespace of the same name that is not the tenant's (the operator's own, when a
+ * tenant is called `backup-system`, or anyone else's) there is none, so nothing is built in it.
+ */
+export function tenantOfOwnNamespace(tenants: Informer<Tenant>, namespaces: Informer<TenantNamespace>, namespace: string | undefined): Tenant | undefined {
+  const cached = namespace ? namespaces.get(namespace) : undefined;
+  const name = cached ? tenantOfNamespace(cached) : undefined;
   return name ? tenants.get(name) : undefined;
 }

@@ -11,6 +11,7 @@ import type { GatewayCounters } from './report.ts';
 import type { SessionSigner } from './sessions.ts';
 import type { TotpReplayGuard } from './human-auth.ts';
 import type { Peers } from './peers.ts';
+import type { SignInThrottle } from './sign-in-throttle.ts';
 
 export interface GatewayContext {
   /** The configuration in force now (it may be replaced between requests, never during one's checks). */
@@ -22,6 +23,7 @@ export interface GatewayContext {
   credentials: CredentialCache;
   sessions: SessionSigner;
   totpReplay: TotpReplayGuard;
+  signInThrottle: SignInThrottle;
   metrics: GatewayMetrics;
   counters: GatewayCounters;
   log: Logger;

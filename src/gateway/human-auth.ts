@@ -6,20 +6,34 @@
  *
  * A TOTP code is accepted once: the time step it matched is remembered per user, and a code of the
  * same or an earlier step is refused, so a code seen over someone's shoulder cannot be replayed
- * within its validity window.
+ * within its validity window. Guessing is bounded by a SignInThrottle: past a few failures the user
+ * (and the client) is locked out for a growing time, and a locked attempt is refused unchecked.
+ * Both the replay guard and the throttle are per process (per gateway replica) for now.
  */
 import { totpTimeStep, verifyTotp, TOTP_PERIOD_SECONDS } from '../crypto/index.ts';
 import type { HumanAccess } from './access-config.ts';
 import type { AccessConfiguration } from './config.ts';
 import type { CredentialCache } from './credential-cache.ts';
+import type { SignInThrottle } from './sign-in-throttle.ts';
 
 export interface SignInRequest {
   user: string;
   password: string;
   code?: string;
+  /** The client's address, for the per-client bound on failures. */
+  client?: string;
 }
 
-export type SignInResult = { ok: true; user: HumanAccess } | { ok: false; reason: 'disabled' | 'credentials' };
+export type SignInResult =
+  | { ok: true; user: HumanAccess }
+  | { ok: false; reason: 'disabled' | 'credentials' }
+  | { ok: false; reason: 'locked'; retryAfterMs: number };
+
+export interface SignInGuards {
+  replay: TotpReplayGuard;
+  throttle: SignInThrottle;
+  now?: number;
+}
 
 /** Steps either side of now that a code may come from (clock drift). */
 const TOTP_WINDOW = 1;
@@ -47,13 +61,18 @@ export function requiresSecondFactor(config: AccessConfiguration, user: HumanAcc
   return policy === 'two-factor' || (policy === 'one-factor' && user.totpSecret !== undefined);
 }
 
-export async function signIn(
-  config: AccessConfiguration,
-  credentials: CredentialCache,
-  replay: TotpReplayGuard,
-  request: SignInRequest,
-): Promise<SignInResult> {
+export async function signIn(config: AccessConfiguration, credentials: CredentialCache, guards: SignInGuards, request: SignInRequest): Promise<SignInResult> {
   if (config.access.humans.policy === 'disabled') return { ok: false, reason: 'disabled' };
+  const now = guards.now ?? Date.now();
+  const verdict = guards.throttle.check(request.user, request.client, now);
+  if (!verdict.allowed) return { ok: false, reason: 'locked', retryAfterMs: verdict.retryAfterMs };
+  const result = await checkCredentials(config, credentials, guards.replay, request, now);
+  if (result.ok) guards.throttle.succeeded(request.user);
+  else guards.throttle.failed(request.user, request.client, now);
+  return result;
+}
+
+async function checkCredentials(config: AccessConfiguration, credentials: CredentialCache, replay: TotpReplayGuard, request: SignInRequest, now: number): Promise<SignInResult> {
   const user = config.users.get(request.user);
   // The password is checked (against a decoy when the user is unknown) before anything else, so
   // every refusal costs the same time.
@@ -62,7 +81,7 @@ export async function signIn(
   if (requiresSecondFactor(config, user)) {
     if (user.totpSecret === undefined || request.code === undefined) return { ok: false, reason: 'credentials' };
     try {
-      if (!replay.accept(user.name, user.totpSecret, request.code)) return { ok: false, reason: 'credentials' };
+      if (!replay.accept(user.name, user.totpSecret, request.code, now)) return { ok: false, reason: 'credentials' };
     } catch {
       // A malformed enrolment secret is a configuration fault; the user still gets in only with a valid code.
       return { ok: false, reason: 'credentials' };

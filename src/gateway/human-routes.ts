@@ -81,8 +81,13 @@ export async function handleHumanRequest(context: GatewayContext, req: IncomingM
 
 async function createSession(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readJsonBody(req);
-  const request = { user: requiredString(body, 'user'), password: requiredString(body, 'password'), code: optionalString(body, 'code') };
-  const result = await signIn(context.config(), context.credentials, context.totpReplay, request);
+  const request = { user: requiredString(body, 'user'), password: requiredString(body, 'password'), code: optionalString(body, 'code'), client: req.socket.remoteAddress };
+  const result = await signIn(context.config(), context.credentials, { replay: context.totpReplay, throttle: context.signInThrottle }, request);
+  if (!result.ok && result.reason === 'locked') {
+    const retryAfter = Math.ceil(result.retryAfterMs / 1000);
+    context.log.warn({ user: request.user, client: request.client, retryAfterSeconds: retryAfter }, 'human sign-in refused: too many failed attempts');
+    throw new HttpError(429, `too many failed sign-in attempts; try again in ${retryAfter} s`, { 'Retry-After': String(retryAfter) });
+  }
   if (!result.ok) {
     context.log.warn({ user: request.user }, 'human sign-in refused');
     throw new HttpError(401, SIGN_IN_REFUSED);

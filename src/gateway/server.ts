@@ -4,6 +4,8 @@
  * paths.ts), and owns the pieces they share: configuration in force, object index, quota, keys.
  */
 import { createServer, type Server } from 'node:https';
+import { serverTlsOptions } from '../pki/tls-policy.ts';
+import { SignInThrottle } from './sign-in-throttle.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -44,9 +46,9 @@ export interface GatewayOptions {
   peers?: PeerSource;
 }
 
-/** TLS settings of every gateway: TLS 1.2 and 1.3 only; older protocols fail at handshake (S2). */
+/** TLS settings of every gateway: the project's one server policy (S2). */
 export function tlsOptions(files: Pick<ConfigFiles, 'tlsCert' | 'tlsKey'>): SecureContextOptions {
-  return { cert: files.tlsCert, key: files.tlsKey, minVersion: 'TLSv1.2' };
+  return serverTlsOptions({ cert: files.tlsCert, key: files.tlsKey });
 }
 
 interface LoadedFiles {
@@ -120,6 +122,7 @@ export class Gateway {
       credentials: new CredentialCache(),
       sessions: new SessionSigner(loaded.sessionKey ?? undefined),
       totpReplay: new TotpReplayGuard(),
+      signInThrottle: new SignInThrottle(),
       metrics,
       counters: new GatewayCounters(),
       log,
@@ -210,7 +213,7 @@ export class Gateway {
 function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' | 'peer' {
   if (label === 'human') return 'human';
   if (label === 'peer') return 'peer';
-  if (label === 'report') return 'report';
+  if (label === 'report' || label === 'metrics') return 'report';
   return 'endpoint';
 }
 
@@ -229,7 +232,7 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
       sendJson(res, 200, { status: 'ok', dataKeyState: context.vault.state });
     } else if (path === '/metrics') {
       label = 'metrics';
-      await serveMetrics(context, res);
+      await serveMetrics(context, req, res);
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
@@ -265,7 +268,18 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
   }
 }
 
-async function serveMetrics(context: GatewayContext, res: ServerResponse): Promise<void> {
+/**
+ * The operator's report token, required by the report and by /metrics alike: both tell who backs up
+ * what and when (per-endpoint series are a device list), on an address that may face the internet.
+ */
+async function requireReportToken(context: GatewayContext, req: IncomingMessage): Promise<void> {
+  const token = bearerToken(req);
+  const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
+  if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
+}
+
+async function serveMetrics(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await requireReportToken(context, req);
   context.metrics.update(reportOf(context));
   const { contentType, body } = await context.metrics.render();
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
@@ -274,9 +288,7 @@ async function serveMetrics(context: GatewayContext, res: ServerResponse): Promi
 
 async function serveReport(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
-  const token = bearerToken(req);
-  const ok = token !== null && (await context.credentials.check('report', 'operator', token, context.config().access.reportTokenHash));
-  if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
+  await requireReportToken(context, req);
   sendJson(res, 200, reportOf(context, context.peers.enabled ? await context.peers.states() : undefined));
 }
 

@@ -3,6 +3,7 @@ import { createLogger } from '../log/logger.ts';
 import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
 import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
+import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -37,6 +38,8 @@ export function registerOperatorCommand(program: Command): void {
     .option('--health-probe-bind-address <address>', 'HTTPS address of /healthz and /readyz; 0 disables', ':8081')
     .option('--tls-cert-file <path>', 'certificate for the metrics and probe endpoints (default: self-issued at start)')
     .option('--tls-key-file <path>', 'key of --tls-cert-file')
+    .option('--kube-api-qps <n>', 'requests per second to the API server, sustained (client-side limit, as client-go\'s QPS)', positiveInteger('--kube-api-qps'), DEFAULT_RATE_LIMIT.qps)
+    .option('--kube-api-burst <n>', 'requests to the API server allowed at once after a quiet period', positiveInteger('--kube-api-burst'), DEFAULT_RATE_LIMIT.burst)
     .option('--concurrency <n>', 'reconciles running at once per controller', positiveInteger('--concurrency'), 4)
     .option('--resync-period <duration>', 'how often every object is reconciled even without changes', duration('--resync-period'), 600_000)
     .option('--admin-namespaces <list>', 'provider admin namespaces that must never reach tenant workloads', list, ['kube-system', 'monitoring'])
@@ -54,7 +57,7 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
-      concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
+      kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags) => {
@@ -64,6 +67,7 @@ export function registerOperatorCommand(program: Command): void {
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
       const options: OperatorOptions = {
         kubeconfig: flags.kubeconfig,
+        rateLimit: { qps: flags.kubeApiQps, burst: flags.kubeApiBurst },
         namespace: flags.namespace,
         leaderElect: flags.leaderElect,
         leaderElectionId: flags.leaderElectionId,

@@ -27,6 +27,7 @@ import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { InformerFactory } from '../runtime/informer-factory.ts';
 import { KubeClient } from '../runtime/kube/client.ts';
+import type { RateLimit } from '../runtime/kube/rate-limit.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { createRuntimeMetrics } from '../runtime/metrics.ts';
 import { parseBindAddress } from '../runtime/listen-address.ts';
@@ -37,6 +38,8 @@ import { readFile } from 'node:fs/promises';
 
 export interface OperatorOptions {
   kubeconfig?: string;
+  /** Client-side limit on requests to the API server. */
+  rateLimit?: RateLimit;
   namespace: string;
   leaderElect: boolean;
   leaderElectionId: string;
@@ -108,7 +111,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
 
 export async function runOperator(options: OperatorOptions, logger: Logger): Promise<number> {
   const identity = `${hostname()}_${randomUUID().slice(0, 8)}`;
-  const client = KubeClient.load(options.kubeconfig);
+  const client = KubeClient.load(options.kubeconfig, { rateLimit: options.rateLimit });
   const metrics = createRuntimeMetrics();
   const stop = new AbortController();
   let fatal = false;
@@ -156,9 +159,8 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
       retryPeriodMs: Math.max(500, Math.round(options.leaseDurationMs / 7.5)),
     }, logger, metrics);
     let running: Promise<unknown> = Promise.resolve();
-    const outcome = await elector.run(stop.signal, (leaderSignal) => {
-      running = runControllers(leaderSignal);
-    });
+    // On a stop, run() itself waits for the controllers before it releases the lease.
+    const outcome = await elector.run(stop.signal, (leaderSignal) => (running = runControllers(leaderSignal)));
     await running;
     if (outcome === 'lost') {
       fatal = true;

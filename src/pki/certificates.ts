@@ -81,7 +81,9 @@ export async function issueServingCertificate(ca: PemKeyPair, request: ServingCe
     signingKey: caKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      // An EC key signs the handshake; it never encrypts a key (that is RSA key transport), so no
+      // keyEncipherment (RFC 8813 §3).
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(names),
       await x509.AuthorityKeyIdentifierExtension.create(caCertificate),

@@ -1,7 +1,7 @@
 /** One reconcile's outcome turned into queue actions: the temporary/permanent split, no cluster. */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Controller, PermanentError, TemporaryError, type Reconcile } from './controller.ts';
+import { Controller, TemporaryError, type Reconcile } from './controller.ts';
 
 function controllerWith(reconcile: Reconcile): Controller {
   return new Controller({ name: 'test', reconcile, logger: pino({ level: 'silent' }), backoff: { baseMs: 60_000, maxMs: 60_000 } });
@@ -21,16 +21,6 @@ describe('Controller.process', () => {
     fail = false;
     await controller.process('a');
     expect(controller.queue.retries('a')).toBe(0);
-  });
-
-  it('does not retry a PermanentError: the object must change first', async () => {
-    const controller = controllerWith(async () => {
-      throw new PermanentError('spec.datacenter: residency', 'Residency');
-    });
-    await controller.process('a');
-    expect(controller.queue.retries('a')).toBe(0);
-    expect(controller.queue.waiting).toBe(0);
-    expect(controller.queue.length).toBe(0);
   });
 
   it('requeues a TemporaryError after the delay it asks for, without counting a failure', async () => {

@@ -1,8 +1,9 @@
 /**
  * The reconcile loop: level-triggered, one key at a time per key, bounded concurrency. A reconcile
  * returns a result that may ask for a requeue after a delay (controller-runtime's RequeueAfter), or
- * throws: a PermanentError is not retried (the reconciler reports it in status, e.g. Stalled); any
- * other error is temporary and retried with per-key exponential backoff (kopf's split).
+ * throws: a TemporaryError is retried after the delay it names, any other error with per-key
+ * exponential backoff. What retrying cannot fix (a broken rule, bad input) is not thrown: the
+ * reconciler reports it as Stalled in status and returns, and the object's next change requeues it.
  */
 import type { Logger } from 'pino';
 import type { Informer, InformerEvent } from './informer.ts';
@@ -17,17 +18,6 @@ export interface ReconcileResult {
 }
 
 export type Reconcile = (key: string) => Promise<ReconcileResult | undefined>;
-
-/** An error retrying cannot fix: wrong input, a broken rule. Reported, not retried. */
-export class PermanentError extends Error {
-  readonly reason: string;
-
-  constructor(message: string, reason = 'PermanentError') {
-    super(message);
-    this.name = 'PermanentError';
-    this.reason = reason;
-  }
-}
 
 /** An error worth retrying (a dependency not ready yet); optionally after a given delay. */
 export class TemporaryError extends Error {
@@ -129,11 +119,7 @@ export class Controller {
       const message = error instanceof Error ? error.message : String(error);
       this.metrics?.reconcile.total.inc({ controller, result: 'error' });
       this.metrics?.reconcile.errors.inc({ controller });
-      if (error instanceof PermanentError) {
-        this.queue.forget(key);
-        this.metrics?.reconcile.terminalErrors.inc({ controller });
-        this.logger.error({ object: key, err: message, reason: error.reason }, 'reconcile failed permanently; not retrying until the object changes');
-      } else if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
+      if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
         this.queue.addAfter(key, error.retryAfterMs);
         this.logger.info({ object: key, err: message, retryInMs: error.retryAfterMs }, 'reconcile waiting');
       } else if (isNamespaceTerminating(error)) {

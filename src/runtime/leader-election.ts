@@ -4,7 +4,8 @@
  * observed the last change, not by the holder's clock); the leader renews every retryPeriod and, if
  * it cannot renew for renewDeadline, stops leading. Writes use the lease's resourceVersion, so two
  * candidates can never both win. On shutdown the leader releases the lease so a successor need not
- * wait for it to expire.
+ * wait for it to expire — but only once its workers have stopped, and it goes on renewing while they
+ * finish, so a successor never works beside reconciles still in flight.
  */
 import type { Logger } from 'pino';
 import { microTime } from './object.ts';
@@ -69,9 +70,10 @@ export class LeaderElector {
 
   /**
    * Campaigns until elected, calls `lead` with a signal that aborts when leadership is lost or the
-   * process stops, and returns when leadership ends. Returns 'lost' or 'stopped'.
+   * process stops, and returns when leadership ends. On 'stopped' the promise `lead` returned (its
+   * workers) has settled before the lease is released. Returns 'lost' or 'stopped'.
    */
-  async run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => void): Promise<'lost' | 'stopped'> {
+  async run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => Promise<unknown>): Promise<'lost' | 'stopped'> {
     this.logger.info({ lease: `${this.options.namespace}/${this.options.name}`, identity: this.options.identity }, 'waiting to become leader');
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew()) break;
@@ -82,7 +84,14 @@ export class LeaderElector {
     this.setLeading(true);
     this.logger.info({ identity: this.options.identity }, 'became leader');
     const leadership = new AbortController();
-    lead(AbortSignal.any([signal, leadership.signal]));
+    let workersDone = false;
+    const workers = lead(AbortSignal.any([signal, leadership.signal])).then(
+      () => { workersDone = true; },
+      (error: unknown) => {
+        workersDone = true;
+        this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'leader workers failed');
+      },
+    );
 
     let lastRenew = Date.now();
     while (!signal.aborted) {
@@ -98,9 +107,24 @@ export class LeaderElector {
       }
     }
     leadership.abort();
+    await this.renewUntil(workers, () => workersDone);
     await this.release();
     this.setLeading(false);
     return 'stopped';
+  }
+
+  /**
+   * Keeps the lease renewed while the workers finish after a stop, so it neither lapses (a successor
+   * would start beside them) nor is given up early.
+   */
+  private async renewUntil(workers: Promise<void>, done: () => boolean): Promise<void> {
+    while (!done()) {
+      const tick = new AbortController();
+      const timer = sleep(this.retryPeriodMs, tick.signal);
+      await Promise.race([workers, timer]);
+      tick.abort();
+      if (!done()) await this.tryAcquireOrRenew();
+    }
   }
 
   private setLeading(leading: boolean): void {

@@ -17,7 +17,6 @@ export interface QueueMetrics {
 export interface ReconcileMetrics {
   total: Counter<'controller' | 'result'>;
   errors: Counter<'controller'>;
-  terminalErrors: Counter<'controller'>;
   duration: Histogram<'controller'>;
   maxConcurrent: Gauge<'controller'>;
   activeWorkers: Gauge<'controller'>;
@@ -50,7 +49,6 @@ export function createRuntimeMetrics(registry = new Registry()): RuntimeMetrics 
     reconcile: {
       total: new Counter({ name: 'controller_runtime_reconcile_total', help: 'Total number of reconciliations per controller', labelNames: ['controller', 'result'], registers }),
       errors: new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers }),
-      terminalErrors: new Counter({ name: 'controller_runtime_terminal_reconcile_errors_total', help: 'Total number of terminal reconciliation errors per controller', labelNames: ['controller'], registers }),
       duration: new Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Length of time per reconciliation per controller', labelNames: ['controller'], buckets: DURATION_BUCKETS, registers }),
       maxConcurrent: new Gauge({ name: 'controller_runtime_max_concurrent_reconciles', help: 'Maximum number of concurrent reconciles per controller', labelNames: ['controller'], registers }),
       activeWorkers: new Gauge({ name: 'controller_runtime_active_workers', help: 'Number of currently used workers per controller', labelNames: ['controller'], registers }),

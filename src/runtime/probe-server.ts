@@ -1,8 +1,9 @@
 /**
  * The operator's HTTPS endpoints for the platform: /healthz (the process works), /readyz (caches are
- * synced), /metrics (Prometheus). TLS 1.2 or newer only (S2), like every endpoint the operator serves.
+ * synced), /metrics (Prometheus). TLS under the one policy of every endpoint the operator serves (pki/tls-policy.ts, S2).
  */
 import { createServer, type Server } from 'node:https';
+import { serverTlsOptions } from '../pki/tls-policy.ts';
 import type { Registry } from 'prom-client';
 
 export interface ProbeServerOptions {
@@ -18,7 +19,7 @@ export interface ProbeServerOptions {
 }
 
 export async function startProbeServer(options: ProbeServerOptions): Promise<{ server: Server; port: number }> {
-  const server = createServer({ ...options.tls, minVersion: 'TLSv1.2' }, (request, response) => {
+  const server = createServer(serverTlsOptions(options.tls), (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (options.serveProbes && (path === '/healthz' || path === '/livez')) {
       const ok = options.isAlive();

@@ -1,11 +1,31 @@
 /**
  * Evaluates the CRDs' CEL rules (x-kubernetes-validations) offline, as the API server does on create:
  * transition rules (those reading oldSelf) only run on update and are skipped here. The Kubernetes
- * CEL libraries the rules use (IP/CIDR) are provided with the same semantics.
+ * CEL libraries the rules use (IP/CIDR, quantity) are provided with the same semantics.
  */
 import { isIP } from 'node:net';
 import { Environment } from '@marcbachmann/cel-js';
+import { parseQuantity } from '../admission/quantity.ts';
 import type { CelRule } from '../api/schema.ts';
+
+/** A resource.Quantity as Kubernetes' CEL quantity library sees it, compared exactly (in whole units). */
+class Quantity {
+  readonly units: bigint;
+  constructor(units: bigint) {
+    this.units = units;
+  }
+}
+
+function isQuantity(value: string): boolean {
+  try {
+    parseQuantity(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const compare = (a: Quantity, b: Quantity): bigint => (a.units > b.units ? 1n : a.units < b.units ? -1n : 0n);
 
 function isCidr(value: string): boolean {
   const [address, prefix, ...rest] = value.split('/');
@@ -17,7 +37,13 @@ function isCidr(value: string): boolean {
 
 const environment = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
   .registerFunction('isIP(string): bool', (value: string) => isIP(value) !== 0)
-  .registerFunction('isCIDR(string): bool', (value: string) => isCidr(value));
+  .registerFunction('isCIDR(string): bool', (value: string) => isCidr(value))
+  .registerType('Quantity', Quantity)
+  .registerFunction('isQuantity(string): bool', isQuantity)
+  .registerFunction('quantity(string): Quantity', (value: string) => new Quantity(parseQuantity(value)))
+  .registerFunction('Quantity.isGreaterThan(Quantity): bool', (a: Quantity, b: Quantity) => a.units > b.units)
+  .registerFunction('Quantity.isLessThan(Quantity): bool', (a: Quantity, b: Quantity) => a.units < b.units)
+  .registerFunction('Quantity.compareTo(Quantity): int', compare);
 
 const compiled = new Map<string, ReturnType<typeof environment.parse>>();
 

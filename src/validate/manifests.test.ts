@@ -32,6 +32,19 @@ spec:
 `;
 
 describe('validateManifests', () => {
+  it('judges storage quotas with the CEL quantity library as the API server does', async () => {
+    const verdicts: Record<string, boolean> = {};
+    for (const storage of ['100Gi', '1Ei', '1000000000', "'0.5'", '-1Gi', '0', "'0Gi'", "'1e30'", '1e30', "'1025Pi'", '2000000000000000000']) {
+      const report = await validateManifests([await fileWith(goodTenant.replace('storage: 100Gi', `storage: ${storage}`))]);
+      verdicts[storage] = report.errors.length === 0;
+      if (!verdicts[storage]) expect(report.errors).toMatchObject([{ path: 'spec.quotas.storage', message: 'storage must be more than 0 and at most 1Ei (e.g. 500Gi)' }]);
+    }
+    expect(verdicts).toEqual({
+      '100Gi': true, '1Ei': true, '1000000000': true, "'0.5'": true,
+      '-1Gi': false, '0': false, "'0Gi'": false, "'1e30'": false, '1e30': false, "'1025Pi'": false, '2000000000000000000': false,
+    });
+  });
+
   it('accepts a valid object and skips objects of other APIs', async () => {
     const path = await fileWith(`${goodTenant}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n`);
     const report = await validateManifests([path]);

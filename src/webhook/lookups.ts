@@ -8,7 +8,7 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import { API } from '../api/refs.ts';
 import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
 import { tenantOfNamespace } from '../admission/rules.ts';
-import { TENANT_NAMESPACE_SELECTOR } from '../controllers/labels.ts';
+import { tenantNamespaces } from '../controllers/tenants.ts';
 import type { InformerFactory } from '../runtime/informer-factory.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { listAll } from '../runtime/kube/list.ts';
@@ -16,12 +16,15 @@ import { K8S } from '../runtime/kube/resource-ref.ts';
 import type { KubeObject } from '../runtime/object.ts';
 import type { AdmissionLookups } from './validators.ts';
 
-export function informerLookups(informers: InformerFactory): AdmissionLookups {
+export function informerLookups(informers: InformerFactory, reserved: readonly string[] = []): AdmissionLookups {
   const tenants = informers.for<Tenant>(API.Tenant);
   const datacenters = informers.for<Datacenter>(API.Datacenter);
   const spaces = informers.for<BackupSpace>(API.BackupSpace);
-  const namespaces = informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR });
-  const all = [tenants, datacenters, spaces, namespaces];
+  const namespaces = tenantNamespaces(informers);
+  // Every namespace, labelled or not, for the one question the labelled cache cannot answer: is a
+  // new tenant's namespace name already someone else's? (Namespaces are few and small.)
+  const allNamespaces = informers.for<V1Namespace & KubeObject>(K8S.Namespace);
+  const all = [tenants, datacenters, spaces, namespaces, allNamespaces];
   return {
     synced: () => all.every((informer) => informer.hasSynced()),
     tenant: (name) => tenants.get(name),
@@ -33,6 +36,8 @@ export function informerLookups(informers: InformerFactory): AdmissionLookups {
     datacenters: () => datacenters.list(),
     spacesIn: (namespace) => spaces.list((s) => s.metadata.namespace === namespace),
     spaces: () => spaces.list(),
+    namespace: (name) => allNamespaces.get(name),
+    reservedNamespaces: () => reserved,
   };
 }
 

@@ -25,6 +25,7 @@ export interface WebhookDependencies {
   informers: InformerFactory;
   logger: Logger;
   metrics?: RuntimeMetrics;
+  settings?: { adminNamespaces?: readonly string[] };
 }
 
 export interface RunningWebhook {
@@ -50,7 +51,7 @@ export function startWebhook(deps: WebhookDependencies, webhook: WebhookOptions 
   const options = webhook;
   const address = bind;
   const logger = deps.logger.child({ component: 'webhook' });
-  const lookups = informerLookups(deps.informers);
+  const lookups = informerLookups(deps.informers, [namespace, ...(deps.settings?.adminNamespaces ?? [])]);
   const byOperator = options.certSource === 'operator';
   const source = byOperator
     ? operatorIssuedSource(deps.client, { namespace, secretName: options.secretName, request: { commonName: `${options.service}.${namespace}.svc`, ...servingNames(options, namespace) } })

@@ -9,6 +9,7 @@ import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } 
 import { MAX_BODY_BYTES, startWebhookServer, type WebhookServer } from './server.ts';
 import type { BackupSpace } from '../api/types.ts';
 import type { AdmissionLookups } from './validators.ts';
+import { expectAeadOnlyTls, opensslHandshake } from '../../test/support/tls.ts';
 
 const lookups: AdmissionLookups = {
   synced: () => true,
@@ -18,6 +19,8 @@ const lookups: AdmissionLookups = {
   datacenters: () => [],
   spacesIn: () => [],
   spaces: () => [],
+  namespace: () => undefined,
+  reservedNamespaces: () => [],
 };
 
 let ca: PemKeyPair;
@@ -163,10 +166,15 @@ describe('the webhook TLS', () => {
     expect((await handshake({ minVersion: 'TLSv1.3' })).protocol).toBe('TLSv1.3');
   });
 
-  it('serves a renewed certificate to new connections without a restart', async () => {
+  it('offers only ECDHE with AEAD suites on TLS 1.2, and TLS 1.3 as is (openssl s_client)', async () => {
+    await expectAeadOnlyTls(webhook.port);
+  });
+
+  it('serves a renewed certificate to new connections without a restart, under the same policy', async () => {
     const renewed = await issueServingCertificate(ca, { commonName: 'webhook', ipAddresses: ['127.0.0.1'] });
     webhook.setCertificate({ cert: renewed.certificate, key: renewed.privateKey });
     expect((await handshake({})).fingerprint).toBe(new X509Certificate(renewed.certificate).fingerprint256);
     expect((await handshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).error).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+    expect((await opensslHandshake(webhook.port, ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA'])).ok).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { serverTlsOptions } from '../pki/tls-policy.ts';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { BackupSpace } from '../api/types.ts';
@@ -16,7 +17,6 @@ import { admit, ROUTES, type AdmissionLookups, type WebhookRoute } from './valid
  * etcd; 7 MiB is what controller-runtime allows too.
  */
 export const MAX_BODY_BYTES = 7 * 1024 * 1024;
-const TLS_MIN_VERSION = 'TLSv1.2';
 
 export interface ServingCertificate {
   cert: string;
@@ -137,7 +137,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     send(response, 200, JSON.stringify(reviewResponse(review.uid, verdict)), 'application/json');
   }
 
-  const server = createServer({ ...options.tls, minVersion: TLS_MIN_VERSION }, (request, response) => {
+  const server = createServer(serverTlsOptions(options.tls), (request, response) => {
     handle(request, response).catch((error: unknown) => {
       logger.error({ err: error instanceof Error ? error.message : String(error) }, 'webhook request failed');
       send(response, 500, 'the webhook failed to answer');
@@ -161,7 +161,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     server,
     port: typeof address === 'object' && address ? address.port : options.port,
-    setCertificate: (tls) => server.setSecureContext({ ...tls, minVersion: TLS_MIN_VERSION }),
+    setCertificate: (tls) => server.setSecureContext(serverTlsOptions(tls)),
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { NamespaceMeta } from '../admission/rules.ts';
 import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
 import type { AdmissionRequest, Verdict } from './review.ts';
 import { admit, ROUTES, type AdmissionLookups } from './validators.ts';
@@ -20,7 +21,7 @@ function space(name: string, spec: Partial<BackupSpace['spec']> = {}, namespace 
   return { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'BackupSpace', metadata: { name, namespace }, spec: { size: '5Gi', datacenter: 'it-mil1', replicas: 2, ...spec } };
 }
 
-function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces?: BackupSpace[]; synced?: boolean } = {}): AdmissionLookups {
+function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces?: BackupSpace[]; synced?: boolean; namespaces?: NamespaceMeta[] } = {}): AdmissionLookups {
   const tenants = state.tenants ?? [tenant('acme'), tenant('vault', { security: { keyCustody: 'customer' } })];
   const datacenters = state.datacenters ?? [datacenter('it-mil1', 'IT'), datacenter('de-fra1', 'DE'), datacenter('it-rwo', 'IT', 'ReadWriteOnce')];
   const spaces = state.spaces ?? [space('existing', { size: '10Gi' })];
@@ -32,6 +33,8 @@ function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces
     datacenters: () => datacenters,
     spacesIn: (namespace) => spaces.filter((s) => s.metadata.namespace === namespace),
     spaces: () => spaces,
+    namespace: (name) => state.namespaces?.find((n) => n.metadata.name === name),
+    reservedNamespaces: () => ['tenant-backup-system', 'monitoring'],
   };
 }
 
@@ -161,6 +164,24 @@ describe('tenants', () => {
     const wider = tenant('acme', { residency: { countries: ['IT', 'DE', 'FR'] } });
     expect(judge('/validate/tenants', request('Tenant', 'UPDATE', wider, before), state)).toEqual({ allowed: true });
     expect(judge('/validate/tenants', request('Tenant', 'CREATE', tenant('fresh')), state)).toEqual({ allowed: true });
+  });
+
+  it('refuses a new tenant whose namespace is the operator\'s, an admin namespace, or someone else\'s', () => {
+    const foreign = { metadata: { name: 'tenant-shop', labels: { team: 'web' } } };
+    const lookalike = { metadata: { name: 'tenant-mimic', labels: { 'tenantbackup.io/tenant': 'other' } } };
+    const own = { metadata: { name: 'tenant-back', labels: { 'tenantbackup.io/tenant': 'back' } } };
+    const withNamespaces = lookups({ namespaces: [foreign, lookalike, own] });
+    const create = (name: string) => judge('/validate/tenants', request('Tenant', 'CREATE', tenant(name)), withNamespaces);
+    expect(message(create('backup-system'))).toBe('metadata.name: namespace-taken: tenant backup-system would live in namespace tenant-backup-system, which is reserved for the provider (the operator\'s or an admin namespace); choose another tenant name');
+    expect(message(create('shop'))).toBe('metadata.name: namespace-taken: tenant shop would live in namespace tenant-shop, which already exists and does not belong to this tenant; choose another tenant name');
+    expect(message(create('mimic'))).toContain('namespace-taken');
+    expect(create('shop')).toMatchObject({ allowed: false, status: { code: 403 } });
+    // Its own namespace (a tenant re-created while its namespace remains), or none yet: admitted.
+    expect(create('back')).toEqual({ allowed: true });
+    expect(create('newcomer')).toEqual({ allowed: true });
+    // An update never re-judges the name.
+    const backupSystem = tenant('backup-system');
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', { ...backupSystem, spec: { ...backupSystem.spec, displayName: 'x' } }, backupSystem), withNamespaces)).toEqual({ allowed: true });
   });
 });
 

@@ -19,8 +19,10 @@ import {
   checkSpaceFitsQuota,
   checkSpaceReplicas,
   checkSpaceResidency,
+  checkTenantNamespace,
   checkTenantResidencyChange,
   firstDenied,
+  type NamespaceMeta,
   type RuleResult,
 } from '../admission/rules.ts';
 import { parseQuantity } from '../admission/quantity.ts';
@@ -39,6 +41,10 @@ export interface AdmissionLookups {
   datacenters(): Datacenter[];
   spacesIn(namespace: string): BackupSpace[];
   spaces(): BackupSpace[];
+  /** Any namespace of the cluster by name, labelled or not. */
+  namespace(name: string): NamespaceMeta | undefined;
+  /** Namespaces no tenant may live in: the operator's own and the provider's admin namespaces. */
+  reservedNamespaces(): readonly string[];
 }
 
 export type Validator = (request: AdmissionRequest, lookups: AdmissionLookups) => RuleResult;
@@ -145,8 +151,11 @@ export const validateTenant: Validator = (request, lookups) => {
   const tenant = newObject<Tenant & ObjectShape>(request);
   const old = oldObject<Tenant & ObjectShape>(request);
   if (tenant.metadata.deletionTimestamp) return ALLOWED;
+  const namespace = tenantNamespaceName(tenant);
+  // The name, hence the namespace, never changes: judged once, on create.
+  const ownNamespace = old ? ALLOWED : checkTenantNamespace(tenant, lookups.reservedNamespaces(), lookups.namespace(namespace));
   if (old && isDeepStrictEqual(tenant.spec.residency, old.spec.residency)) return ALLOWED;
-  return checkTenantResidencyChange(tenant, lookups.spacesIn(tenantNamespaceName(tenant)), lookups.datacenters());
+  return firstDenied(ownNamespace, checkTenantResidencyChange(tenant, lookups.spacesIn(namespace), lookups.datacenters()));
 };
 
 export const validateDatacenter: Validator = (request, lookups) => {

@@ -29,6 +29,9 @@ import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
 import { requireCommand } from '../harness/commands.ts';
 import { freePorts } from '../harness/ports.ts';
+import { run, type RunResult } from '../support/run.ts';
+
+export { run, type RunResult };
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -285,6 +288,13 @@ export class GatewayFixture {
     return JSON.parse(response.text) as GatewayReport;
   }
 
+  /** The gateway's Prometheus metrics, read with the report token a scraper is given. */
+  async metrics(): Promise<string> {
+    const response = await this.fetch('/metrics', { headers: { Authorization: `Bearer ${this.secrets.reportToken}` } });
+    if (response.status !== 200) throw new Error(`GET /metrics failed: ${response.status} ${response.text}`);
+    return response.text;
+  }
+
   /** A current TOTP code of a user (from the enrolment secret the fixture generated). */
   totpCode(user: string, offsetSteps = 0): string {
     const secret = this.secrets.users[user]?.totpSecret;
@@ -399,36 +409,11 @@ export interface FetchResult {
   text: string;
 }
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs restic with the test CA, a throwaway cache and the client-side repository password. */
 export function restic(fixture: GatewayFixture, repositoryUrl: string, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
   return run('restic', ['--repo', repositoryUrl, '--cacert', fixture.caCert, '--cache-dir', join(fixture.dir, 'restic-cache'), ...args], {
     env: { ...process.env, RESTIC_PASSWORD: 'client-side-repository-password' },
     timeoutMs: options.timeoutMs ?? 300_000,
-  });
-}
-
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.once('error', fail);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stdout, stderr });
-    });
-    // A command that exits without reading its input (tar, sha256sum) closes the pipe first: EPIPE is not its failure.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
   });
 }
 

@@ -112,7 +112,7 @@ describe('space quota', () => {
     expect(snapshots).toHaveLength(1);
     const report = await fixture.report();
     expect(report.endpoints.find((e) => e.name === ENDPOINT)?.quotaRefusals).toBeGreaterThan(0);
-    expect((await fixture.fetch('/metrics')).text).toMatch(new RegExp(`tenant_backup_gateway_quota_refusals_total\\{endpoint="${ENDPOINT}"\\} [1-9]`));
+    expect(await fixture.metrics()).toMatch(new RegExp(`tenant_backup_gateway_quota_refusals_total\\{endpoint="${ENDPOINT}"\\} [1-9]`));
   }, 240_000);
 
   it('keeps the usage counter right across a restart', async () => {

@@ -145,14 +145,18 @@ describe('restic through the gateway (TLS, at-rest encryption)', () => {
     expect(report.endpoints.find((e) => e.name === 'server-02')).toMatchObject({ initialized: false, bytesStored: 0, lastBackupAt: null, agent: null });
     expect(report.gateway.dataKeyState).toBe('ready');
 
-    const metrics = await fixture.fetch('/metrics');
-    expect(metrics.text).toContain(`tenant_backup_gateway_space_used_bytes ${report.space.usedBytes}`);
-    expect(metrics.text).toMatch(new RegExp(`tenant_backup_gateway_stored_objects\\{endpoint="${ENDPOINT}",type="snapshots"\\} 2`));
-    expect(metrics.text).toMatch(new RegExp(`tenant_backup_gateway_last_backup_timestamp_seconds\\{endpoint="${ENDPOINT}"\\} \\d+`));
-    expect(metrics.text).toMatch(/tenant_backup_gateway_requests_total\{route="object",method="POST",code="200"\} \d+/);
+    const metrics = await fixture.metrics();
+    expect(metrics).toContain(`tenant_backup_gateway_space_used_bytes ${report.space.usedBytes}`);
+    expect(metrics).toMatch(new RegExp(`tenant_backup_gateway_stored_objects\\{endpoint="${ENDPOINT}",type="snapshots"\\} 2`));
+    expect(metrics).toMatch(new RegExp(`tenant_backup_gateway_last_backup_timestamp_seconds\\{endpoint="${ENDPOINT}"\\} \\d+`));
+    expect(metrics).toMatch(/tenant_backup_gateway_requests_total\{route="object",method="POST",code="200"\} \d+/);
 
     expect((await fixture.fetch('/v1/report')).status).toBe(401);
     expect((await fixture.fetch('/v1/report', { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    // /metrics names every endpoint (a device list): the same token is required.
+    expect((await fixture.fetch('/metrics')).status).toBe(401);
+    expect((await fixture.fetch('/metrics', { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fixture.fetch('/metrics', { headers: fixture.endpointAuth(ENDPOINT) })).status).toBe(401);
 
     expect(await fixture.stopProcess()).toBe(0);
     await fixture.startProcess();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/kube.ts';
+import { expectAeadOnlyTls } from '../support/tls.ts';
 import { GatewayFixture, expectSuccess, listFiles, restic, run, type RunResult } from './gateway-fixture.ts';
 
 const A = 'laptop-01';
@@ -147,6 +148,10 @@ describe('TLS 1.2+ only', () => {
     }
   });
 
+  it('offers only ECDHE with AEAD suites on TLS 1.2, and TLS 1.3 as is', async () => {
+    await expectAeadOnlyTls(fixture.port, { caFile: fixture.caCert, servername: 'localhost' });
+  });
+
   it('(control) the same openssl client does speak TLS 1.1 to a server that allows it', async () => {
     const port = fixture.port + 1;
     const server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', join(fixture.configDir, 'tls.crt'), '-key', join(fixture.configDir, 'tls.key'), '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0', '-www'], { stdio: 'ignore' });
@@ -224,7 +229,7 @@ describe('configuration reload', () => {
     await eventually('the broken configuration to be rejected', async () => (fixture.logs.includes('new configuration rejected') ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
     expect((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status).toBe(403);
     expect((await fixture.fetch(`/${A}/keys/`, { headers: auth(A) })).status).toBe(200);
-    expect((await fixture.fetch('/metrics')).text).toMatch(/tenant_backup_gateway_config_reloads_total\{result="rejected"\} 1/);
+    expect(await fixture.metrics()).toMatch(/tenant_backup_gateway_config_reloads_total\{result="rejected"\} 1/);
 
     await fixture.writeAccess(original);
     await eventually('B to be let in again', async () => ((await fixture.fetch(`/${B}/config`, { headers: auth(B) })).status === 200 ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });

@@ -16,14 +16,13 @@ import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/ty
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { secretField } from '../../src/runtime/kube/secrets.ts';
-import { freePort } from '../harness/ports.ts';
 import { DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
 import { createIfAbsent, createObject, createReadyTenant, ensureDatacenters, forCreate, mergePatch, readObject, removeTenant } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { clients, eventually, refused as refusal, uniqueName } from '../support/kube.ts';
 import { datacenter as datacenterObject, endpoint as endpointObject, space as spaceObject } from '../support/objects.ts';
-import { OperatorProcess } from '../support/operator.ts';
+import { startWebhookOperator, type OperatorProcess } from '../support/operator.ts';
 
 const exec = promisify(execFile);
 const { kubeconfigPath } = clients();
@@ -67,20 +66,7 @@ beforeAll(async () => {
   await installCrds(client);
   await ensureDatacenters(client);
   await createObject(client, K8S.Namespace, { metadata: { name: operatorNamespace } });
-  port = await freePort();
-  operator = await OperatorProcess.start(kubeconfigPath, [
-    '--namespace', operatorNamespace,
-    '--webhook-bind-address', `127.0.0.1:${port}`,
-    '--webhook-url', `https://127.0.0.1:${port}`,
-  ]);
-  await operator.waitForLog('the webhook to serve', (line) => line.msg === 'webhook serving');
-  await operator.waitForLog('the webhook to be registered', (line) => line.msg === 'webhook configuration registered');
-  // The API server picks up a new webhook configuration from its own watch, a moment later: probe
-  // with a dry run (our webhook has no side effects, so the API server calls it for dry runs too).
-  await eventually('the API server to call the webhook', async () => {
-    const { message } = await refusal(createObject(client, API.BackupSpace, spaceObject('probe', 'default'), { dryRun: true }));
-    return message.includes('admission webhook "validate.backupspaces.tenantbackup.io"') ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  ({ operator, port } = await startWebhookOperator(kubeconfigPath, client, ['--namespace', operatorNamespace]));
 });
 
 afterAll(async () => {

@@ -8,7 +8,9 @@ import {
   type V1Namespace,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { KubeApiError } from '../../src/runtime/kube/errors.ts';
+import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 
 export interface TestClients {
   config: KubeConfig;
@@ -98,4 +100,30 @@ export async function createNamespace(core: CoreV1Api, prefix: string, labels: R
   const body: V1Namespace = { metadata: { name, labels } };
   await core.createNamespace({ body });
   return name;
+}
+
+/** A token of the ServiceAccount, as a pod would have mounted it (TokenRequest). */
+export async function serviceAccountToken(client: KubeClient, name: string, namespace: string, expirationSeconds = 3600): Promise<string> {
+  const answer = await client.request<{ status: { token: string } }>({
+    method: 'POST',
+    path: `${objectPath(K8S.ServiceAccount, name, namespace)}/token`,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+  });
+  return answer.status.token;
+}
+
+/** A kubeconfig for the suite's cluster that authenticates with this bearer token instead of the admin's certificate. */
+export function tokenKubeConfig(kubeconfigPath: string, user: string, token: string): KubeConfig {
+  const admin = new KubeConfig();
+  admin.loadFromFile(kubeconfigPath);
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('the suite\'s kubeconfig has no cluster');
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  });
+  return config;
 }

@@ -8,7 +8,12 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from './kube.ts';
+import { API } from '../../src/api/refs.ts';
+import type { KubeClient } from '../../src/runtime/kube/client.ts';
+import { freePort } from '../harness/ports.ts';
+import { createObject } from './cluster-objects.ts';
+import { eventually, refused } from './kube.ts';
+import { space as spaceObject } from './objects.ts';
 
 const entryPoint = join(import.meta.dirname, '../../src/cli/main.ts');
 
@@ -107,4 +112,27 @@ export class OperatorProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/**
+ * An operator serving the admission webhook on loopback (the API server calls it by URL), returned
+ * once the API server actually calls it. Delete the ValidatingWebhookConfiguration after stopping
+ * it: a webhook that fails closed would refuse every later test's objects.
+ */
+export async function startWebhookOperator(kubeconfig: string, client: KubeClient, args: string[] = []): Promise<{ operator: OperatorProcess; port: number }> {
+  const port = await freePort();
+  const operator = await OperatorProcess.start(kubeconfig, [
+    ...args,
+    '--webhook-bind-address', `127.0.0.1:${port}`,
+    '--webhook-url', `https://127.0.0.1:${port}`,
+  ]);
+  await operator.waitForLog('the webhook to serve', (line) => line.msg === 'webhook serving');
+  await operator.waitForLog('the webhook to be registered', (line) => line.msg === 'webhook configuration registered');
+  // The API server picks up a new webhook configuration from its own watch, a moment later: probe
+  // with a dry run (our webhook has no side effects, so the API server calls it for dry runs too).
+  await eventually('the API server to call the webhook', async () => {
+    const { message } = await refused(createObject(client, API.BackupSpace, spaceObject('probe', 'default'), { dryRun: true }));
+    return message.includes('admission webhook "validate.backupspaces.tenantbackup.io"') ? true : undefined;
+  }, { timeoutMs: 30_000 });
+  return { operator, port };
 }

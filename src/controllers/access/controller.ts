@@ -14,6 +14,7 @@ import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, enrolmentSecretName, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, TENANT_LABEL, tenantNamespaceName, USER_LABEL } from '../labels.ts';
+import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { credentialsRbac, enrolledUsers, enrolmentRbac, enrolmentSecret, newEnrolment } from './desired.ts';
 import { terminationDue } from '../tenant/termination.ts';
 
@@ -21,6 +22,7 @@ type Secret = V1Secret & KubeObject;
 
 interface AccessCaches {
   tenants: Informer<Tenant>;
+  namespaces: Informer<TenantNamespace>;
   secrets: Informer<Secret>;
   roles: Informer<KubeObject>;
   bindings: Informer<KubeObject>;
@@ -33,6 +35,7 @@ export function createAccessController(ctx: ControllerContext, issuer: string): 
   const accessSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${ACCESS_LABEL}`;
   const caches: AccessCaches = {
     tenants: ctx.informers.for<Tenant>(API.Tenant),
+    namespaces: tenantNamespaces(ctx.informers),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
     roles: ctx.informers.for<KubeObject>(K8S.Role, { labelSelector: accessSelector }),
     bindings: ctx.informers.for<KubeObject>(K8S.RoleBinding, { labelSelector: accessSelector }),
@@ -43,6 +46,7 @@ export function createAccessController(ctx: ControllerContext, issuer: string): 
     return tenant ? [tenant] : [];
   };
   controller.watch(caches.tenants, (event) => [objectKey(event.object)]);
+  controller.watch(caches.namespaces, (event) => byTenantLabel(event.object));
   controller.watch(caches.secrets, (event) => byTenantLabel(event.object));
   controller.watch(caches.roles, (event) => byTenantLabel(event.object));
   controller.watch(caches.bindings, (event) => byTenantLabel(event.object));
@@ -54,8 +58,10 @@ async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key
   // A terminating tenant's people get nothing new: its namespace is on its way out (or gone).
   if (!tenant || terminationDue(tenant, ctx.now()).due) return undefined;
   const namespace = tenantNamespaceName(tenant);
-  // The tenant controller makes the namespace; until then there is nowhere to write.
-  if (!tenant.status?.namespace) return { requeueAfterMs: 1000 };
+  // Only into the namespace the tenant controller made for this tenant: until it exists there is
+  // nowhere to write (its creation requeues us), and a namespace of the same name that is someone
+  // else's (the operator's own, for a tenant called backup-system) gets nothing.
+  if (tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace)?.metadata.name !== tenant.metadata.name) return undefined;
 
   const users = enrolledUsers(tenant);
   for (const user of users) {

@@ -30,7 +30,7 @@ import {
   endpointCredentialsSecretName,
   tenantNamespaceName,
 } from '../labels.ts';
-import { tenantOwning } from '../tenants.ts';
+import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
 import { repositoryPathOf } from '../endpoint/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
@@ -73,6 +73,7 @@ export interface SpaceControllerOptions extends SpaceSettings {
 interface SpaceCaches {
   spaces: Informer<BackupSpace>;
   tenants: Informer<Tenant>;
+  namespaces: Informer<TenantNamespace>;
   datacenters: Informer<Datacenter>;
   endpoints: Informer<Endpoint>;
   secrets: Informer<Secret>;
@@ -96,6 +97,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   const caches: SpaceCaches = {
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
     tenants: ctx.informers.for<Tenant>(API.Tenant),
+    namespaces: tenantNamespaces(ctx.informers),
     datacenters: ctx.informers.for<Datacenter>(API.Datacenter),
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: managed }),
@@ -115,6 +117,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   controller.watch(caches.secrets, (event) => event.object.metadata.labels?.[SPACE_LABEL] ? bySpaceLabel(event.object) : spacesOfNamespace(event.object.metadata.namespace));
   controller.watch(caches.endpoints, (event) => [`${event.object.metadata.namespace}/${event.object.spec.spaceRef.name}`]);
   controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
+  controller.watch(caches.namespaces, (event) => spacesOfNamespace(event.object.metadata.name));
   controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
   return controller;
 }
@@ -146,7 +149,7 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
 
   const namespace = space.metadata.namespace ?? '';
   const names = spaceObjectNames(space.metadata.name ?? '');
-  const tenant = tenantOwning(caches.tenants, namespace);
+  const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace);
   const datacenter = caches.datacenters.get(space.spec.datacenter);
   const endpoints = caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace);
   const base: SpaceObservation = { datacenter, pods: [], endpoints: endpoints.length };
@@ -308,7 +311,7 @@ async function cryptoShred(ctx: ControllerContext, caches: SpaceCaches, options:
   if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
   const namespace = space.metadata.namespace ?? '';
   // The webhook's rule, again: admission may have been bypassed, and a shredded key cannot come back.
-  const verdict = checkSpaceDeletion(space, tenantOwning(caches.tenants, namespace));
+  const verdict = checkSpaceDeletion(space, tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace));
   if (!verdict.allowed) {
     await report(ctx, space, { datacenter: caches.datacenters.get(space.spec.datacenter), pods: [], endpoints: space.status?.endpoints ?? 0, blocked: { state: 'stalled', reason: 'DeletionRefused', message: verdict.message } });
     await ctx.recorder.warning(space, 'DeletionRefused', verdict.message);

@@ -18,7 +18,7 @@ import { K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, tenantNamespaceName } from '../labels.ts';
-import { tenantOwning } from '../tenants.ts';
+import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { credentialsSecret, issueCredentials, repositoryPathOf, repositoryUrl } from './desired.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
@@ -30,6 +30,7 @@ interface EndpointCaches {
   endpoints: Informer<Endpoint>;
   spaces: Informer<BackupSpace>;
   tenants: Informer<Tenant>;
+  namespaces: Informer<TenantNamespace>;
   secrets: Informer<Secret>;
 }
 
@@ -38,6 +39,7 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
     tenants: ctx.informers.for<Tenant>(API.Tenant),
+    namespaces: tenantNamespaces(ctx.informers),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
   };
   const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, reports, key) });
@@ -54,6 +56,7 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
     const namespace = tenantNamespaceName(event.object);
     return caches.endpoints.list((e) => e.metadata.namespace === namespace).map((e) => objectKey(e));
   });
+  controller.watch(caches.namespaces, (event) => caches.endpoints.list((e) => e.metadata.namespace === event.object.metadata.name).map((e) => objectKey(e)));
   return controller;
 }
 
@@ -107,7 +110,7 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   const endpoint = caches.endpoints.get(key);
   if (!endpoint || endpoint.metadata.deletionTimestamp) return undefined;
   const namespace = endpoint.metadata.namespace ?? '';
-  const tenant = tenantOwning(caches.tenants, namespace);
+  const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace);
   const refOk = checkEndpointSpaceRef(endpoint).allowed;
   const space = refOk ? caches.spaces.get(`${namespace}/${endpoint.spec.spaceRef.name}`) : undefined;
   const secretName = endpointCredentialsSecretName(endpoint.metadata.name ?? '');

@@ -14,8 +14,8 @@ import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, TENANT_NAMESPACE_SELECTOR, tenantNamespaceName } from '../labels.ts';
-import { tenantOwning } from '../tenants.ts';
+import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { tenantNamespaces, tenantOfOwnNamespace } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
 import { terminationDue } from './termination.ts';
@@ -48,7 +48,7 @@ function tenantOf(object: KubeObject): string[] {
 export function createTenantController(ctx: ControllerContext, termination: TerminationOptions, concurrency = 2): Controller {
   const caches: TenantCaches = {
     tenants: ctx.informers.for<Tenant>(API.Tenant),
-    namespaces: ctx.informers.for<V1Namespace & KubeObject>(K8S.Namespace, { labelSelector: TENANT_NAMESPACE_SELECTOR }),
+    namespaces: tenantNamespaces(ctx.informers),
     children: new Map(CHILD_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: OWNED_SELECTOR })])),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
@@ -65,7 +65,7 @@ export function createTenantController(ctx: ControllerContext, termination: Term
   for (const informer of caches.children.values()) controller.watch(informer, (event) => tenantOf(event.object));
   // A terminating tenant waits for its spaces; each space change re-checks it.
   controller.watch(caches.spaces, (event) => {
-    const tenant = tenantOwning(caches.tenants, event.object.metadata.namespace);
+    const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, event.object.metadata.namespace);
     return tenant ? [objectKey(tenant)] : [];
   });
   return controller;

@@ -1,8 +1,44 @@
+import { BlockList, isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { matchesSelector, type LabelSelector } from '../../runtime/selector.ts';
+import { COMPONENT_LABEL, GATEWAY_COMPONENT, NAME_LABEL, OPERATOR_NAME, TENANT_LABEL } from '../labels.ts';
 import { tenant } from '../../../test/support/objects.ts';
 import { containsDesired } from '../context.ts';
 import { desiredNamespace, desiredNamespacedObjects, desiredNetworkPolicies, desiredQuota, desiredRbac, type TenantSettings } from './desired.ts';
 import { tenantStatus } from './status.ts';
+
+interface Peer {
+  ipBlock?: { cidr: string; except?: string[] };
+  namespaceSelector?: LabelSelector;
+  podSelector?: LabelSelector;
+}
+
+/** Who is connecting: an address, and for a pod of the cluster its namespace's and its own labels. */
+interface Source {
+  ip: string;
+  namespace?: Record<string, string>;
+  pod?: Record<string, string>;
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const [network = '', prefix = ''] = cidr.split('/');
+  const family = isIP(network) === 6 ? 'ipv6' : 'ipv4';
+  if ((isIP(ip) === 6 ? 'ipv6' : 'ipv4') !== family) return false;
+  const list = new BlockList();
+  list.addSubnet(network, Number(prefix), family);
+  return list.check(ip, family);
+}
+
+/**
+ * One `from` peer of a policy in `policyNamespace`, as the NetworkPolicy API defines it: an ipBlock,
+ * or a namespace selector and/or a pod selector (a pod selector alone means the policy's namespace).
+ */
+function peerAdmits(peer: Peer, source: Source, policyNamespace: string): boolean {
+  if (peer.ipBlock) return inCidr(source.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((cidr) => inCidr(source.ip, cidr));
+  if (!source.namespace || !source.pod || (!peer.namespaceSelector && !peer.podSelector)) return false;
+  const namespaceOk = peer.namespaceSelector ? matchesSelector(source.namespace, peer.namespaceSelector) : source.namespace['kubernetes.io/metadata.name'] === policyNamespace;
+  return namespaceOk && (!peer.podSelector || matchesSelector(source.pod, peer.podSelector));
+}
 
 const settings: TenantSettings = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system', 'monitoring'], clusterCidrs: ['10.244.0.0/16', '10.96.0.0/12', 'fd00::/48'], userPrefix: 'oidc:' };
 
@@ -25,7 +61,7 @@ describe('tenant desired state', () => {
     });
   });
 
-  it('denies all traffic and opens only the gateway port to external clients, never to other tenants or admin namespaces', () => {
+  it('denies all traffic and writes the gateway\'s ingress policy: the gateway port, outside ranges, non-tenant namespaces', () => {
     const [deny, allow] = desiredNetworkPolicies(tenant('acme'), settings);
     expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     const ingress = (allow?.spec as { ingress: { ports: unknown[]; from: Record<string, unknown>[] }[] }).ingress[0]!;
@@ -39,6 +75,32 @@ describe('tenant desired state', () => {
           { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'monitoring', 'tenant-backup-system'] },
         ],
       },
+    });
+  });
+
+  it('admits, by NetworkPolicy semantics, outside clients, the provider\'s ingress and the operator — and no pod of another tenant or admin namespace', () => {
+    const [deny, allow] = desiredNetworkPolicies(tenant('acme'), settings);
+    expect(deny?.spec).toMatchObject({ podSelector: {} });
+    const ingress = (allow?.spec as { ingress: { from: Peer[] }[] }).ingress;
+    const gateway = { [COMPONENT_LABEL]: GATEWAY_COMPONENT };
+    expect(matchesSelector(gateway, (allow?.spec as { podSelector: LabelSelector }).podSelector)).toBe(true);
+    const admitted = (source: Source) => ingress.some((rule) => rule.from.some((peer) => peerAdmits(peer, source, 'tenant-acme')));
+    const tenantPod = (name: string, ip: string): Source => ({ ip, namespace: { 'kubernetes.io/metadata.name': `tenant-${name}`, [TENANT_LABEL]: name }, pod: gateway });
+    const verdicts = {
+      otherTenantGateway: admitted(tenantPod('other', '10.244.1.5')),
+      otherTenantOverIpv6: admitted(tenantPod('other', 'fd00::12')),
+      otherTenantThroughServiceIp: admitted({ ip: '10.96.4.4' }),
+      kubeSystemPod: admitted({ ip: '10.244.2.2', namespace: { 'kubernetes.io/metadata.name': 'kube-system' }, pod: {} }),
+      monitoringPod: admitted({ ip: '10.244.2.3', namespace: { 'kubernetes.io/metadata.name': 'monitoring' }, pod: {} }),
+      operatorNamespaceOtherPod: admitted({ ip: '10.244.2.4', namespace: { 'kubernetes.io/metadata.name': 'tenant-backup-system' }, pod: { app: 'other' } }),
+      operator: admitted({ ip: '10.244.2.5', namespace: { 'kubernetes.io/metadata.name': 'tenant-backup-system' }, pod: { [NAME_LABEL]: OPERATOR_NAME } }),
+      ingressController: admitted({ ip: '10.244.3.9', namespace: { 'kubernetes.io/metadata.name': 'ingress-nginx' }, pod: { app: 'ingress' } }),
+      internetClient: admitted({ ip: '203.0.113.9' }),
+      internetClientIpv6: admitted({ ip: '2001:db8::1' }),
+    };
+    expect(verdicts).toEqual({
+      otherTenantGateway: false, otherTenantOverIpv6: false, otherTenantThroughServiceIp: false, kubeSystemPod: false, monitoringPod: false, operatorNamespaceOtherPod: false,
+      operator: true, ingressController: true, internetClient: true, internetClientIpv6: true,
     });
   });
 

@@ -9,6 +9,9 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, type KubeStatus } from './errors.ts';
+import { jsonLines } from './json-lines.ts';
+import { DEFAULT_RATE_LIMIT, MAX_THROTTLE_RETRIES, throttleDelayMs, TokenBucket, type RateLimit } from './rate-limit.ts';
+import { sleep } from '../sleep.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -38,39 +41,70 @@ function queryString(query: Query | undefined): string {
   return text ? `?${text}` : '';
 }
 
+export interface KubeClientOptions {
+  /** Client-side request rate (default DEFAULT_RATE_LIMIT: 200 QPS, burst 400). */
+  rateLimit?: RateLimit;
+  /** How many times a throttled request (429, or 5xx with Retry-After) is retried (default 10). */
+  maxThrottleRetries?: number;
+}
+
 export class KubeClient {
   readonly config: KubeConfig;
   private readonly server: URL;
   private readonly httpsAgent = new Agent({ keepAlive: true, maxSockets: 64 });
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  private readonly bucket: TokenBucket;
+  private readonly maxThrottleRetries: number;
+  /** Requests the server throttled and we retried after its Retry-After (for metrics and tests). */
+  throttledRetries = 0;
 
-  constructor(config: KubeConfig) {
+  constructor(config: KubeConfig, options: KubeClientOptions = {}) {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.config = config;
     this.server = new URL(cluster.server);
+    this.bucket = new TokenBucket(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.maxThrottleRetries = options.maxThrottleRetries ?? MAX_THROTTLE_RETRIES;
   }
 
   /** From a kubeconfig file, or the in-cluster service account when no path is given and one is mounted. */
-  static load(kubeconfigPath?: string): KubeClient {
+  static load(kubeconfigPath?: string, options: KubeClientOptions = {}): KubeClient {
     const config = new KubeConfig();
     if (kubeconfigPath) config.loadFromFile(kubeconfigPath);
     else config.loadFromDefault();
-    return new KubeClient(config);
+    return new KubeClient(config, options);
   }
 
   get serverUrl(): string {
     return this.server.toString();
   }
 
-  private async open(params: RequestParams, extraHeaders: Record<string, string> = {}): Promise<IncomingMessage> {
+  /**
+   * Sends the request when the client's rate limit allows, and again after the server's Retry-After
+   * while it throttles us; the answer returned is the first that is not a throttle (or the last).
+   */
+  private async open(params: RequestParams): Promise<IncomingMessage> {
+    for (let attempt = 0; ; attempt++) {
+      const wait = this.bucket.reserve();
+      if (wait > 0) await sleep(wait, params.signal);
+      params.signal?.throwIfAborted();
+      const response = await this.openOnce(params);
+      const delay = throttleDelayMs(response.statusCode ?? 0, response.headers['retry-after']);
+      if (delay === undefined || attempt >= this.maxThrottleRetries) return response;
+      response.resume();
+      this.throttledRetries++;
+      await sleep(delay, params.signal);
+    }
+  }
+
+  private async openOnce(params: RequestParams): Promise<IncomingMessage> {
     const isHttps = this.server.protocol === 'https:';
     const options: RequestOptions = {
       method: params.method,
       hostname: this.server.hostname,
       port: this.server.port || (isHttps ? 443 : 80),
       path: `${this.server.pathname.replace(/\/$/, '')}${params.path}${queryString(params.query)}`,
-      headers: { Accept: 'application/json', ...extraHeaders },
+      headers: { Accept: 'application/json' },
       agent: isHttps ? this.httpsAgent : this.httpAgent,
       signal: params.signal,
     };
@@ -129,16 +163,7 @@ export class KubeClient {
       }
       throw new KubeApiError('WATCH', path, status, body, text);
     }
-    let buffered = '';
-    for await (const chunk of response) {
-      buffered += (chunk as Buffer).toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        if (line) yield JSON.parse(line) as WatchEvent<T>;
-      }
-    }
+    yield* jsonLines<WatchEvent<T>>(response);
   }
 
   close(): void {
