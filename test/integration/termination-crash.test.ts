@@ -137,7 +137,8 @@ describe('termination under SIGKILL', () => {
     await eventually('every trial to be Done', async () => {
       const all = await records();
       return all.size === TRIALS && [...all.values()].every((r) => r.phase === 'Done') ? true : undefined;
-    }, { timeoutMs: 300_000 });
+      // A bound, not a speed goal: 30 tenants' exports on 2 shared cores took 255-390 s.
+    }, { timeoutMs: 600_000 });
     await eventually('every deleted tenant to be released', async () => {
       for (const trial of trials.filter((t) => t.deleted)) if (await readObject(client, API.Tenant, trial.name)) return undefined;
       return true;
@@ -165,5 +166,5 @@ describe('termination under SIGKILL', () => {
       expect(await readObject(client, API.Tenant, trial.name).then((t) => Boolean(t))).toBe(!trial.deleted);
     }
     for (const trial of trials.filter((t) => !t.deleted)) await removeTenant(client, trial.name);
-  }, 900_000);
+  }, 1_200_000);
 });
