@@ -2,6 +2,8 @@
 # client-image.sh <node24 base image>: the image the kind suite's client pods run — the Node 24 base with
 # this machine's restic (the real backup client, Debian's build) — tagged by a hash of both; printed.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 base=${1:?usage: client-image.sh <node24 base image>}
 restic=$(command -v restic) || { echo "error: restic is required: apt-get install restic" >&2; exit 1; }
 key=$( { echo "$base"; sha256sum <"$restic"; } | sha256sum | cut -c1-12)
@@ -11,6 +13,6 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
   trap 'rm -rf "$ctx"' EXIT
   cp -L "$restic" "$ctx/restic"
   printf 'FROM %s\nCOPY restic /usr/local/bin/restic\n' "$base" >"$ctx/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null
+  kind_docker_build "$image" "$ctx"
 fi
 echo "$image"

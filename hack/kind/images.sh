@@ -71,11 +71,6 @@ wait "$rootfs_tools_pid"
 wait "$rootfs_runtime_pid"
 export PATH="$kind_bin:$PATH"
 
-# docker build with the legacy builder: this Docker has no buildx, and BuildKit would try to pull its frontend.
-build_image() { # <tag> <context dir>; the Dockerfile is <context>/Dockerfile
-  DOCKER_BUILDKIT=0 docker build -q -t "$1" "$2" >/dev/null
-}
-
 # --- kind's base image ---------------------------------------------------------------------------
 kind_module_dir=$(cd "$kind_modules/kind" && go mod download -json sigs.k8s.io/kind | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
 base_ctx="$work/base"
@@ -115,7 +110,7 @@ ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]
 DOCKERFILE
 base_image="tbo-kind/base:$key"
 kind_log "building kind's base image $base_image"
-build_image "$base_image" "$base_ctx"
+kind_docker_build "$base_image" "$base_ctx"
 
 # --- component images ----------------------------------------------------------------------------
 component() { # <tag> <FROM> <binary> <path in image> [entrypoint json]
@@ -129,7 +124,7 @@ component() { # <tag> <FROM> <binary> <path in image> [entrypoint json]
     echo "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
     [ -n "$entrypoint" ] && echo "ENTRYPOINT $entrypoint"
   } >"$ctx/Dockerfile"
-  build_image "$tag" "$ctx"
+  kind_docker_build "$tag" "$ctx"
 }
 etcd_version=$(go_required_version "$kind_modules/etcd/go.mod" go.etcd.io/etcd/server/v3)
 coredns_version=$(go_required_version "$kind_modules/coredns/go.mod" github.com/coredns/coredns)
@@ -155,7 +150,7 @@ component "$coredns_tag" scratch "$kind_bin/coredns" /coredns '["/coredns"]'
 component "$pause_tag" scratch "$kind_bin/pause" /pause '["/pause"]'
 component "$provisioner_tag" scratch "$kind_bin/local-path-provisioner" /usr/local/bin/local-path-provisioner
 # The helper runs the provisioner's setup/teardown shell scripts: a shell is all it needs.
-mkdir -p "$work/helper" && echo "FROM $rootfs_tools" >"$work/helper/Dockerfile" && build_image "$helper_tag" "$work/helper"
+mkdir -p "$work/helper" && echo "FROM $rootfs_tools" >"$work/helper/Dockerfile" && kind_docker_build "$helper_tag" "$work/helper"
 # Placeholder under kindnetd's tag, only so that `kind build node-image` finds every image it lists; our
 # cluster config disables kind's default CNI, so it never runs (it would only pause).
 component "$kindnetd_tag" scratch "$kind_bin/pause" /bin/kindnetd '["/bin/kindnetd"]'
@@ -213,7 +208,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' > /usr/local/etc/npmrc \\
  && node --version && npm --version
 DOCKERFILE
-build_image "$node24_image" "$node24_ctx"
+kind_docker_build "$node24_image" "$node24_ctx"
 
 rm -rf "$work"
 kind_log "images built in $((SECONDS - started))s"

@@ -40,3 +40,10 @@ kind_inputs_key() {
 }
 
 kind_log() { echo "kind: $*" >&2; }
+
+# docker build with the legacy builder: this Docker has no buildx, and BuildKit would try to pull its frontend.
+kind_docker_build() { # <tag> <context dir> [more docker build flags]; the Dockerfile is <context>/Dockerfile
+  local tag=$1 context=$2
+  shift 2
+  DOCKER_BUILDKIT=0 docker build -q "$@" -t "$tag" "$context" >/dev/null
+}

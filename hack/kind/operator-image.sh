@@ -2,6 +2,8 @@
 # operator-image.sh <node24 base image>: builds our image from the Dockerfile on that base and prints its
 # tag, tenant-backup-operator:kind-<hash of what goes into it>; skipped when the tag exists.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 base=${1:?usage: operator-image.sh <node24 base image>}
@@ -10,8 +12,6 @@ key=$( { echo "$base"; cd "$root" && git ls-files -z Dockerfile .dockerignore pa
 image="tenant-backup-operator:kind-$key"
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   echo "building $image from the Dockerfile on $base" >&2
-  # The legacy builder: no buildx here, and BuildKit would pull its Dockerfile frontend.
-  DOCKER_BUILDKIT=0 docker build -q --build-arg "NODE_IMAGE=$base" --build-arg "REVISION=$(git -C "$root" rev-parse --short HEAD)" \
-    -t "$image" "$root" >/dev/null
+  kind_docker_build "$image" "$root" --build-arg "NODE_IMAGE=$base" --build-arg "REVISION=$(git -C "$root" rev-parse --short HEAD)"
 fi
 echo "$image"

@@ -60,6 +60,8 @@ function deployment(image: string): unknown {
             args: ['server', '-dir=/data', '-ip=127.0.0.1', '-ip.bind=0.0.0.0', '-master.volumeSizeLimitMB=64', '-volume.max=8',
               '-s3', `-s3.port=${S3_PORT}`, '-s3.config=/config/s3.json', '-s3.cert.file=/config/tls.crt', '-s3.key.file=/config/tls.key'],
             ports: [{ name: 's3', containerPort: S3_PORT }],
+            // kubectl port-forward gives up at the first refused connection: the pod is Ready only once S3 listens.
+            readinessProbe: { tcpSocket: { port: S3_PORT }, periodSeconds: 2 },
             securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
             volumeMounts: [{ name: 'config', mountPath: '/config', readOnly: true }, { name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }],
           }],
