@@ -1,5 +1,5 @@
 import type { V1Namespace } from '@kubernetes/client-node';
-import { tenantOfNamespace } from '../admission/rules.ts';
+import { tenantNameFromNamespace, tenantOfNamespace } from '../admission/rules.ts';
 import type { Tenant } from '../api/types.ts';
 import type { InformerFactory } from '../runtime/informer-factory.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -8,6 +8,16 @@ import type { KubeObject } from '../runtime/object.ts';
 import { TENANT_NAMESPACE_SELECTOR } from './labels.ts';
 
 export type TenantNamespace = V1Namespace & KubeObject;
+
+/**
+ * The Tenant a namespace is named for (tenant-<tenant name>), from the cache, whether or not the
+ * namespace is still cached. For mapping events to a tenant to re-check and for the deletion guard,
+ * which must still answer while a terminating tenant's namespace goes; never for deciding where to build.
+ */
+export function tenantNamedFor(tenants: Informer<Tenant>, namespace: string | undefined): Tenant | undefined {
+  const name = namespace ? tenantNameFromNamespace(namespace) : undefined;
+  return name ? tenants.get(name) : undefined;
+}
 
 /** The shared cache of the namespaces the tenant controller made (one watch for every controller). */
 export function tenantNamespaces(informers: InformerFactory): Informer<TenantNamespace> {

@@ -30,7 +30,7 @@ import {
   endpointCredentialsSecretName,
   tenantNamespaceName,
 } from '../labels.ts';
-import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
+import { tenantNamedFor, tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { enrolledUsers } from '../access/desired.ts';
 import { repositoryPathOf } from '../endpoint/desired.ts';
 import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
@@ -311,7 +311,7 @@ async function cryptoShred(ctx: ControllerContext, caches: SpaceCaches, options:
   if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
   const namespace = space.metadata.namespace ?? '';
   // The webhook's rule, again: admission may have been bypassed, and a shredded key cannot come back.
-  const verdict = checkSpaceDeletion(space, tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace));
+  const verdict = checkSpaceDeletion(space, tenantNamedFor(caches.tenants, namespace));
   if (!verdict.allowed) {
     await report(ctx, space, { datacenter: caches.datacenters.get(space.spec.datacenter), pods: [], endpoints: space.status?.endpoints ?? 0, blocked: { state: 'stalled', reason: 'DeletionRefused', message: verdict.message } });
     await ctx.recorder.warning(space, 'DeletionRefused', verdict.message);

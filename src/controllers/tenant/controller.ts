@@ -14,8 +14,8 @@ import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
-import { tenantNamespaces, tenantOfOwnNamespace } from '../tenants.ts';
+import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
+import { tenantNamedFor, tenantNamespaces } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
 import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
 import { terminationDue } from './termination.ts';
@@ -29,8 +29,11 @@ const MAX_SCHEDULE_WAIT_MS = 3_600_000;
 /** Kinds the controller creates in a tenant namespace; a stale one (a removed user's binding) is pruned. */
 const CHILD_KINDS: readonly ResourceRef[] = [K8S.ResourceQuota, K8S.LimitRange, K8S.NetworkPolicy, K8S.Role, K8S.RoleBinding];
 
-/** What this controller made: ours, a tenant's, and not one of the access controller's RBAC objects. */
-const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL},!${ACCESS_LABEL}`;
+/**
+ * What this controller made: ours, a tenant's, not one of the access controller's RBAC objects and not
+ * a space's (its peers NetworkPolicy is the BackupSpace controller's: pruning it here made the two fight).
+ */
+const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL},!${ACCESS_LABEL},!${SPACE_LABEL}`;
 
 interface TenantCaches {
   tenants: Informer<Tenant>;
@@ -65,7 +68,7 @@ export function createTenantController(ctx: ControllerContext, termination: Term
   for (const informer of caches.children.values()) controller.watch(informer, (event) => tenantOf(event.object));
   // A terminating tenant waits for its spaces; each space change re-checks it.
   controller.watch(caches.spaces, (event) => {
-    const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, event.object.metadata.namespace);
+    const tenant = tenantNamedFor(caches.tenants, event.object.metadata.namespace);
     return tenant ? [objectKey(tenant)] : [];
   });
   return controller;
