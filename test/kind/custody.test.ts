@@ -1,0 +1,106 @@
+/**
+ * A customer-custody space on real pods (S6): its two gateway replicas start sealed; a tenant admin
+ * signs in with password and TOTP and unseals it through the space's Service, whichever replica answers;
+ * then every replica serves, and the real restic client backs up through the Service.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { TOTP } from 'otpauth';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API } from '../../src/api/refs.ts';
+import type { BackupSpace } from '../../src/api/types.ts';
+import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
+import { createEndpoint, createReadyTenant, createSpace, readObject, waitForCondition } from '../support/cluster-objects.ts';
+import { eventually, uniqueName } from '../support/kube.ts';
+import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createNamespace, kubectlOk, readyGatewayPods, runScript, secretValue } from './support.ts';
+
+const tenant = uniqueName('kind-vault');
+const PASSWORD = 'customer-only-password-kind';
+let namespace: string;
+let clients: string;
+let deviceSecret: string;
+
+/** In a client pod: the HTTP status each gateway replica answers a device's HEAD of its repository config. */
+async function replicaStatuses(pods: V1Pod[]): Promise<string> {
+  const host = `vault-gateway.${namespace}.svc`;
+  const run = await runScript(clients, `${AWAIT_GATEWAY}
+node -e '
+const https = require("https"), fs = require("fs");
+const auth = Buffer.from(process.env.RESTIC_USER + ":" + process.env.RESTIC_SECRET).toString("base64");
+for (const ip of "${pods.map((pod) => pod.status?.podIP).join(' ')}".split(" ")) {
+  https.request({ host: ip, port: 8443, method: "HEAD", path: "/" + process.env.RESTIC_USER + "/config", servername: "${host}", ca: fs.readFileSync("/creds/ca.crt"), headers: { authorization: "Basic " + auth } },
+    (res) => console.log("replica " + ip + " " + res.statusCode)).on("error", (e) => console.log("replica " + ip + " error " + e.message)).end();
+}'`, { secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' } });
+  return run.logs;
+}
+
+beforeAll(async () => {
+  await kubectlOk(['apply', '-f', `${import.meta.dirname}/../../examples/01-datacenters.yaml`]);
+  ({ namespace } = await createReadyTenant(client, tenant, {
+    residency: { countries: ['DE'] },
+    quotas: { storage: '20Gi', spaces: 1, endpoints: 2 },
+    security: { twoFactor: 'Required', keyCustody: 'customer' },
+    users: [{ name: 'anna', email: 'anna@example.com', role: 'admin' }],
+  }));
+  await client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: { metadata: { name: 'vault-password' }, stringData: { password: PASSWORD } } });
+  await createSpace(client, 'vault', namespace, { size: '1Gi', datacenter: 'de-fra1', replicas: 2, encryption: { customerPasswordSecretRef: { name: 'vault-password' }, atRest: true } });
+  await createEndpoint(client, 'ws', namespace, 'vault', { kind: 'Desktop', os: 'Linux' });
+  await waitForCondition(client, API.Endpoint, 'ws', namespace, 'Ready', 'True', undefined, 240_000);
+  await eventually('two running gateway replicas', async () => ((await readyGatewayPods(namespace, 'vault')).length === 2 ? true : undefined), { timeoutMs: 240_000 });
+  clients = await createNamespace('vault-clients');
+  deviceSecret = uniqueName('device-ws');
+  await client.request({
+    method: 'POST', path: collectionPath(K8S.Secret, clients), body: {
+      metadata: { name: deviceSecret },
+      stringData: {
+        RESTIC_USER: await secretValue(namespace, 'endpoint-ws-credentials', 'username'),
+        RESTIC_SECRET: await secretValue(namespace, 'endpoint-ws-credentials', 'password'),
+        RESTIC_URL: await secretValue(namespace, 'endpoint-ws-credentials', 'repository'),
+        'ca.crt': await secretValue(namespace, 'vault-gateway-tls', 'ca.crt'),
+      },
+    },
+  });
+}, 600_000);
+
+describe('a customer-custody space on real pods', () => {
+  it('is sealed on every replica until unsealed', async () => {
+    const space = await eventually('the space to be reported sealed', async () => {
+      const s = await readObject<BackupSpace>(client, API.BackupSpace, 'vault', namespace);
+      return s?.status?.phase === 'Sealed' ? s : undefined;
+    }, { timeoutMs: 120_000 });
+    expect(space.status?.phase).toBe('Sealed');
+    const statuses = await replicaStatuses(await readyGatewayPods(namespace, 'vault'));
+    expect(statuses.match(/ 503/g)).toHaveLength(2);
+  });
+
+  it('unsealed once through its Service by a tenant admin with password and TOTP, serves on both replicas', async () => {
+    const totp = new TOTP({ secret: await secretValue(namespace, 'user-anna-2fa', 'totpSecret') });
+    const unseal = await runScript(clients, `${AWAIT_GATEWAY}
+node -e '
+const https = require("https"), fs = require("fs");
+const post = (path, body, token) => new Promise((resolve, reject) => {
+  const data = JSON.stringify(body);
+  const req = https.request({ host: process.env.WAIT_HOST, port: 8443, method: "POST", path, ca: fs.readFileSync("/creds/ca.crt"),
+    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(token ? { authorization: "Bearer " + token } : {}) } },
+    (res) => { let text = ""; res.on("data", (c) => text += c); res.on("end", () => resolve({ status: res.statusCode, text })); });
+  req.on("error", reject); req.end(data);
+});
+(async () => {
+  const session = await post("/v1/session", { user: "anna", password: process.env.USER_PASSWORD, code: process.env.TOTP_CODE });
+  console.log("session " + session.status);
+  const unseal = await post("/v1/unseal", { password: process.env.SPACE_PASSWORD }, JSON.parse(session.text).token);
+  console.log("unseal " + unseal.status);
+})();'`, {
+      env: { USER_PASSWORD: await secretValue(namespace, 'user-anna-2fa', 'password'), TOTP_CODE: totp.generate(), SPACE_PASSWORD: PASSWORD },
+      secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' },
+    });
+    expect(unseal.logs).toContain('session 200');
+    expect(unseal.logs).toContain('unseal 200');
+
+    const backup = await runScript(clients, BACKUP_AND_RESTORE, { secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' }, timeoutMs: 300_000 });
+    expect(backup.logs).toContain('RESTORE-IDENTICAL');
+    // Every replica now serves the repository the backup made (200), none is sealed (503).
+    const statuses = await replicaStatuses(await readyGatewayPods(namespace, 'vault'));
+    expect(statuses.match(/ 200/g), statuses).toHaveLength(2);
+    await eventually('the space to be reported Ready', async () => ((await readObject<BackupSpace>(client, API.BackupSpace, 'vault', namespace))?.status?.phase === 'Ready' ? true : undefined), { timeoutMs: 120_000 });
+  });
+});
