@@ -6,30 +6,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { Endpoint } from '../../src/api/types.ts';
-import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
+import { K8S } from '../../src/runtime/kube/resource-ref.ts';
 import { createEndpoint, createReadyTenant, createSpace, readObject } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createNamespace, kubectlOk, readyGatewayPods, readySpaceAndEndpoint, runScript, secretValue } from './support.ts';
+import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createDeviceSecret, createNamespace, kubectlOk, readyGatewayPods, readySpaceAndEndpoint, runScript, secretValue } from './support.ts';
 
 const tenant = uniqueName('kind-files');
 let namespace: string;
 let clients: string;
 
-/** A Secret in the clients' namespace with what a device is handed: its credentials and the gateway's CA. */
-async function deviceSecret(endpoint: string, password?: string): Promise<string> {
-  const name = uniqueName(`device-${endpoint}`);
-  await client.request({
-    method: 'POST', path: collectionPath(K8S.Secret, clients), body: {
-      metadata: { name },
-      stringData: {
-        RESTIC_USER: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'username'),
-        RESTIC_SECRET: password ?? await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'password'),
-        RESTIC_URL: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'repository'),
-        'ca.crt': await secretValue(namespace, 'files-gateway-tls', 'ca.crt'),
-      },
-    },
-  });
-  return name;
+function deviceSecret(endpoint: string, password?: string): Promise<string> {
+  return createDeviceSecret(clients, namespace, 'files', endpoint, password);
 }
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import type { BackupSpace } from '../../src/api/types.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
 import { createEndpoint, createReadyTenant, createSpace, readObject, waitForCondition } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createNamespace, kubectlOk, readyGatewayPods, runScript, secretValue } from './support.ts';
+import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createDeviceSecret, createNamespace, kubectlOk, readyGatewayPods, runScript, secretValue } from './support.ts';
 
 const tenant = uniqueName('kind-vault');
 const PASSWORD = 'customer-only-password-kind';
@@ -47,18 +47,7 @@ beforeAll(async () => {
   await waitForCondition(client, API.Endpoint, 'ws', namespace, 'Ready', 'True', undefined, 240_000);
   await eventually('two running gateway replicas', async () => ((await readyGatewayPods(namespace, 'vault')).length === 2 ? true : undefined), { timeoutMs: 240_000 });
   clients = await createNamespace('vault-clients');
-  deviceSecret = uniqueName('device-ws');
-  await client.request({
-    method: 'POST', path: collectionPath(K8S.Secret, clients), body: {
-      metadata: { name: deviceSecret },
-      stringData: {
-        RESTIC_USER: await secretValue(namespace, 'endpoint-ws-credentials', 'username'),
-        RESTIC_SECRET: await secretValue(namespace, 'endpoint-ws-credentials', 'password'),
-        RESTIC_URL: await secretValue(namespace, 'endpoint-ws-credentials', 'repository'),
-        'ca.crt': await secretValue(namespace, 'vault-gateway-tls', 'ca.crt'),
-      },
-    },
-  });
+  deviceSecret = await createDeviceSecret(clients, namespace, 'vault', 'ws');
 }, 600_000);
 
 describe('a customer-custody space on real pods', () => {

@@ -29,6 +29,26 @@ export async function createNamespace(prefix: string, labels: Record<string, str
   return name;
 }
 
+/**
+ * A Secret in a clients' namespace with what a device is handed: its endpoint's credentials and the
+ * space gateway's CA (`password` replaces the endpoint's own, to try someone else's). Returns its name.
+ */
+export async function createDeviceSecret(clients: string, namespace: string, space: string, endpoint: string, password?: string): Promise<string> {
+  const name = uniqueName(`device-${endpoint}`);
+  await client.request({
+    method: 'POST', path: collectionPath(K8S.Secret, clients), body: {
+      metadata: { name },
+      stringData: {
+        RESTIC_USER: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'username'),
+        RESTIC_SECRET: password ?? await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'password'),
+        RESTIC_URL: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'repository'),
+        'ca.crt': await secretValue(namespace, `${space}-gateway-tls`, 'ca.crt'),
+      },
+    },
+  });
+  return name;
+}
+
 /** A Secret's field that must be there. */
 export async function secretValue(namespace: string, name: string, key: string): Promise<string> {
   const secret = await eventually(`Secret ${namespace}/${name}`, () => readObject<V1Secret>(client, K8S.Secret, name, namespace));

@@ -21,7 +21,7 @@ import { run } from '../support/run.ts';
 import { terminationRecord, waitForTerminationPhase } from '../integration/termination-fixture.ts';
 import { deployClusterS3, S3PortForward, type ClusterS3 } from './object-storage.ts';
 import { OPERATOR_NAMESPACE } from './release.ts';
-import { AWAIT_GATEWAY, client, createNamespace, kubectlOk, readySpaceAndEndpoint, runScript, secretValue } from './support.ts';
+import { AWAIT_GATEWAY, client, createDeviceSecret, createNamespace, kubectlOk, readySpaceAndEndpoint, runScript } from './support.ts';
 
 const tenant = uniqueName('kind-ended');
 const ENDPOINTS = ['server1', 'laptop'];
@@ -84,18 +84,7 @@ beforeAll(async () => {
 
   const clients = await createNamespace('ending-clients');
   for (const endpoint of ENDPOINTS) {
-    const secret = uniqueName(`device-${endpoint}`);
-    await client.request({
-      method: 'POST', path: collectionPath(K8S.Secret, clients), body: {
-        metadata: { name: secret },
-        stringData: {
-          RESTIC_USER: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'username'),
-          RESTIC_SECRET: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'password'),
-          RESTIC_URL: await secretValue(namespace, `endpoint-${endpoint}-credentials`, 'repository'),
-          'ca.crt': await secretValue(namespace, 'files-gateway-tls', 'ca.crt'),
-        },
-      },
-    });
+    const secret = await createDeviceSecret(clients, namespace, 'files', endpoint);
     const backup = await runScript(clients, BACKUP, { secretEnv: { secret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret, mountPath: '/creds' }, timeoutMs: 300_000 });
     backedUp.set(endpoint, sumsOf(backup.logs));
   }
