@@ -15,7 +15,7 @@ test: deps
 
 ## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
 kind-test: deps
-	@echo "the kind suite (real pods) runs with: make kind-test"
+	vitest run --project kind
 
 ## kind-cluster / kind-cluster-stop: a kind cluster laid out as datacenters, without the operator (NAME=dev)
 kind-cluster: deps

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, type KubeStatus } from './errors.ts';
 import { jsonLines } from './json-lines.ts';
-import { DEFAULT_RATE_LIMIT, MAX_THROTTLE_RETRIES, throttleDelayMs, TokenBucket, type RateLimit } from './rate-limit.ts';
+import { DEFAULT_RATE_LIMIT, jitteredDelayMs, MAX_THROTTLE_RETRIES, throttleDelayMs, TokenBucket, type RateLimit } from './rate-limit.ts';
 import { sleep } from '../sleep.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -81,7 +81,7 @@ export class KubeClient {
 
   /**
    * Sends the request when the client's rate limit allows, and again after the server's Retry-After
-   * while it throttles us; the answer returned is the first that is not a throttle (or the last).
+   * (jittered) while it throttles us; the answer returned is the first that is not a throttle (or the last).
    */
   private async open(params: RequestParams): Promise<IncomingMessage> {
     for (let attempt = 0; ; attempt++) {
@@ -93,7 +93,7 @@ export class KubeClient {
       if (delay === undefined || attempt >= this.maxThrottleRetries) return response;
       response.resume();
       this.throttledRetries++;
-      await sleep(delay, params.signal);
+      await sleep(jitteredDelayMs(delay), params.signal);
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { throttleDelayMs, TokenBucket } from './rate-limit.ts';
+import { jitteredDelayMs, throttleDelayMs, TokenBucket } from './rate-limit.ts';
 
 describe('TokenBucket', () => {
   it('lets a burst through, then spaces requests at the QPS', () => {
@@ -41,5 +41,16 @@ describe('throttleDelayMs', () => {
     expect(throttleDelayMs(500, undefined)).toBeUndefined();
     expect(throttleDelayMs(409, '1')).toBeUndefined();
     expect(throttleDelayMs(200, '1')).toBeUndefined();
+  });
+});
+
+describe('jitteredDelayMs', () => {
+  it('waits the server\'s delay plus up to as much again, so a throttled burst comes back spread out', () => {
+    expect(jitteredDelayMs(1000, () => 0)).toBe(1000);
+    expect(jitteredDelayMs(1000, () => 0.5)).toBe(1500);
+    expect(jitteredDelayMs(1000, () => 0.999)).toBe(1999);
+    const waits = Array.from({ length: 30 }, () => jitteredDelayMs(1000));
+    expect(new Set(waits).size).toBeGreaterThan(10);
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1000);
   });
 });

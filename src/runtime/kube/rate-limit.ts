@@ -65,3 +65,12 @@ export function throttleDelayMs(status: number, retryAfter: string | string[] | 
   if (status >= 500 && status <= 599 && seconds !== undefined) return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
   return undefined;
 }
+
+/**
+ * The wait before a throttled request's retry: the server's delay plus up to as much again at
+ * random. Requests throttled together would otherwise all come back in the same instant after
+ * Retry-After and be throttled together again, round after round, until their retries run out.
+ */
+export function jitteredDelayMs(delay: number, random: () => number = Math.random): number {
+  return Math.round(delay * (1 + random()));
+}
