@@ -11,7 +11,7 @@ test: deps
 	npm run --silent lint
 	npm run --silent typecheck
 	vitest run --project unit --project integration
-	@echo "the kind suite (real pods) runs with: make kind-test"
+	vitest run --project kind
 
 ## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
 kind-test: deps
