@@ -38,7 +38,7 @@ describe('fleet metrics', () => {
     const count = (kind: string, state: string) => samples.find((s) => s.metric === 'tenantbackup_objects' && s.labels.kind === kind && s.labels.state === state)?.value;
     expect([count('BackupSpace', 'ready'), count('BackupSpace', 'stalled'), count('BackupSpace', 'progressing'), count('Tenant', 'unknown'), count('Datacenter', 'ready')]).toEqual([1, 1, 1, 1, 1]);
     expect(samples.filter((s) => s.metric === 'tenantbackup_object_stalled')).toEqual([
-      { metric: 'tenantbackup_object_stalled', labels: { kind: 'BackupSpace', namespace: 'tenant-acme', name: 'big', reason: 'QuotaExceeded' }, value: 1 },
+      { metric: 'tenantbackup_object_stalled', labels: { kind: 'BackupSpace', object_namespace: 'tenant-acme', name: 'big', reason: 'QuotaExceeded' }, value: 1 },
     ]);
   });
 
@@ -54,7 +54,7 @@ describe('fleet metrics', () => {
   it('give the last backup of endpoints that are not suspended', async () => {
     const samples = fleetSamples(await view());
     expect(samples.filter((s) => s.metric === 'tenantbackup_endpoint_last_backup_timestamp_seconds')).toEqual([
-      { metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: 'acme', namespace: 'tenant-acme', endpoint: 'laptop', space: 'vault' }, value: Date.parse('2026-11-20T02:00:00Z') / 1000 },
+      { metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: 'acme', endpoint: 'laptop', space: 'vault' }, value: Date.parse('2026-11-20T02:00:00Z') / 1000 },
     ]);
   });
 
@@ -63,7 +63,7 @@ describe('fleet metrics', () => {
     const samples = fleetSamples(v);
     const pem = Buffer.from(v.secrets()[0]!.data!['tls.crt']!, 'base64').toString('utf8');
     expect(samples.filter((s) => s.metric === 'tenantbackup_certificate_expiry_timestamp_seconds')).toEqual([
-      { metric: 'tenantbackup_certificate_expiry_timestamp_seconds', labels: { namespace: 'tenant-acme', secret: 'vault-gateway-tls' }, value: Date.parse(new X509Certificate(pem).validTo) / 1000 },
+      { metric: 'tenantbackup_certificate_expiry_timestamp_seconds', labels: { secret_namespace: 'tenant-acme', secret: 'vault-gateway-tls' }, value: Date.parse(new X509Certificate(pem).validTo) / 1000 },
     ]);
     expect(JSON.stringify(samples)).not.toContain('c2VjcmV0');
   });
@@ -75,7 +75,7 @@ describe('fleet metrics', () => {
     registerFleetMetrics(registry, { ...v, spaces: () => spaces });
     const text = await registry.metrics();
     for (const name of Object.keys(FLEET_METRICS)) expect(text).toContain(`# TYPE ${name} gauge`);
-    expect(text).toContain('tenantbackup_space_used_bytes{tenant="acme",namespace="tenant-acme",space="vault"} 1073741824');
+    expect(text).toContain('tenantbackup_space_used_bytes{tenant="acme",space="vault"} 1073741824');
     spaces = [];
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await registry.metrics()).not.toContain('tenantbackup_space_used_bytes{');

@@ -5,6 +5,9 @@
  * give a Prometheus: objects by kstatus state and the stalled ones by name, usage against quotas,
  * last backups, sealed and unready spaces, expiry of the certificates the operator issued.
  * Every replica keeps the caches, so a standby exports the same figures (rules take max()).
+ * No label is called namespace, job, pod or instance: Prometheus sets those on every scraped series
+ * and would rename ours to exported_*. A space or endpoint is named by its tenant (one namespace
+ * each) and its name.
  */
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -58,14 +61,14 @@ export interface FleetSample {
 /** Names, help and labels; exported so tests can tell what the operator registers. */
 export const FLEET_METRICS = {
   tenantbackup_objects: { help: 'tenantbackup.io objects by kind and kstatus state (ready, progressing, stalled, unknown: no Ready condition yet)', labels: ['kind', 'state'] },
-  tenantbackup_object_stalled: { help: '1 for each object whose Stalled condition is True, by kind, namespace, name and reason', labels: ['kind', 'namespace', 'name', 'reason'] },
+  tenantbackup_object_stalled: { help: '1 for each object whose Stalled condition is True, by kind, namespace (object_namespace, empty for cluster-scoped kinds), name and reason', labels: ['kind', 'object_namespace', 'name', 'reason'] },
   tenantbackup_tenant_storage_quota_bytes: { help: 'Storage quota of each tenant (spec.quotas.storage)', labels: ['tenant'] },
-  tenantbackup_space_size_bytes: { help: 'Size of each BackupSpace (spec.size), which counts against its tenant\'s storage quota', labels: ['tenant', 'namespace', 'space'] },
-  tenantbackup_space_used_bytes: { help: 'Bytes stored in each BackupSpace, as its gateway last reported (status.usedBytes)', labels: ['tenant', 'namespace', 'space'] },
-  tenantbackup_space_ready: { help: '1 when the BackupSpace is Ready (its gateways serve), else 0; reason from the Ready condition', labels: ['tenant', 'namespace', 'space', 'reason'] },
-  tenantbackup_space_sealed: { help: '1 when gateway replicas of the BackupSpace hold no data key (customer custody, waiting for the password)', labels: ['tenant', 'namespace', 'space'] },
-  tenantbackup_endpoint_last_backup_timestamp_seconds: { help: 'End of the last successful backup of each endpoint that is not suspended (status.lastBackupTime)', labels: ['tenant', 'namespace', 'endpoint', 'space'] },
-  tenantbackup_certificate_expiry_timestamp_seconds: { help: 'When the certificate in each kubernetes.io/tls Secret the operator issued expires', labels: ['namespace', 'secret'] },
+  tenantbackup_space_size_bytes: { help: 'Size of each BackupSpace (spec.size), which counts against its tenant\'s storage quota', labels: ['tenant', 'space'] },
+  tenantbackup_space_used_bytes: { help: 'Bytes stored in each BackupSpace, as its gateway last reported (status.usedBytes)', labels: ['tenant', 'space'] },
+  tenantbackup_space_ready: { help: '1 when the BackupSpace is Ready (its gateways serve), else 0; reason from the Ready condition', labels: ['tenant', 'space', 'reason'] },
+  tenantbackup_space_sealed: { help: '1 when gateway replicas of the BackupSpace hold no data key (customer custody, waiting for the password)', labels: ['tenant', 'space'] },
+  tenantbackup_endpoint_last_backup_timestamp_seconds: { help: 'End of the last successful backup of each endpoint that is not suspended (status.lastBackupTime)', labels: ['tenant', 'endpoint', 'space'] },
+  tenantbackup_certificate_expiry_timestamp_seconds: { help: 'When the certificate in each kubernetes.io/tls Secret the operator issued expires', labels: ['secret_namespace', 'secret'] },
 } as const;
 
 type Kinded = { kind: string; metadata: { name?: string; namespace?: string; generation?: number }; status?: { conditions?: Condition[] } };
@@ -114,7 +117,7 @@ export function fleetSamples(view: FleetView): FleetSample[] {
       counts[s] += 1;
       if (s === 'stalled') {
         const reason = findCondition(object.status?.conditions, 'Stalled')?.reason ?? '';
-        samples.push({ metric: 'tenantbackup_object_stalled', labels: { kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name ?? '', reason }, value: 1 });
+        samples.push({ metric: 'tenantbackup_object_stalled', labels: { kind, object_namespace: object.metadata.namespace ?? '', name: object.metadata.name ?? '', reason }, value: 1 });
       }
     }
     for (const [s, n] of Object.entries(counts)) samples.push({ metric: 'tenantbackup_objects', labels: { kind, state: s }, value: n });
@@ -125,7 +128,7 @@ export function fleetSamples(view: FleetView): FleetSample[] {
   }
   for (const space of view.spaces()) {
     const namespace = space.metadata.namespace ?? '';
-    const labels = { tenant: tenantOf.get(namespace) ?? '', namespace, space: space.metadata.name ?? '' };
+    const labels = { tenant: tenantOf.get(namespace) ?? '', space: space.metadata.name ?? '' };
     const size = bytes(space.spec.size);
     if (size !== undefined) samples.push({ metric: 'tenantbackup_space_size_bytes', labels, value: size });
     if (space.status?.usedBytes !== undefined) samples.push({ metric: 'tenantbackup_space_used_bytes', labels, value: space.status.usedBytes });
@@ -138,12 +141,12 @@ export function fleetSamples(view: FleetView): FleetSample[] {
     const last = endpoint.status?.lastBackupTime;
     if (!last || endpoint.status?.activation === 'Suspended') continue;
     const namespace = endpoint.metadata.namespace ?? '';
-    samples.push({ metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: tenantOf.get(namespace) ?? '', namespace, endpoint: endpoint.metadata.name ?? '', space: endpoint.spec.spaceRef.name }, value: Date.parse(last) / 1000 });
+    samples.push({ metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: tenantOf.get(namespace) ?? '', endpoint: endpoint.metadata.name ?? '', space: endpoint.spec.spaceRef.name }, value: Date.parse(last) / 1000 });
   }
   for (const secret of view.secrets()) {
     if (secret.type !== 'kubernetes.io/tls') continue;
     const expiry = certificateExpiry(secret);
-    if (expiry !== undefined) samples.push({ metric: 'tenantbackup_certificate_expiry_timestamp_seconds', labels: { namespace: secret.metadata?.namespace ?? '', secret: secret.metadata?.name ?? '' }, value: expiry });
+    if (expiry !== undefined) samples.push({ metric: 'tenantbackup_certificate_expiry_timestamp_seconds', labels: { secret_namespace: secret.metadata?.namespace ?? '', secret: secret.metadata?.name ?? '' }, value: expiry });
   }
   return samples;
 }
