@@ -134,8 +134,9 @@ func TestHealthChecks(t *testing.T) {
 				t.Run(tc.InputPath, func(t *testing.T) {
 					obj := map[string]any{}
 					readYAML(t, filepath.Join(dir, tc.InputPath), &obj)
-					if got := obj["apiVersion"].(string); !strings.HasPrefix(got, strings.Split(kind, "/")[0]+"/") || obj["kind"] != strings.Split(kind, "/")[1] {
-						t.Fatalf("%s is a %v %v, not a %s", tc.InputPath, got, obj["kind"], kind)
+					group, name, _ := strings.Cut(kind, "/")
+					if apiVersion, _ := obj["apiVersion"].(string); !strings.HasPrefix(apiVersion, group+"/") || obj["kind"] != name {
+						t.Fatalf("%s is a %v %v, not a %s", tc.InputPath, obj["apiVersion"], obj["kind"], kind)
 					}
 					got := runHealth(t, string(script), obj)
 					if got != tc.HealthStatus {
