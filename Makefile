@@ -4,14 +4,21 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
+.PHONY: test health-test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
 
-## test: lint, typecheck, unit and integration tests, then the kind suite; installs what it needs first
+## test: lint, typecheck, unit and integration tests and the Argo CD health checks; installs what it needs first
 test: deps
 	npm run --silent lint
 	npm run --silent typecheck
+	@$(MAKE) --no-print-directory health-test
 	vitest run --project unit --project integration
 	vitest run --project kind
+
+## health-test: the chart's Argo CD health checks (charts/tenant-backup-operator/health) run by the Lua
+## interpreter Argo CD embeds (gopher-lua from the Go module proxy), with Go's caches under .cache/go
+health-test:
+	@command -v go >/dev/null || { echo "error: Go 1.26+ is needed for the Argo CD health check tests (apt-get install golang)" >&2; exit 1; }
+	cd hack/health-test && GOTOOLCHAIN=local GOFLAGS=-modcacherw GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build go test -count=1 ./...
 
 ## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
 kind-test: deps

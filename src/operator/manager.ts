@@ -30,6 +30,7 @@ import { KubeClient } from '../runtime/kube/client.ts';
 import type { RateLimit } from '../runtime/kube/rate-limit.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { createRuntimeMetrics } from '../runtime/metrics.ts';
+import { informerFleetView, registerFleetMetrics } from './fleet-metrics.ts';
 import { parseBindAddress } from '../runtime/listen-address.ts';
 import { startProbeServer } from '../runtime/probe-server.ts';
 import type { WebhookOptions } from '../webhook/options.ts';
@@ -133,6 +134,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     now: () => new Date(),
   };
   const controllers = buildControllers(ctx, options);
+  registerFleetMetrics(metrics.registry, informerFleetView(informers));
   const webhook = startWebhook(ctx, options.webhook, options.namespace, stop.signal);
 
   const tls = await servingTls(options);

@@ -62,7 +62,7 @@ function send(response: ServerResponse, status: number, body: string, contentTyp
   response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers }).end(body);
 }
 
-function decisionCounter(registry: Registry | undefined): Counter<'resource' | 'operation' | 'result' | 'code'> | undefined {
+export function decisionCounter(registry: Registry | undefined): Counter<'resource' | 'operation' | 'result' | 'code'> | undefined {
   if (!registry) return undefined;
   const name = 'tenantbackup_webhook_admission_total';
   const existing = registry.getSingleMetric(name);
