@@ -282,6 +282,10 @@ describe('datacenter edits', () => {
     expect(update({ ...edited({ country: 'FR' }), metadata: { name: 'it-mil1', deletionTimestamp: new Date('2026-12-02T10:00:00Z') } })).toEqual({ allowed: true });
   });
 
+  it('compares with the cached datacenter when the API server sends no oldObject', () => {
+    expect(message(judge(DATACENTERS, request('Datacenter', 'UPDATE', edited({ country: 'FR' })), hosting))).toContain('spec.country: datacenter-change:');
+  });
+
   it('needs the caches, nodes among them, before it judges an edit', () => {
     expect(judge(DATACENTERS, request('Datacenter', 'UPDATE', edited({ country: 'FR' }), milan), lookups({ synced: false }))).toMatchObject({ allowed: false, status: { code: 503 } });
   });

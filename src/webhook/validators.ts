@@ -165,7 +165,8 @@ export const validateTenant: Validator = (request, lookups) => {
 export const validateDatacenter: Validator = (request, lookups) => {
   if (request.operation === 'UPDATE') {
     const datacenter = newObject<Datacenter & ObjectShape>(request);
-    const old = oldObject<Datacenter & ObjectShape>(request);
+    // The API server sends the stored object as oldObject; without it, the cached one stands in.
+    const old = oldObject<Datacenter & ObjectShape>(request) ?? lookups.datacenter(datacenter.metadata.name ?? '');
     if (!old || nothingToJudge(datacenter, old)) return ALLOWED;
     // Like a deletion, an edit is judged against the spaces the API server holds (consistentSpaces).
     return checkDatacenterUpdate(datacenter, old, lookups.spaces(), lookups.nodes(), lookups.datacenters());
