@@ -24,7 +24,7 @@ import { eventually } from '../test/support/kube.ts';
 import { tenant as tenantObject } from '../test/support/objects.ts';
 import { OperatorProcess } from '../test/support/operator.ts';
 
-const SETTINGS = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system'], clusterCidrs: ['10.0.0.0/8'], userPrefix: '' };
+const SETTINGS = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system'], clusterCidrs: ['10.0.0.0/8'], adminCidrs: [], userPrefix: '' };
 
 function tenants(prefix: string, count: number): Tenant[] {
   // No people: their 2FA enrolments (a slow password hash each) are work kubectl would not do.

@@ -10,6 +10,9 @@
  * e.g. `spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT`.
  */
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { poolAddresses } from '../controllers/backupspace/address.ts';
+import { describeNodeCountry, nodeName, selectNodes, selectorMatches, type NodeMeta } from '../controllers/datacenter/nodes.ts';
 import { TENANT_LABEL, TENANT_NAMESPACE_PREFIX, tenantNamespaceName } from '../controllers/labels.ts';
 import { formatQuantity, parseQuantity, QuantityError } from './quantity.ts';
 
@@ -37,6 +40,8 @@ export const RULES = {
   residencyChange: 'residency-change',
   /** A datacenter hosting spaces is not deleted. */
   datacenterInUse: 'datacenter-in-use',
+  /** An edit of a datacenter hosting spaces neither moves nor strands them. */
+  datacenterChange: 'datacenter-change',
   /** A tenant's namespace is its own, not the operator's, a provider's or someone else's. */
   namespaceTaken: 'namespace-taken',
 } as const;
@@ -269,4 +274,86 @@ export function checkDatacenterDeletion(datacenter: Datacenter, spaces: readonly
   const hosted = spaces.filter((s) => s.spec.datacenter === name).map(spaceName).sort();
   if (hosted.length === 0) return ALLOWED;
   return deny('metadata.name', RULES.datacenterInUse, `datacenter ${name} still hosts ${hosted.length} space(s): ${listed(hosted)}; delete or move them first`);
+}
+
+/**
+ * An edit of a datacenter that hosts spaces must leave their data where it is (S7): the country
+ * stays; the selector still matches every node of its country it matched, and matches no node of
+ * another country or of another datacenter; the storage the volumes were made from stays; and every
+ * fixed address a space holds or asked for stays in the pool, on the same load-balancer class. A
+ * datacenter hosting nothing may be edited freely (its status then says what is wrong). `nodes` are
+ * the cluster's nodes, `datacenters` every datacenter (the edited one among them is skipped).
+ */
+export function checkDatacenterUpdate(datacenter: Datacenter, old: Datacenter, spaces: readonly BackupSpace[], nodes: readonly NodeMeta[], datacenters: readonly Datacenter[]): RuleResult {
+  const name = datacenter.metadata.name ?? '';
+  const hosted = spaces.filter((s) => s.spec.datacenter === name).sort((a, b) => spaceName(a).localeCompare(spaceName(b)));
+  if (hosted.length === 0) return ALLOWED;
+  const hosts = `datacenter ${name} hosts ${hosted.length} space(s): ${listed(hosted.map(spaceName))}`;
+  const refuse = (field: string, detail: string) => deny(field, RULES.datacenterChange, `${hosts}; ${detail}`);
+
+  if (datacenter.spec.country !== old.spec.country) {
+    return refuse('spec.country', `changing its country from ${old.spec.country} to ${datacenter.spec.country} would put their data, which stays where it is, under another country; create a datacenter in ${datacenter.spec.country} and new spaces there`);
+  }
+  const selectorChange = checkSelectorChange(datacenter, old, nodes, datacenters);
+  if (selectorChange) return refuse('spec.nodeSelector', selectorChange);
+  const storageChange = checkStorageChange(datacenter, old);
+  if (storageChange) return refuse(storageChange.field, storageChange.detail);
+  const poolChange = checkPoolChange(datacenter, old, hosted);
+  if (poolChange) return refuse(poolChange.field, poolChange.detail);
+  return ALLOWED;
+}
+
+function checkSelectorChange(datacenter: Datacenter, old: Datacenter, nodes: readonly NodeMeta[], datacenters: readonly Datacenter[]): string | undefined {
+  if (isDeepStrictEqual(datacenter.spec.nodeSelector, old.spec.nodeSelector)) return undefined;
+  const country = datacenter.spec.country;
+  const after = selectNodes(datacenter, nodes);
+  if (after.foreign.length > 0) {
+    return `the new selector matches ${after.foreign.length} node(s) outside ${country}: ${listed(after.foreign.map(describeNodeCountry).sort())}, where their data may not go`;
+  }
+  const matched = new Set(after.matching.map(nodeName));
+  const dropped = selectNodes(old, nodes).own.filter((n) => !matched.has(nodeName(n)));
+  if (dropped.length > 0) {
+    return `the new selector no longer matches ${dropped.length} of its node(s): ${listed(dropped.map(nodeName).sort())}, where their gateways run and their volumes are reachable`;
+  }
+  const wasMatched = new Set(selectNodes(old, nodes).matching.map(nodeName));
+  const others = datacenters.filter((d) => d.metadata.name !== datacenter.metadata.name);
+  const taken = after.matching
+    .filter((n) => !wasMatched.has(nodeName(n)))
+    .flatMap((n) => others.filter((d) => selectorMatches(d.spec.nodeSelector, n)).map((d) => `${nodeName(n)} (${d.metadata.name ?? ''})`))
+    .sort();
+  if (taken.length > 0) {
+    return `the new selector matches node(s) of other datacenters: ${listed(taken)}, which do not reach this datacenter's volumes`;
+  }
+  return undefined;
+}
+
+function checkStorageChange(datacenter: Datacenter, old: Datacenter): { field: string; detail: string } | undefined {
+  const effective = (d: Datacenter) => ({
+    storageClassName: d.spec.storage.storageClassName,
+    accessMode: d.spec.storage.accessMode ?? 'ReadWriteMany',
+    volumeEncryption: d.spec.storage.volumeEncryption ?? 'None',
+  });
+  const [now, before] = [effective(datacenter), effective(old)];
+  for (const key of ['storageClassName', 'accessMode', 'volumeEncryption'] as const) {
+    if (now[key] !== before[key]) {
+      return { field: `spec.storage.${key}`, detail: `their volumes were made with ${key} ${before[key]} and cannot change to ${now[key]}; keep ${before[key]}, or create a datacenter with the new storage` };
+    }
+  }
+  return undefined;
+}
+
+function checkPoolChange(datacenter: Datacenter, old: Datacenter, hosted: readonly BackupSpace[]): { field: string; detail: string } | undefined {
+  const held = hosted.flatMap((s) => [...new Set([s.status?.address, s.spec.fixedAddress?.ip].filter((a): a is string => !!a))].map((address) => ({ space: spaceName(s), address })));
+  if (held.length === 0) return undefined;
+  const pool = new Set(poolAddresses(datacenter));
+  const lost = held.filter((h) => !pool.has(h.address)).map((h) => `${h.address} (${h.space})`);
+  if (lost.length > 0) {
+    const field = datacenter.spec.addressPool ? 'spec.addressPool.addresses' : 'spec.addressPool';
+    return { field, detail: `the new pool no longer holds ${lost.length} address(es) its spaces hold or asked for: ${listed(lost)}; keep them in the pool` };
+  }
+  const [now, before] = [datacenter.spec.addressPool?.loadBalancerClass ?? '', old.spec.addressPool?.loadBalancerClass ?? ''];
+  if (now !== before) {
+    return { field: 'spec.addressPool.loadBalancerClass', detail: `the Services carrying their fixed addresses were made with loadBalancerClass ${before || '(cluster default)'}, which a Service cannot change; keep it` };
+  }
+  return undefined;
 }

@@ -18,7 +18,7 @@ export const DatacenterSpec = Type.Object({
   displayName: Type.Optional(Type.String({ maxLength: 128, description: 'Human-readable name, e.g. "Milano 1".' })),
   country: countryCode({ description: 'ISO 3166-1 alpha-2 code of the country the datacenter is in. Residency rules are checked against it (S7).' }),
   nodeSelector: labelSelector({
-    description: 'Selects the nodes of this datacenter, typically by topology.kubernetes.io/zone or region. Every pod and volume of a space in this datacenter is pinned to these nodes with a required node affinity.',
+    description: 'Selects the nodes of this datacenter, typically by topology.kubernetes.io/zone or region. Only those labelled tenantbackup.io/country with this datacenter\'s country count: every pod and volume of a space in this datacenter is pinned to them with a required node affinity, and the datacenter is Stalled (ForeignNodes) while the selector matches nodes of another country. While spaces live here, changes that would move or strand them are refused.',
   }),
   storage: Type.Object({
     storageClassName: dnsSubdomain({ description: 'StorageClass the spaces\' volumes are provisioned from; its volumes must live on this datacenter\'s nodes.' }),
@@ -50,8 +50,8 @@ export type DatacenterSpec = Static<typeof DatacenterSpec>;
 export const DatacenterStatus = Type.Object({
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
-  readyNodes: Type.Optional(Type.Integer({ minimum: 0, description: 'Ready nodes the selector matches.' })),
-  nodes: Type.Optional(list(Type.String({ maxLength: 253 }), { maxItems: 256, description: 'Ready nodes the selector matches, by name (at most 256 listed).' })),
+  readyNodes: Type.Optional(Type.Integer({ minimum: 0, description: 'Ready nodes the selector matches in the datacenter\'s country (label tenantbackup.io/country); nodes of another country are never counted.' })),
+  nodes: Type.Optional(list(Type.String({ maxLength: 253 }), { maxItems: 256, description: 'Ready nodes the selector matches in the datacenter\'s country, by name (at most 256 listed).' })),
   spaces: Type.Optional(Type.Integer({ minimum: 0, description: 'BackupSpaces hosted here.' })),
   addressesAllocated: Type.Optional(Type.Integer({ minimum: 0, description: 'Fixed addresses of the pool in use.' })),
 });

@@ -12,6 +12,12 @@ export const TENANT_LABEL = 'tenantbackup.io/tenant';
 export const SPACE_LABEL = 'tenantbackup.io/space';
 export const ENDPOINT_LABEL = 'tenantbackup.io/endpoint';
 export const CONTRACT_LABEL = 'tenantbackup.io/contract';
+/**
+ * On every node: the ISO 3166-1 alpha-2 code of the country the node stands in, set by the provider
+ * (S7). A datacenter counts and pins to only the nodes its selector matches that carry its own
+ * country here, so a selector pointed at the wrong zone cannot carry data across a border.
+ */
+export const COUNTRY_LABEL = 'tenantbackup.io/country';
 
 export const GATEWAY_COMPONENT = 'gateway';
 export const GATEWAY_PORT = 8443;

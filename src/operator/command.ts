@@ -4,6 +4,7 @@ import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/o
 import { runOperator, type OperatorOptions } from './manager.ts';
 import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
+import { cidrList } from './cidrs.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -43,7 +44,8 @@ export function registerOperatorCommand(program: Command): void {
     .option('--concurrency <n>', 'reconciles running at once per controller', positiveInteger('--concurrency'), 4)
     .option('--resync-period <duration>', 'how often every object is reconciled even without changes', duration('--resync-period'), 600_000)
     .option('--admin-namespaces <list>', 'provider admin namespaces that must never reach tenant workloads', list, ['kube-system', 'monitoring'])
-    .option('--cluster-cidrs <list>', 'pod and service CIDRs, excluded from the external client range', list, ['10.0.0.0/8'])
+    .option('--cluster-cidrs <list>', 'pod and service CIDRs of the cluster, IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--cluster-cidrs'), ['10.0.0.0/8', 'fd00::/8'])
+    .option('--admin-cidrs <list>', 'the provider\'s admin networks (bastions, office, management VPN), IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--admin-cidrs'), [] as string[])
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
     .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
@@ -57,7 +59,7 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
-      kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; userPrefix: string; logLevel: string;
+      kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags) => {
@@ -86,6 +88,7 @@ export function registerOperatorCommand(program: Command): void {
           operatorNamespace: flags.namespace,
           adminNamespaces: flags.adminNamespaces,
           clusterCidrs: flags.clusterCidrs,
+          adminCidrs: flags.adminCidrs,
           userPrefix: flags.userPrefix,
         },
         webhook: webhookOptions(flags),

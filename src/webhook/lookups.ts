@@ -2,9 +2,9 @@
  * AdmissionLookups over the operator's shared informer caches: the webhook reads what the controllers
  * already watch, so answering a request costs no API call. Every replica runs these caches, so every
  * replica can serve the webhook. liveSpaces is the exception, for the rare request a lagging cache
- * must not decide (a datacenter's deletion).
+ * must not decide (a datacenter's deletion or edit).
  */
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace, V1Node } from '@kubernetes/client-node';
 import { API } from '../api/refs.ts';
 import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
 import { tenantOfNamespace } from '../admission/rules.ts';
@@ -24,7 +24,9 @@ export function informerLookups(informers: InformerFactory, reserved: readonly s
   // Every namespace, labelled or not, for the one question the labelled cache cannot answer: is a
   // new tenant's namespace name already someone else's? (Namespaces are few and small.)
   const allNamespaces = informers.for<V1Namespace & KubeObject>(K8S.Namespace);
-  const all = [tenants, datacenters, spaces, namespaces, allNamespaces];
+  // The Datacenter controller's node cache, for what an edited datacenter's selector would match.
+  const nodes = informers.for<V1Node & KubeObject>(K8S.Node);
+  const all = [tenants, datacenters, spaces, namespaces, allNamespaces, nodes];
   return {
     synced: () => all.every((informer) => informer.hasSynced()),
     tenant: (name) => tenants.get(name),
@@ -38,6 +40,7 @@ export function informerLookups(informers: InformerFactory, reserved: readonly s
     spaces: () => spaces.list(),
     namespace: (name) => allNamespaces.get(name),
     reservedNamespaces: () => reserved,
+    nodes: () => nodes.list(),
   };
 }
 

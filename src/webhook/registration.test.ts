@@ -20,7 +20,7 @@ describe('desiredWebhookConfiguration', () => {
       expect(hook).toMatchObject({ failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'] });
       expect(hook.rules[0]?.apiGroups).toEqual(['tenantbackup.io']);
     }
-    expect(all.map((h) => h.rules[0]?.operations)).toEqual([['CREATE', 'UPDATE', 'DELETE'], ['CREATE', 'UPDATE', 'DELETE'], ['CREATE', 'UPDATE'], ['DELETE']]);
+    expect(all.map((h) => h.rules[0]?.operations)).toEqual([['CREATE', 'UPDATE', 'DELETE'], ['CREATE', 'UPDATE', 'DELETE'], ['CREATE', 'UPDATE'], ['UPDATE', 'DELETE']]);
     expect(all.map((h) => h.rules[0]?.scope)).toEqual(['Namespaced', 'Namespaced', 'Cluster', 'Cluster']);
   });
 

@@ -21,6 +21,7 @@ const lookups: AdmissionLookups = {
   spaces: () => [],
   namespace: () => undefined,
   reservedNamespaces: () => [],
+  nodes: () => [],
 };
 
 let ca: PemKeyPair;

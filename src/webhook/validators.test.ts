@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NamespaceMeta } from '../admission/rules.ts';
+import type { NodeMeta } from '../controllers/datacenter/nodes.ts';
 import type { BackupSpace, Datacenter, Tenant } from '../api/types.ts';
 import type { AdmissionRequest, Verdict } from './review.ts';
 import { admit, ROUTES, type AdmissionLookups } from './validators.ts';
@@ -21,6 +22,19 @@ function space(name: string, spec: Partial<BackupSpace['spec']> = {}, namespace 
   return { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'BackupSpace', metadata: { name, namespace }, spec: { size: '5Gi', datacenter: 'it-mil1', replicas: 2, ...spec } };
 }
 
+/** Nodes labelled as the datacenters above select them (`z`), with their country. */
+function node(name: string, zone: string, country: string | undefined): NodeMeta {
+  return { metadata: { name, labels: { z: zone, ...(country ? { 'tenantbackup.io/country': country } : {}) } } };
+}
+
+const NODES = [
+  node('mil-1', 'it-mil1', 'IT'), node('mil-2', 'it-mil1', 'IT'),
+  node('rom-1', 'it-rom1', 'IT'),
+  node('fra-1', 'de-fra1', 'DE'), node('fra-2', 'de-fra1', 'DE'),
+  node('spare-1', 'it-spare', 'IT'),
+  node('unlabelled', 'it-odd', undefined),
+];
+
 function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces?: BackupSpace[]; synced?: boolean; namespaces?: NamespaceMeta[] } = {}): AdmissionLookups {
   const tenants = state.tenants ?? [tenant('acme'), tenant('vault', { security: { keyCustody: 'customer' } })];
   const datacenters = state.datacenters ?? [datacenter('it-mil1', 'IT'), datacenter('de-fra1', 'DE'), datacenter('it-rwo', 'IT', 'ReadWriteOnce')];
@@ -35,6 +49,7 @@ function lookups(state: { tenants?: Tenant[]; datacenters?: Datacenter[]; spaces
     spaces: () => spaces,
     namespace: (name) => state.namespaces?.find((n) => n.metadata.name === name),
     reservedNamespaces: () => ['tenant-backup-system', 'monitoring'],
+    nodes: () => NODES,
   };
 }
 
@@ -198,8 +213,81 @@ describe('datacenters', () => {
     expect(judge('/validate/datacenters', request('Datacenter', 'DELETE', undefined, undefined, { name: 'it-mil1' }), state)).toEqual({ allowed: true });
   });
 
-  it('does not judge other operations', () => {
-    expect(judge('/validate/datacenters', request('Datacenter', 'UPDATE', datacenter('de-fra1', 'FR'), datacenter('de-fra1', 'DE')), state)).toEqual({ allowed: true });
+});
+
+describe('datacenter edits', () => {
+  const DATACENTERS = '/validate/datacenters';
+  const milan = datacenter('it-mil1', 'IT');
+  const rome = datacenter('it-rom1', 'IT');
+  const hosting = lookups({ datacenters: [milan, rome, datacenter('de-fra1', 'DE')], spaces: [space('b'), space('a'), space('elsewhere', { datacenter: 'de-fra1' })] });
+  const edited = (spec: Partial<Datacenter['spec']>): Datacenter => ({ ...milan, spec: { ...milan.spec, ...spec } });
+  const update = (after: Datacenter, before: Datacenter = milan, state = hosting) => judge(DATACENTERS, request('Datacenter', 'UPDATE', after, before), state);
+  const HOSTS = 'datacenter it-mil1 hosts 2 space(s): tenant-acme/a, tenant-acme/b';
+
+  it('refuses a country change while it hosts spaces, naming them and the field', () => {
+    const verdict = update(edited({ country: 'FR' }));
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403 } });
+    expect(message(verdict)).toBe(`spec.country: datacenter-change: ${HOSTS}; changing its country from IT to FR would put their data, which stays where it is, under another country; create a datacenter in FR and new spaces there`);
+  });
+
+  it('refuses a selector that would match another country\'s nodes, or nodes with no country', () => {
+    const toGermany = update(edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1', 'de-fra1'] }] } }));
+    expect(message(toGermany)).toBe(`spec.nodeSelector: datacenter-change: ${HOSTS}; the new selector matches 2 node(s) outside IT: fra-1 (DE), fra-2 (DE), where their data may not go`);
+    const unlabelled = update(edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1', 'it-odd'] }] } }));
+    expect(message(unlabelled)).toContain('the new selector matches 1 node(s) outside IT: unlabelled (no tenantbackup.io/country label)');
+  });
+
+  it('refuses a selector that would stop matching nodes the spaces run on, or move them to another datacenter\'s nodes', () => {
+    expect(message(update(edited({ nodeSelector: { matchLabels: { z: 'it-spare' } } })))).toBe(`spec.nodeSelector: datacenter-change: ${HOSTS}; the new selector no longer matches 2 of its node(s): mil-1, mil-2, where their gateways run and their volumes are reachable`);
+    const wider = edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1', 'it-rom1'] }] } });
+    expect(message(update(wider))).toBe(`spec.nodeSelector: datacenter-change: ${HOSTS}; the new selector matches node(s) of other datacenters: rom-1 (it-rom1), which do not reach this datacenter's volumes`);
+  });
+
+  it('admits a selector that matches the same nodes, or adds nodes of its country no other datacenter has', () => {
+    expect(update(edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1'] }] } }))).toEqual({ allowed: true });
+    expect(update(edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1', 'it-spare'] }] } }))).toEqual({ allowed: true });
+  });
+
+  it('admits dropping foreign nodes a wrong selector matched', () => {
+    const wrong = edited({ nodeSelector: { matchExpressions: [{ key: 'z', operator: 'In', values: ['it-mil1', 'de-fra1'] }] } });
+    expect(update(milan, wrong)).toEqual({ allowed: true });
+  });
+
+  it('refuses storage changes the spaces\' volumes cannot follow', () => {
+    expect(message(update(edited({ storage: { storageClassName: 'other' } })))).toBe(`spec.storage.storageClassName: datacenter-change: ${HOSTS}; their volumes were made with storageClassName sc and cannot change to other; keep sc, or create a datacenter with the new storage`);
+    expect(message(update(edited({ storage: { storageClassName: 'sc', volumeEncryption: 'Longhorn' } })))).toContain('spec.storage.volumeEncryption: datacenter-change:');
+    // Spelling out a default changes nothing.
+    expect(update(edited({ storage: { storageClassName: 'sc', accessMode: 'ReadWriteMany', volumeEncryption: 'None' } }))).toEqual({ allowed: true });
+  });
+
+  it('refuses a pool that drops an address a space holds or asked for, or changes their load-balancer class', () => {
+    const pooled = edited({ addressPool: { addresses: ['203.0.113.0/29'], loadBalancerClass: 'metallb' } });
+    const held = { ...space('a'), status: { address: '203.0.113.1' } } as BackupSpace;
+    const asked = space('b', { fixedAddress: { ip: '203.0.113.5' } });
+    const state = lookups({ datacenters: [pooled, rome], spaces: [held, asked] });
+    const narrower = { ...pooled, spec: { ...pooled.spec, addressPool: { addresses: ['203.0.113.0/30'], loadBalancerClass: 'metallb' } } };
+    expect(message(update(narrower, pooled, state))).toBe(`spec.addressPool.addresses: datacenter-change: ${HOSTS}; the new pool no longer holds 1 address(es) its spaces hold or asked for: 203.0.113.5 (tenant-acme/b); keep them in the pool`);
+    expect(message(update(milan, pooled, state))).toContain('spec.addressPool: datacenter-change:');
+    expect(message(update(milan, pooled, state))).toContain('203.0.113.1 (tenant-acme/a), 203.0.113.5 (tenant-acme/b)');
+    const otherClass = { ...pooled, spec: { ...pooled.spec, addressPool: { addresses: ['203.0.113.0/29'] } } };
+    expect(message(update(otherClass, pooled, state))).toContain('spec.addressPool.loadBalancerClass: datacenter-change:');
+    // Growing the pool is fine.
+    const wider = { ...pooled, spec: { ...pooled.spec, addressPool: { addresses: ['203.0.113.0/29', '203.0.113.64/29'], loadBalancerClass: 'metallb' } } };
+    expect(update(wider, pooled, state)).toEqual({ allowed: true });
+  });
+
+  it('lets anything change on a datacenter that hosts nothing, and any datacenter\'s display name or metadata', () => {
+    expect(update({ ...rome, spec: { ...rome.spec, country: 'FR', nodeSelector: { matchLabels: { z: 'de-fra1' } } } }, rome)).toEqual({ allowed: true });
+    expect(update(edited({ displayName: 'Milano 1' }))).toEqual({ allowed: true });
+    expect(update({ ...edited({ country: 'FR' }), metadata: { name: 'it-mil1', deletionTimestamp: new Date('2026-12-02T10:00:00Z') } })).toEqual({ allowed: true });
+  });
+
+  it('compares with the cached datacenter when the API server sends no oldObject', () => {
+    expect(message(judge(DATACENTERS, request('Datacenter', 'UPDATE', edited({ country: 'FR' })), hosting))).toContain('spec.country: datacenter-change:');
+  });
+
+  it('needs the caches, nodes among them, before it judges an edit', () => {
+    expect(judge(DATACENTERS, request('Datacenter', 'UPDATE', edited({ country: 'FR' }), milan), lookups({ synced: false }))).toMatchObject({ allowed: false, status: { code: 503 } });
   });
 });
 

@@ -14,6 +14,7 @@ import { GROUP } from '../api/resource.ts';
 import {
   ALLOWED,
   checkDatacenterDeletion,
+  checkDatacenterUpdate,
   checkEndpointSpaceRef,
   checkSpaceCustody,
   checkSpaceFitsQuota,
@@ -27,6 +28,7 @@ import {
 } from '../admission/rules.ts';
 import { parseQuantity } from '../admission/quantity.ts';
 import { checkEndpointDeletion, checkSpaceDeletion } from '../admission/deletion.ts';
+import type { NodeMeta } from '../controllers/datacenter/nodes.ts';
 import { tenantNamespaceName } from '../controllers/labels.ts';
 import { errorVerdict, verdictOf, type AdmissionRequest, type Operation, type Verdict } from './review.ts';
 
@@ -45,6 +47,8 @@ export interface AdmissionLookups {
   namespace(name: string): NamespaceMeta | undefined;
   /** Namespaces no tenant may live in: the operator's own and the provider's admin namespaces. */
   reservedNamespaces(): readonly string[];
+  /** The cluster's nodes (names and labels), for what a datacenter's selector matches. */
+  nodes(): readonly NodeMeta[];
 }
 
 export type Validator = (request: AdmissionRequest, lookups: AdmissionLookups) => RuleResult;
@@ -159,6 +163,14 @@ export const validateTenant: Validator = (request, lookups) => {
 };
 
 export const validateDatacenter: Validator = (request, lookups) => {
+  if (request.operation === 'UPDATE') {
+    const datacenter = newObject<Datacenter & ObjectShape>(request);
+    // The API server sends the stored object as oldObject; without it, the cached one stands in.
+    const old = oldObject<Datacenter & ObjectShape>(request) ?? lookups.datacenter(datacenter.metadata.name ?? '');
+    if (!old || nothingToJudge(datacenter, old)) return ALLOWED;
+    // Like a deletion, an edit is judged against the spaces the API server holds (consistentSpaces).
+    return checkDatacenterUpdate(datacenter, old, lookups.spaces(), lookups.nodes(), lookups.datacenters());
+  }
   if (request.operation !== 'DELETE') return ALLOWED;
   // The API server sends the stored object as oldObject on DELETE; the name is enough if it does not.
   const stored = request.oldObject !== undefined ? shaped<Datacenter>(request.oldObject, 'oldObject') : undefined;
@@ -189,7 +201,8 @@ export const WEBHOOK_ROUTES: readonly WebhookRoute[] = [
   // DELETE judges by the tenant's termination, from the caches.
   { resource: 'endpoints', operations: ['CREATE', 'UPDATE', 'DELETE'], scope: 'Namespaced', validate: validateEndpoint, needsCaches: ['DELETE'] },
   { resource: 'tenants', operations: ['CREATE', 'UPDATE'], scope: 'Cluster', validate: validateTenant, needsCaches: true },
-  { resource: 'datacenters', operations: ['DELETE'], scope: 'Cluster', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
+  // UPDATE and DELETE judge the spaces the API server holds, and UPDATE the cached nodes.
+  { resource: 'datacenters', operations: ['UPDATE', 'DELETE'], scope: 'Cluster', validate: validateDatacenter, needsCaches: true, consistentSpaces: true },
 ];
 
 export function webhookPath(resource: string): string {

@@ -3,7 +3,10 @@
  * kwok nodes each, labelled the way a real provider labels its nodes. Tests and the demo import this
  * so that "a pod of Italy's Milan datacenter" means the same nodes everywhere.
  */
-export const COUNTRY_LABEL = 'tenantbackup.io/country';
+import { COUNTRY_LABEL } from '../../src/controllers/labels.ts';
+
+// The operator's own: a datacenter counts and pins to nodes of its country by this label.
+export { COUNTRY_LABEL };
 export const REGION_LABEL = 'topology.kubernetes.io/region';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const HOSTNAME_LABEL = 'kubernetes.io/hostname';

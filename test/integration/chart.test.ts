@@ -154,6 +154,14 @@ describe('the chart', () => {
     expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
   });
 
+  it('gives the operator the cluster\'s ranges and, when set, the provider\'s admin networks, in both families', async () => {
+    const defaults = operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system')).objects, 'Deployment'));
+    expect(flag(defaults, 'cluster-cidrs')).toBe('10.0.0.0/8,fd00::/8');
+    expect(flag(defaults, 'admin-cidrs')).toBeUndefined();
+    const set = operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', ['operator.adminCIDRs={192.0.2.0/24,2001:db8:ad::/48}'])).objects, 'Deployment'));
+    expect(flag(set, 'admin-cidrs')).toBe('192.0.2.0/24,2001:db8:ad::/48');
+  });
+
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
     const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];

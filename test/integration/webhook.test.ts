@@ -1,7 +1,7 @@
 /**
  * The validating admission webhook against the real API server: the operator runs as a process on
  * loopback, registers itself by URL with the CA it keeps in its namespace, and the API server calls it
- * for every BackupSpace, Endpoint and Tenant write and Datacenter deletion. What kubectl users see on
+ * for every BackupSpace, Endpoint and Tenant write and Datacenter edit and deletion. What kubectl users see on
  * a refusal is checked word for word; TLS below 1.2 is refused; a deleted serving certificate is
  * re-issued and the webhook keeps working.
  */
@@ -88,7 +88,7 @@ describe('registration', () => {
       ['validate.backupspaces.tenantbackup.io', ['CREATE', 'UPDATE', 'DELETE'], `https://127.0.0.1:${port}/validate/backupspaces`],
       ['validate.endpoints.tenantbackup.io', ['CREATE', 'UPDATE', 'DELETE'], `https://127.0.0.1:${port}/validate/endpoints`],
       ['validate.tenants.tenantbackup.io', ['CREATE', 'UPDATE'], `https://127.0.0.1:${port}/validate/tenants`],
-      ['validate.datacenters.tenantbackup.io', ['DELETE'], `https://127.0.0.1:${port}/validate/datacenters`],
+      ['validate.datacenters.tenantbackup.io', ['UPDATE', 'DELETE'], `https://127.0.0.1:${port}/validate/datacenters`],
     ]);
     for (const hook of hooks) {
       expect(hook).toMatchObject({ failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'] });
@@ -221,6 +221,40 @@ describe('datacenters', () => {
     await eventually('the datacenter to be deletable once empty', async () => {
       if (await readObject(client, API.BackupSpace, 'hosted', tenant.namespace)) return undefined;
       return client.request({ method: 'DELETE', path: objectPath(API.Datacenter, name) }).then(() => true, () => undefined);
+    }, { timeoutMs: 90_000 });
+  });
+});
+
+describe('datacenter edits', () => {
+  it('refuses edits that would move or strand hosted spaces, naming them and the field, and admits harmless ones', async () => {
+    const name = uniqueName('wh-edit');
+    extraDatacenters.push(name);
+    await ensureDatacenter(name, 'IT', 'it-rom1');
+    const tenant = await newTenant('roma', { residency: { countries: ['IT'] } });
+    await eventually('the webhook to see the datacenter', async () => createObject(client, API.BackupSpace, spaceObject('hosted', tenant.namespace, { datacenter: name })).then(() => true, () => undefined));
+    const hosts = `datacenter ${name} hosts 1 space(s): ${tenant.namespace}/hosted`;
+    const edit = (spec: unknown) => refusal(mergePatch(client, API.Datacenter, name, undefined, { spec }));
+
+    // No waiting for the webhook's caches: like a deletion, an edit is judged against the spaces the API server holds.
+    const country = await edit({ country: 'FR' });
+    expect(country.code).toBe(403);
+    expect(country.message).toBe(deniedBy('datacenters', `spec.country: datacenter-change: ${hosts}; changing its country from IT to FR would put their data, which stays where it is, under another country; create a datacenter in FR and new spaces there`));
+    const abroad = await edit({ nodeSelector: { matchLabels: { [ZONE_LABEL]: 'fr-par1' } } });
+    expect(abroad.message).toBe(deniedBy('datacenters', `spec.nodeSelector: datacenter-change: ${hosts}; the new selector matches 3 node(s) outside IT: fr-par1-node-1 (FR), fr-par1-node-2 (FR), fr-par1-node-3 (FR), where their data may not go`));
+    const elsewhere = await edit({ nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } } });
+    expect(elsewhere.message).toBe(deniedBy('datacenters', `spec.nodeSelector: datacenter-change: ${hosts}; the new selector no longer matches 3 of its node(s): it-rom1-node-1, it-rom1-node-2, it-rom1-node-3, where their gateways run and their volumes are reachable`));
+    const storage = await edit({ storage: { storageClassName: 'other-storage' } });
+    expect(storage.message).toBe(deniedBy('datacenters', `spec.storage.storageClassName: datacenter-change: ${hosts}; their volumes were made with storageClassName ${DATACENTER_STORAGE_CLASS} and cannot change to other-storage; keep ${DATACENTER_STORAGE_CLASS}, or create a datacenter with the new storage`));
+    expect((await readObject<Datacenter>(client, API.Datacenter, name))?.spec).toMatchObject({ country: 'IT', nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-rom1' } }, storage: { storageClassName: DATACENTER_STORAGE_CLASS } });
+
+    // The same nodes said another way, and a new display name, change nothing that holds data.
+    await mergePatch(client, API.Datacenter, name, undefined, { spec: { displayName: 'Roma 1', nodeSelector: { matchLabels: null, matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: ['it-rom1'] }] } } });
+    expect((await readObject<Datacenter>(client, API.Datacenter, name))?.spec).toMatchObject({ displayName: 'Roma 1', nodeSelector: { matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: ['it-rom1'] }] } });
+
+    await client.request({ method: 'DELETE', path: objectPath(API.BackupSpace, 'hosted', tenant.namespace) });
+    await eventually('the datacenter to be editable once empty', async () => {
+      if (await readObject(client, API.BackupSpace, 'hosted', tenant.namespace)) return undefined;
+      return mergePatch(client, API.Datacenter, name, undefined, { spec: { country: 'FR' } }).then(() => true, () => undefined);
     }, { timeoutMs: 90_000 });
   });
 });

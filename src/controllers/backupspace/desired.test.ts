@@ -10,7 +10,7 @@ const milan = datacenter('it-mil1', 'IT', { nodeSelector: { matchLabels: { 'topo
 const vault = space('vault', 'tenant-acme', { size: '200Gi', replicas: 3 });
 
 describe('space desired state', () => {
-  it('pins the gateway to the datacenter\'s nodes and spreads its replicas over distinct nodes', () => {
+  it('pins the gateway to the datacenter\'s nodes of its country and spreads its replicas over distinct nodes', () => {
     const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'registry.example/tbo:1.2.3' }) as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } };
     expect(deployment.spec.replicas).toBe(3);
     const pod = deployment.spec.template.spec as {
@@ -19,7 +19,11 @@ describe('space desired state', () => {
       securityContext: Record<string, unknown>;
     };
     expect(pod.affinity.nodeAffinity).toEqual({
-      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] }] }] },
+      // One term, so both hold: the datacenter's selector and its country (S7).
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [
+        { key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] },
+        { key: 'tenantbackup.io/country', operator: 'In', values: ['IT'] },
+      ] }] },
     });
     expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]?.topologyKey).toBe('kubernetes.io/hostname');
     expect(pod.containers[0]?.image).toBe('registry.example/tbo:1.2.3');

@@ -1,6 +1,6 @@
 /**
  * What a BackupSpace turns into, as pure functions: a volume on its datacenter's StorageClass, a
- * gateway Deployment pinned by required node affinity to the datacenter's nodes with its replicas on
+ * gateway Deployment pinned by required node affinity to the datacenter's nodes of its country with its replicas on
  * distinct nodes (S5), a Service (a LoadBalancer on a fixed address when asked, S8), a disruption
  * budget, and the per-volume encryption Secret in the format the datacenter's CSI driver reads.
  * Beside the Service, a headless one and a NetworkPolicy through which the replicas find and reach
@@ -12,7 +12,7 @@ import type { ApplyObject } from '../../runtime/apply.ts';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/command.ts';
 import { base64 } from '../../runtime/kube/secrets.ts';
 import { controllerReference } from '../../runtime/object.ts';
-import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
+import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import {
   COMPONENT_LABEL,
   GATEWAY_COMPONENT,
@@ -104,8 +104,9 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
           affinity: {
-            // Data stays in the chosen datacenter (S7): only its nodes may run the gateway.
-            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selectorToNodeSelectorTerm(datacenter.spec.nodeSelector)] } },
+            // Data stays in the chosen datacenter (S7): only its nodes may run the gateway, and only
+            // those in its country, whatever else the selector matches.
+            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [datacenterNodeSelectorTerm(datacenter)] } },
             // Redundancy (S5): never two replicas of a space on one node.
             podAntiAffinity: {
               requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }],

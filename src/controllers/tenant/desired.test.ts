@@ -40,7 +40,7 @@ function peerAdmits(peer: Peer, source: Source, policyNamespace: string): boolea
   return namespaceOk && (!peer.podSelector || matchesSelector(source.pod, peer.podSelector));
 }
 
-const settings: TenantSettings = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system', 'monitoring'], clusterCidrs: ['10.244.0.0/16', '10.96.0.0/12', 'fd00::/48'], userPrefix: 'oidc:' };
+const settings: TenantSettings = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system', 'monitoring'], clusterCidrs: ['10.244.0.0/16', '10.96.0.0/12', 'fd00::/48'], adminCidrs: [], userPrefix: 'oidc:' };
 
 describe('tenant desired state', () => {
   it('gives the tenant a restricted, labelled namespace it owns', () => {

@@ -27,8 +27,14 @@ export interface TenantSettings {
   operatorNamespace: string;
   /** Provider namespaces whose pods must never reach a tenant (S11): e.g. kube-system, monitoring. */
   adminNamespaces: string[];
-  /** Pod and Service CIDRs of the cluster: excluded from "external" client traffic. */
+  /** Pod and Service CIDRs of the cluster, IPv4 and IPv6: excluded from "external" client traffic. */
   clusterCidrs: string[];
+  /**
+   * The provider's own admin networks (bastions, office, management VPN), IPv4 and IPv6: excluded
+   * from "external" client traffic too, so no provider workstation reaches a tenant's gateway as if
+   * it were a backup client (S11).
+   */
+  adminCidrs: string[];
   /** Prefix of Kubernetes user names for the tenant's people (e.g. `oidc:`); their email follows. */
   userPrefix: string;
 }
@@ -129,7 +135,9 @@ export function desiredNetworkPolicies(tenant: Tenant, settings: TenantSettings,
   });
   // A suspended or ended contract refuses access: with only the default deny left, nothing reaches the gateways.
   if (!serviceActive(tenant, now)) return [defaultDeny];
-  const except = (family: 4 | 6) => settings.clusterCidrs.filter((cidr) => (family === 6) === cidr.includes(':'));
+  // Each family's internet rule excepts that family's blocks (an ipBlock's except must lie inside its cidr).
+  const excepted = [...new Set([...settings.clusterCidrs, ...settings.adminCidrs])];
+  const except = (family: 4 | 6) => excepted.filter((cidr) => (family === 6) === cidr.includes(':'));
   const ipBlock = (cidr: string, family: 4 | 6) => ({ ipBlock: { cidr, ...(except(family).length ? { except: except(family) } : {}) } });
   const gatewayIngress = owned(tenant, 'networking.k8s.io/v1', 'NetworkPolicy', GATEWAY_INGRESS_POLICY, {
     spec: {
@@ -138,7 +146,8 @@ export function desiredNetworkPolicies(tenant: Tenant, settings: TenantSettings,
       ingress: [{
         ports: [{ protocol: 'TCP', port: GATEWAY_PORT }],
         from: [
-          // Backup clients outside the cluster; the cluster's own pod and service ranges excepted.
+          // Backup clients on the internet, IPv4 and IPv6; the cluster's own pod and service ranges
+          // and the provider's admin networks excepted.
           ipBlock('0.0.0.0/0', 4),
           ipBlock('::/0', 6),
           // Ingress or load-balancer pods of the provider: any namespace that is neither a tenant's
