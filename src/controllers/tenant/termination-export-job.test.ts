@@ -18,7 +18,7 @@ describe('the export Job', () => {
 
   it('runs in the space\'s namespace, named by the export id, pinned like the gateway to the datacenter\'s nodes', () => {
     expect(job.metadata).toMatchObject({ name: exportJobName(request.space.exportId, 'export'), namespace: 'tenant-acme' });
-    expect(pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] }] }]);
+    expect(pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['it-mil1'] }, { key: 'tenantbackup.io/country', operator: 'In', values: ['IT'] }] }]);
     expect(pod?.affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm).toMatchObject({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'main', 'app.kubernetes.io/component': 'gateway' } } });
   });
 

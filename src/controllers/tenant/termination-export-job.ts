@@ -22,7 +22,7 @@ import { listAll } from '../../runtime/kube/list.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { secretField } from '../../runtime/kube/secrets.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { selectorToNodeSelectorTerm } from '../../runtime/selector.ts';
+import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, spaceObjectNames } from '../labels.ts';
 import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
 import { desiredExportEgress, exportEgressPolicyName } from './termination-export-egress.ts';
@@ -94,8 +94,8 @@ export function desiredExportJob(request: ExportRequest, datacenter: Datacenter,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
           affinity: {
-            // The data stays in its datacenter (S7): the same nodes as the space's gateway.
-            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [selectorToNodeSelectorTerm(datacenter.spec.nodeSelector)] } },
+            // The data stays in its datacenter and its country (S7): the same nodes as the space's gateway.
+            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [datacenterNodeSelectorTerm(datacenter)] } },
             // Beside a gateway replica when one runs: a ReadWriteOnce volume attaches to one node only.
             podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: gatewaySelector({ metadata: { name: space.name } }) }, topologyKey: 'kubernetes.io/hostname' } }] },
           },
