@@ -37,8 +37,9 @@
  * a release or a delete in particular — need no new disk blocks and still work on a full volume. It
  * is not fsynced: a crash of the process loses nothing (the page cache survives it); a crash of the
  * node may lose the last updates or tear the file, which the next startup reconciliation (every
- * replica reconciles before it listens) repairs; a ledger that cannot be parsed is rebuilt from the
- * replica's own index and reconciled at once.
+ * replica reconciles before it listens) repairs; a ledger that cannot be parsed, or was deleted, is
+ * rebuilt from the replica's own index and reconciled at once (the one case that can count too
+ * little, while that reconciliation walks: the index may not know other replicas' latest writes).
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';

@@ -75,15 +75,15 @@ export class Gateway {
   readonly #server: Server;
   readonly #context: GatewayContext;
   readonly #watcher: ConfigWatcher;
-  readonly #rescanTimer: NodeJS.Timeout;
   readonly #shutdownGraceMs: number;
+  readonly #stopRescans: () => void;
 
-  private constructor(server: Server, context: GatewayContext, watcher: ConfigWatcher, rescanTimer: NodeJS.Timeout, shutdownGraceMs: number) {
+  private constructor(server: Server, context: GatewayContext, watcher: ConfigWatcher, shutdownGraceMs: number, stopRescans: () => void) {
     this.#server = server;
     this.#context = context;
     this.#watcher = watcher;
-    this.#rescanTimer = rescanTimer;
     this.#shutdownGraceMs = shutdownGraceMs;
+    this.#stopRescans = stopRescans;
   }
 
   /** Reads the configuration, scans the data directory and starts serving. Throws when the configuration is unusable. */
@@ -230,7 +230,13 @@ export class Gateway {
       throw error;
     }
     selfPort = (server.address() as AddressInfo).port;
-    const gateway = new Gateway(server, context, watcher, rescanTimer, options.shutdownGraceMs ?? 25_000);
+    const stopRescans = (): void => {
+      serving = false;
+      clearInterval(rescanTimer);
+      if (rescanSoon !== null) clearTimeout(rescanSoon);
+      rescanSoon = null;
+    };
+    const gateway = new Gateway(server, context, watcher, options.shutdownGraceMs ?? 25_000, stopRescans);
     const address = gateway.address();
     log.info(
       { address: address.address, port: address.port, space: `${config.access.space.namespace}/${config.access.space.name}`, endpoints: config.endpoints.size, dataKeyState: vault.state },
@@ -255,7 +261,7 @@ export class Gateway {
   /** Stops accepting connections, lets requests in flight finish (up to the grace period), then closes. */
   async stop(): Promise<void> {
     this.#watcher.stop();
-    clearInterval(this.#rescanTimer);
+    this.#stopRescans();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     const grace = setTimeout(() => this.#server.closeAllConnections(), this.#shutdownGraceMs);
