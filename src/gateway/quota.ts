@@ -18,7 +18,8 @@
  * `check`, `forget` and `prune`, which are exactly what a full space needs to recover, and locks are
  * tiny.
  *
- * Failures only ever make the ledger count too much, never too little, until the next reconciliation:
+ * Failures make the ledger count too much, not too little (one exception at the end), until the next
+ * reconciliation:
  *  - A replica that stops beating (crashed, or cut off) for `ownerStaleMs` — judged by the counter
  *    not moving while others watch, never by comparing clocks of different nodes — has its
  *    reservations moved to `orphans`, still counted (its upload may have landed just before it died),
@@ -48,9 +49,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { fileRefName, type FileRef } from './paths.ts';
+import { VolumeLock } from './volume-lock.ts';
 
 export { GATEWAY_STATE_DIR } from './paths.ts';
-import { VolumeLock } from './volume-lock.ts';
 
 /** Locks larger than this are not exempt from refusal; restic's are a few hundred bytes. */
 export const EXEMPT_LOCK_MAX_BYTES = 64 * 1024;
