@@ -6,7 +6,7 @@ import type { KeyVault } from './key-vault.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { ObjectIndex } from './object-index.ts';
 import type { AtRestKeys, ObjectStore } from './object-store.ts';
-import type { QuotaLedger } from './quota.ts';
+import type { SpaceQuota } from './quota.ts';
 import type { GatewayCounters } from './report.ts';
 import type { SessionSigner } from './sessions.ts';
 import type { TotpReplayGuard } from './human-auth.ts';
@@ -18,7 +18,8 @@ export interface GatewayContext {
   config(): AccessConfiguration;
   index: ObjectIndex;
   store: ObjectStore;
-  quota: QuotaLedger;
+  /** The space's quota account, shared with the other replicas through the volume. */
+  quota: SpaceQuota;
   vault: KeyVault;
   credentials: CredentialCache;
   sessions: SessionSigner;

@@ -100,7 +100,8 @@ async function createSession(context: GatewayContext, req: IncomingMessage, res:
 async function usage(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   sessionUser(context, req);
   const { space } = context.config().access;
-  const used = context.index.totalBytes;
+  await context.quota.refresh().catch(() => undefined);
+  const used = context.quota.usedBytes;
   sendJson(res, 200, {
     space: { namespace: space.namespace, name: space.name, quotaBytes: space.quotaBytes, usedBytes: used, availableBytes: Math.max(0, space.quotaBytes - used), objects: context.index.totalObjects },
     dataKeyState: context.vault.state,

@@ -26,6 +26,7 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'route' | 'method' | 'code'>;
   readonly #quotaRefusals: Counter<'endpoint'>;
+  readonly #volumeFull: Counter<'endpoint'>;
   readonly #authFailures: Counter<'realm'>;
   readonly #configReloads: Counter<'result'>;
   readonly #uploadedBytes: Counter<'endpoint' | 'type'>;
@@ -46,6 +47,7 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     this.#requests = new Counter({ name: `${PREFIX}requests_total`, help: 'HTTP requests served, by route kind, method and status code', labelNames: ['route', 'method', 'code'], registers });
     this.#quotaRefusals = new Counter({ name: `${PREFIX}quota_refusals_total`, help: 'Uploads refused with 507 because the space quota would be exceeded', labelNames: ['endpoint'], registers });
+    this.#volumeFull = new Counter({ name: `${PREFIX}volume_full_refusals_total`, help: 'Uploads refused with 507 because the space volume was full (ENOSPC/EDQUOT) although the quota left room', labelNames: ['endpoint'], registers });
     this.#authFailures = new Counter({ name: `${PREFIX}auth_failures_total`, help: 'Refused authentications, by realm (endpoint, human, report)', labelNames: ['realm'], registers });
     this.#configReloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Configuration reloads, by result (applied, rejected)', labelNames: ['result'], registers });
     this.#uploadedBytes = new Counter({ name: `${PREFIX}uploaded_bytes_total`, help: 'Plaintext bytes stored by uploads since start', labelNames: ['endpoint', 'type'], registers });
@@ -68,6 +70,10 @@ export class GatewayMetrics {
 
   countQuotaRefusal(endpoint: string): void {
     this.#quotaRefusals.inc({ endpoint });
+  }
+
+  countVolumeFull(endpoint: string): void {
+    this.#volumeFull.inc({ endpoint });
   }
 
   countAuthFailure(realm: 'endpoint' | 'human' | 'report' | 'peer'): void {

@@ -1,8 +1,10 @@
 /**
  * In-memory index of every object stored in the space: which repository it belongs to, its plaintext
- * size (what restic sees and what the quota counts) and when it was written. It is the single source
- * of the usage figures — quota, metrics, the operator's report, the human usage route — so they can be
- * answered without walking the disk.
+ * size (what restic sees and what the quota counts) and when it was written. It is this replica's
+ * source of the per-endpoint figures — metrics, the operator's report, the human usage route — so
+ * they can be answered without walking the disk. The quota, and the space's total used bytes, are
+ * counted instead by the ledger the replicas share on the volume (quota.ts): this index learns of
+ * other replicas' writes only at its next rescan.
  *
  * It is built by scanning the data directory at startup (which also makes the usage counter correct
  * across restarts), kept current by the object store on every write and delete, and reconciled by a

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,23 +8,39 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasAtRestMagic } from './at-rest.ts';
 import { ObjectIndex } from './object-index.ts';
 import { KeyUnavailableError, ObjectStore, SourceAbortedError, locate, type AtRestKeys } from './object-store.ts';
-import { QuotaExceededError, QuotaLedger } from './quota.ts';
+import { createLogger } from '../log/logger.ts';
+import { GATEWAY_STATE_DIR, QuotaExceededError, SpaceQuota } from './quota.ts';
 import { UploadChecker, UploadMismatchError } from './upload-guard.ts';
 import type { FileRef } from './paths.ts';
 
 const keys: AtRestKeys = { dataKey: randomBytes(32), spaceUid: 'space-uid' };
+const log = createLogger({ name: 'test', level: 'silent' });
 let dataDir: string;
+let quotaDir: string;
 let index: ObjectIndex;
 let store: ObjectStore;
+let quotas: SpaceQuota[];
+
+/** A quota account of `limit` bytes (its ledger beside the data directory, to keep this test's listings to the repository). */
+async function quotaOf(limit: number): Promise<SpaceQuota> {
+  const quota = new SpaceQuota({ directory: quotaDir, limitBytes: () => limit, log });
+  await quota.open();
+  quotas.push(quota);
+  return quota;
+}
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'object-store-'));
+  quotaDir = await mkdtemp(join(tmpdir(), 'object-store-quota-'));
   index = new ObjectIndex();
-  store = new ObjectStore(dataDir, index);
+  quotas = [];
+  store = new ObjectStore(dataDir, index, await quotaOf(1e12));
 });
 
 afterEach(async () => {
+  for (const quota of quotas) await quota.close();
   await rm(dataDir, { recursive: true, force: true });
+  await rm(quotaDir, { recursive: true, force: true });
 });
 
 function dataRef(content: Buffer): FileRef {
@@ -33,13 +49,13 @@ function dataRef(content: Buffer): FileRef {
 
 async function put(content: Buffer, options: { ref?: FileRef; quota?: number; declared?: number | null; encrypt?: boolean } = {}) {
   const ref = options.ref ?? dataRef(content);
-  const ledger = new QuotaLedger({ limitBytes: () => options.quota ?? 1e12, usedBytes: () => index.totalBytes });
-  const reservation = ledger.reserve(0)!;
+  const ledger = await quotaOf(options.quota ?? 1e12);
+  const reservation = (await ledger.reserve(0))!;
   const checker = new UploadChecker({ declaredLength: options.declared === undefined ? content.length : options.declared, reservation, expectedSha256: ref.type === 'config' ? null : ref.id });
   try {
     return await store.put('endpoints/a', ref, Readable.from([content.subarray(0, 1000), content.subarray(1000)]), checker, options.encrypt === false ? null : keys);
   } finally {
-    reservation.release();
+    await reservation.release();
   }
 }
 
@@ -94,8 +110,8 @@ describe('ObjectStore', () => {
 
   it('leaves nothing behind when the client goes away mid-upload', async () => {
     const content = randomBytes(300_000);
-    const ledger = new QuotaLedger({ limitBytes: () => 1e12, usedBytes: () => index.totalBytes });
-    const checker = new UploadChecker({ declaredLength: content.length, reservation: ledger.reserve(content.length)!, expectedSha256: null });
+    const ledger = await quotaOf(1e12);
+    const checker = new UploadChecker({ declaredLength: content.length, reservation: (await ledger.reserve(content.length))!, expectedSha256: null });
     const body = new Readable({ read() {} });
     body.push(content.subarray(0, 100_000));
     setTimeout(() => body.destroy(), 20);
@@ -118,22 +134,31 @@ describe('ObjectStore', () => {
     expect(index.totalBytes).toBe(0);
   });
 
-  it('scans the data directory into plaintext sizes and removes leftover temporaries', async () => {
+  it('scans the data directory into plaintext sizes, skipping its own directory, and removes abandoned temporaries only', async () => {
     const a = randomBytes(70_000);
     await put(a);
     await put(Buffer.from('config-bytes'), { ref: { type: 'config' } });
     const keysDir = join(store.repositoryDir('endpoints/a'), 'keys');
     await mkdir(keysDir, { recursive: true });
-    await writeFile(join(keysDir, `.${'cd'.repeat(32)}.tmp-0123456789abcdef`), 'partial upload');
+    const abandoned = join(keysDir, `.${'cd'.repeat(32)}.tmp-0123456789abcdef`);
+    const inFlight = `.${'ce'.repeat(32)}.tmp-0123456789abcdef`;
+    await writeFile(abandoned, 'partial upload');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(abandoned, hourAgo, hourAgo);
+    // Another replica's upload in progress on the shared volume: young, left alone.
+    await writeFile(join(keysDir, inFlight), 'upload in progress');
     await writeFile(join(dataDir, 'stray.txt'), '12345');
-    const scanned = await store.scan({ removeTemporary: true });
+    await mkdir(join(dataDir, GATEWAY_STATE_DIR));
+    await writeFile(join(dataDir, GATEWAY_STATE_DIR, 'quota.json'), ' '.repeat(65_536));
+    const scanned = await store.scan({ removeTemporaryOlderThanMs: 15 * 60_000 });
     expect(scanned.removedTemporary).toBe(1);
     expect(scanned.strayBytes).toBe(5);
     expect(scanned.objects.map((o) => [o.repository, o.ref.type, o.info.size]).sort()).toEqual([
       ['endpoints/a', 'config', 12],
       ['endpoints/a', 'data', 70_000],
     ]);
-    expect(await readdir(keysDir)).toEqual([]);
+    expect(await readdir(keysDir)).toEqual([inFlight]);
+    expect((await store.scan({ removeTemporaryOlderThanMs: null })).removedTemporary).toBe(0);
   });
 });
 

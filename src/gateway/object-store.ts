@@ -4,9 +4,13 @@
  *
  * A write streams into a temporary file beside the final name, is fsynced, then linked to the final
  * name (link fails if the name exists, so an object is never replaced — restic's REST backend assumes
- * no overwrites) and the directory is fsynced. A failed or abandoned upload removes its temporary file,
- * so partial uploads never become visible objects; temporary files left by a crash are removed at
- * startup. Every committed write and delete is reported to the ObjectIndex.
+ * no overwrites) and the directory is fsynced. A failed or abandoned upload — a full volume (ENOSPC)
+ * included — removes its temporary file, so partial uploads never become visible objects; temporary
+ * files left by a crash are removed by a later scan once nobody has written them for
+ * TEMPORARY_MAX_AGE_MS (another replica sharing the volume may be writing a young one right now).
+ * Every committed write and delete is reported to the ObjectIndex (this replica's statistics) and to
+ * the space's shared quota ledger (quota.ts): a write turns its reservation into stored bytes after it
+ * got its final name; a delete is announced before the unlink and subtracted after it.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
@@ -26,6 +30,7 @@ import {
   type AtRestHeader,
 } from './at-rest.ts';
 import type { ObjectIndex, ObjectInfo, ScannedObject } from './object-index.ts';
+import { GATEWAY_STATE_DIR, ledgerKey, type AnnouncedRemoval, type SpaceQuota } from './quota.ts';
 import type { UploadChecker } from './upload-guard.ts';
 import {
   RESTIC_OBJECT_TYPES,
@@ -83,6 +88,15 @@ export type PutResult = { status: 'created'; info: ObjectInfo } | { status: 'exi
 const FILE_MODE = 0o600;
 const DIRECTORY_MODE = 0o700;
 const STAT_CONCURRENCY = 32;
+/**
+ * An upload's temporary file nobody has written for this long is abandoned (its writer crashed): the
+ * server cuts a connection after 3 minutes of silence, and an upload in progress writes its file at
+ * least every MiB.
+ */
+export const TEMPORARY_MAX_AGE_MS = 15 * 60_000;
+
+/** What the object store tells the space's account about deletes (SpaceQuota in the gateway). */
+export type RemovalAccounting = Pick<SpaceQuota, 'removing'>;
 
 function isErrorCode(error: unknown, ...codes: string[]): boolean {
   return typeof error === 'object' && error !== null && codes.includes(String((error as NodeJS.ErrnoException).code));
@@ -155,10 +169,12 @@ async function linkNoReplace(from: string, to: string): Promise<boolean> {
 export class ObjectStore {
   readonly #dataDir: string;
   readonly #index: ObjectIndex;
+  readonly #quota: RemovalAccounting;
 
-  constructor(dataDir: string, index: ObjectIndex) {
+  constructor(dataDir: string, index: ObjectIndex, quota: RemovalAccounting) {
     this.#dataDir = dataDir;
     this.#index = index;
+    this.#quota = quota;
   }
 
   repositoryDir(repository: string): string {
@@ -186,9 +202,10 @@ export class ObjectStore {
   /**
    * Stores `body` as the file, checked by `checker` (length, quota, content hash) and, when
    * `encryptWith` is given, encrypted at rest. Resolves 'exists' when the name was taken meanwhile (a
-   * concurrent upload of the same content); rejects with the checker's error or SourceAbortedError
-   * (the temporary file is then gone). `body` is piped, never destroyed, so the caller can still
-   * answer on its connection.
+   * concurrent upload of the same content; the caller then releases the reservation); rejects with
+   * the checker's error, SourceAbortedError or a file system error such as ENOSPC (the temporary file
+   * is then gone). On 'created' the checker's reservation has been committed to the quota ledger.
+   * `body` is piped, never destroyed, so the caller can still answer on its connection.
    */
   async put(repository: string, ref: FileRef, body: Readable, checker: UploadChecker, encryptWith: AtRestKeys | null): Promise<PutResult> {
     const repositoryDir = this.repositoryDir(repository);
@@ -197,20 +214,30 @@ export class ObjectStore {
     await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
     const temporaryPath = join(directory, temporaryFileName(ref, randomBytes(8).toString('hex')));
     const handle = await open(temporaryPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, FILE_MODE);
+    let created: ObjectInfo;
     try {
       const encryptor = encryptWith === null ? null : new StreamEncryptor({ ...encryptWith, objectName: fileRefName(ref) });
       await receive(body, new UploadSink(handle, checker, encryptor));
       await handle.close();
       const linked = await linkNoReplace(temporaryPath, finalPath);
-      await unlink(temporaryPath).catch((error: unknown) => {
-        if (!isErrorCode(error, 'ENOENT')) throw error;
-      });
-      if (!linked) return { status: 'exists' };
-      await syncDirectory(directory);
-      const stats = await lstat(finalPath);
-      const info: ObjectInfo = { size: checker.bytesSeen, fileBytes: stats.size, mtimeMs: stats.mtimeMs };
-      this.#index.add(repository, ref, info);
-      return { status: 'created', info };
+      if (!linked) {
+        await rm(temporaryPath, { force: true });
+        return { status: 'exists' };
+      }
+      // The object is visible from here on: it is counted whatever happens next.
+      try {
+        await unlink(temporaryPath).catch((error: unknown) => {
+          if (!isErrorCode(error, 'ENOENT')) throw error;
+        });
+        await syncDirectory(directory);
+      } finally {
+        const stats = await lstat(finalPath).catch(() => null);
+        const info: ObjectInfo = { size: checker.bytesSeen, fileBytes: stats?.size ?? checker.bytesSeen, mtimeMs: stats?.mtimeMs ?? Date.now() };
+        this.#index.add(repository, ref, info);
+        await checker.reservation.commit(ledgerKey(repository, ref), info.size);
+        created = info;
+      }
+      return { status: 'created', info: created };
     } catch (error) {
       await handle.close().catch(() => undefined);
       await rm(temporaryPath, { force: true });
@@ -276,11 +303,27 @@ export class ObjectStore {
     return listed.filter((entry): entry is ListedObject => entry.size !== null);
   }
 
-  /** Deletes a file; false when it did not exist. */
+  /**
+   * Deletes a file; false when it did not exist. The delete is announced to the quota ledger before the
+   * unlink and subtracted after it; when the ledger cannot be reached the file is deleted all the same
+   * (freeing space must not depend on it) and stays counted until the next reconciliation.
+   */
   async remove(repository: string, ref: FileRef): Promise<boolean> {
+    const size = await this.size(repository, ref);
+    if (size === null) {
+      this.#index.remove(repository, ref);
+      return false;
+    }
+    let announced: AnnouncedRemoval | null;
+    try {
+      announced = await this.#quota.removing(ledgerKey(repository, ref), size);
+    } catch {
+      announced = null;
+    }
     try {
       await unlink(filePath(this.repositoryDir(repository), ref));
     } catch (error) {
+      await announced?.failed();
       if (isErrorCode(error, 'ENOENT', 'ENOTDIR')) {
         this.#index.remove(repository, ref);
         return false;
@@ -288,27 +331,31 @@ export class ObjectStore {
       throw error;
     }
     this.#index.remove(repository, ref);
+    await announced?.removed();
     return true;
   }
 
   /**
-   * Walks the data directory and returns every repository file with its plaintext size. With
-   * `removeTemporary`, leftover upload temporaries are deleted (at startup, when no upload can be in
-   * flight); otherwise they are skipped.
+   * Walks the data directory and returns every repository file with its plaintext size (the gateway's
+   * own directory, GATEWAY_STATE_DIR, is skipped). Upload temporaries are never counted; with
+   * `removeTemporaryOlderThanMs`, those nobody has written for that long are deleted (abandoned by a
+   * crash: on a volume shared by replicas a young one may be another replica's upload in progress).
    */
-  async scan(options: { removeTemporary: boolean }): Promise<{ objects: ScannedObject[]; strayBytes: number; removedTemporary: number }> {
+  async scan(options: { removeTemporaryOlderThanMs: number | null }): Promise<{ objects: ScannedObject[]; strayBytes: number; removedTemporary: number }> {
     const objects: ScannedObject[] = [];
     let strayBytes = 0;
     let removedTemporary = 0;
     const files: { path: string; stats: Stats }[] = [];
-    const walk = async (directory: string): Promise<void> => {
+    const maxAge = options.removeTemporaryOlderThanMs;
+    const walk = async (directory: string, top: boolean): Promise<void> => {
       for (const name of await entriesOf(directory)) {
+        if (top && name === GATEWAY_STATE_DIR) continue;
         const path = join(directory, name);
         const stats = await lstat(path).catch(() => null);
         if (stats === null) continue;
-        if (stats.isDirectory()) await walk(path);
+        if (stats.isDirectory()) await walk(path, false);
         else if (stats.isFile() && isTemporaryFileName(name)) {
-          if (options.removeTemporary) {
+          if (maxAge !== null && Date.now() - stats.mtimeMs >= maxAge) {
             await rm(path, { force: true });
             removedTemporary += 1;
           }
@@ -316,7 +363,7 @@ export class ObjectStore {
       }
     };
     await mkdir(this.#dataDir, { recursive: true, mode: DIRECTORY_MODE });
-    await walk(this.#dataDir);
+    await walk(this.#dataDir, true);
     await mapLimited(files, STAT_CONCURRENCY, async ({ path, stats }) => {
       const located = locate(relative(this.#dataDir, path));
       const size = await plaintextSizeOf(path, stats).catch(() => stats.size);
@@ -404,8 +451,20 @@ class UploadSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    let pending: Promise<void> | null;
     try {
-      this.#checker.accept(chunk);
+      pending = this.#checker.accept(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    // Only a streamed upload whose reservation must grow waits here (for the quota ledger).
+    if (pending === null) this.#store(chunk, callback);
+    else pending.then(() => this.#store(chunk, callback), callback);
+  }
+
+  #store(chunk: Buffer, callback: (error?: Error | null) => void): void {
+    try {
       this.#queue(this.#encryptor === null ? [chunk] : this.#encryptor.update(chunk));
     } catch (error) {
       callback(error as Error);

@@ -21,7 +21,9 @@
  *   <data-dir>/<repository>/config
  *   <data-dir>/<repository>/{keys,locks,snapshots,index}/<id>
  *   <data-dir>/<repository>/data/<first two hex digits of id>/<id>
- *   .<name>.tmp-<random>   upload in progress, beside its final name; never listed, removed at startup
+ *   .<name>.tmp-<random>   upload in progress, beside its final name; never listed, removed by a scan
+ *                          once nobody has written it for 15 minutes
+ *   <data-dir>/.tenant-backup/   the gateway's own files: the space's shared quota ledger (quota.ts)
  *
  * Requests are matched against a strict grammar instead of being normalised: anything with
  * percent-encoding, backslashes, NUL, empty or dot segments is refused before it reaches the disk, so
@@ -41,6 +43,9 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
 const ENDPOINT_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const REPOSITORY_SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
 const MAX_REPOSITORY_LENGTH = 1024;
+
+/** The gateway's own directory on the space volume (the quota ledger): never a repository, skipped by the scan. */
+export const GATEWAY_STATE_DIR = '.tenant-backup';
 
 export function isObjectType(value: string): value is ResticObjectType {
   return (RESTIC_OBJECT_TYPES as readonly string[]).includes(value);
@@ -105,6 +110,7 @@ export function parseDataRoute(path: string): DataRoute | null {
 export function repositoryPathProblem(repository: string): string | null {
   if (repository.length === 0 || repository.length > MAX_REPOSITORY_LENGTH) return 'must be 1 to 1024 characters';
   if (repository.startsWith('/')) return 'must be relative (no leading slash)';
+  if (repository.split('/')[0] === GATEWAY_STATE_DIR) return `must not lie in ${GATEWAY_STATE_DIR}, the gateway's own directory`;
   for (const segment of repository.split('/')) {
     if (segment === '.' || segment === '..') return 'must not contain "." or ".." segments';
     if (!REPOSITORY_SEGMENT.test(segment)) return 'segments must be non-empty and use only letters, digits, ".", "_" and "-"';

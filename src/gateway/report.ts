@@ -32,6 +32,8 @@ export class GatewayCounters {
 export interface ReportInputs {
   config: AccessConfiguration;
   index: ObjectIndex;
+  /** Bytes stored in the space as the shared quota ledger counts them (every replica's writes); default: this replica's index. */
+  usedBytes?: number;
   dataKeyState: VaultState;
   counters: GatewayCounters;
   startedAt: Date;
@@ -86,7 +88,7 @@ export function buildReport(inputs: ReportInputs): GatewayReport {
       name: access.space.name,
       uid: access.space.uid,
       quotaBytes: access.space.quotaBytes,
-      usedBytes: inputs.index.totalBytes,
+      usedBytes: inputs.usedBytes ?? inputs.index.totalBytes,
       objects: inputs.index.totalObjects,
       appendOnly: access.space.appendOnly,
       encryptAtRest: access.space.encryptAtRest,

@@ -6,7 +6,9 @@
  *  - DELETE of a missing file → 200 (idempotent, so restic's retries do not loop);
  *  - listings in v2 (`Accept: application/vnd.x.restic.rest.v2`) carry names and sizes;
  *  - GET honours Range (restic reads parts of pack files) with 206 and Content-Range;
- *  - uploads are checked against their SHA-256 name, their Content-Length and the quota (507).
+ *  - uploads are checked against their SHA-256 name, their Content-Length and the space quota, one
+ *    account shared by every replica (quota.ts): past it → 507 Insufficient Storage, as rest-server
+ *    answers a full repository; so does a full volume (ENOSPC, EDQUOT), after removing the partial file.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +19,7 @@ import { HttpError, declaredLength, discardUnreadBody, sendJson, sendText } from
 import type { RouteLabel } from './metrics.ts';
 import { KeyUnavailableError, SourceAbortedError } from './object-store.ts';
 import { fileRefName, type DataRoute, type FileRef, type ResticObjectType } from './paths.ts';
-import { EXEMPT_LOCK_MAX_BYTES, QuotaExceededError } from './quota.ts';
+import { EXEMPT_LOCK_MAX_BYTES, LedgerUnavailableError, QuotaExceededError, isVolumeFull, type Reservation } from './quota.ts';
 import { parseRange } from './range.ts';
 import { UploadChecker, UploadMismatchError } from './upload-guard.ts';
 
@@ -135,7 +137,13 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
     throw new HttpError(403, 'object exists and cannot be overwritten');
   }
   const exempt = file.type === 'locks' && length !== null && length <= EXEMPT_LOCK_MAX_BYTES;
-  const reservation = context.quota.reserve(length ?? 0, { exempt });
+  let reservation: Reservation | null;
+  try {
+    reservation = await context.quota.reserve(length ?? 0, { exempt });
+  } catch (error) {
+    discardUnreadBody(req);
+    throw storageError(context, access, file, error);
+  }
   if (reservation === null) {
     refuseForQuota(context, access, file, length);
     discardUnreadBody(req);
@@ -162,9 +170,9 @@ async function postRequest(context: GatewayContext, req: IncomingMessage, res: S
     }
     if (error instanceof SourceAbortedError) throw new HttpError(400, error.message);
     discardUnreadBody(req);
-    throw error;
+    throw storageError(context, access, file, error);
   } finally {
-    reservation.release();
+    await reservation.release();
   }
 }
 
@@ -172,11 +180,30 @@ function quotaError(): HttpError {
   return new HttpError(507, 'insufficient storage: the space quota would be exceeded');
 }
 
+/**
+ * A full volume is a 507 too (restic's REST protocol has no other answer for "no room"), told apart
+ * in the message, the log (an error: the volume is smaller than the quota, or filled by something
+ * else) and its own counter. The object store has already removed the partial file. A quota ledger
+ * that cannot be updated is a 503: try again. Anything else goes on as it is (500).
+ */
+function storageError(context: GatewayContext, access: DataAccess, file: FileRef, error: unknown): unknown {
+  if (isVolumeFull(error)) {
+    context.metrics.countVolumeFull(access.endpoint.name);
+    context.log.error({ endpoint: access.endpoint.name, file: fileRefName(file), code: (error as NodeJS.ErrnoException).code, usedBytes: context.quota.usedBytes, quotaBytes: context.config().access.space.quotaBytes }, 'upload refused: the space volume is full');
+    return new HttpError(507, 'insufficient storage: the volume is full');
+  }
+  if (error instanceof LedgerUnavailableError) {
+    context.log.error({ endpoint: access.endpoint.name, file: fileRefName(file), err: error }, 'upload refused: the quota ledger is unavailable');
+    return new HttpError(503, 'the space quota cannot be checked right now', { 'Retry-After': '10' });
+  }
+  return error;
+}
+
 function refuseForQuota(context: GatewayContext, access: DataAccess, file: FileRef, length: number | null): void {
   context.counters.quotaRefusals.set(access.endpoint.name, (context.counters.quotaRefusals.get(access.endpoint.name) ?? 0) + 1);
   context.metrics.countQuotaRefusal(access.endpoint.name);
   context.log.warn(
-    { endpoint: access.endpoint.name, file: fileRefName(file), declaredBytes: length, usedBytes: context.index.totalBytes, quotaBytes: context.config().access.space.quotaBytes },
+    { endpoint: access.endpoint.name, file: fileRefName(file), declaredBytes: length, usedBytes: context.quota.usedBytes, reservedBytes: context.quota.reservedBytes, quotaBytes: context.config().access.space.quotaBytes },
     'upload refused: space quota exceeded',
   );
 }

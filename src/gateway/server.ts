@@ -4,6 +4,7 @@
  * paths.ts), and owns the pieces they share: configuration in force, object index, quota, keys.
  */
 import { createServer, type Server } from 'node:https';
+import { join } from 'node:path';
 import { serverTlsOptions } from '../pki/tls-policy.ts';
 import { SignInThrottle } from './sign-in-throttle.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,11 +22,11 @@ import { HttpError, bearerToken, sendError, sendJson, sendText } from './http-ut
 import { KeyVault } from './key-vault.ts';
 import { GatewayMetrics, type RouteLabel } from './metrics.ts';
 import { ObjectIndex } from './object-index.ts';
-import { ObjectStore } from './object-store.ts';
+import { ObjectStore, TEMPORARY_MAX_AGE_MS } from './object-store.ts';
 import { parseDataRoute, parseRequestTarget } from './paths.ts';
 import { Peers, peerServerName, type PeerCredentials, type PeerOutcome, type PeerSource } from './peers.ts';
 import { handlePeerRequest, isPeerRoute } from './peers-routes.ts';
-import { QuotaLedger } from './quota.ts';
+import { GATEWAY_STATE_DIR, SpaceQuota, isVolumeFull, type QuotaTiming } from './quota.ts';
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
 import { SessionSigner } from './sessions.ts';
@@ -38,8 +39,10 @@ export interface GatewayOptions {
   log: Logger;
   /** How often the configuration directory is checked for changes. */
   reloadIntervalMs?: number;
-  /** How often the index is reconciled with the disk (writes by other replicas). */
+  /** How often the index and the space's shared quota ledger are reconciled with the disk. */
   rescanIntervalMs?: number;
+  /** Timing of the shared quota ledger (tests). */
+  quotaTiming?: Partial<QuotaTiming>;
   /** How long shutdown waits for requests in flight before cutting connections. */
   shutdownGraceMs?: number;
   /** The other replicas of the space (--peers / --peers-dns); none by default. */
@@ -72,15 +75,15 @@ export class Gateway {
   readonly #server: Server;
   readonly #context: GatewayContext;
   readonly #watcher: ConfigWatcher;
-  readonly #rescanTimer: NodeJS.Timeout;
   readonly #shutdownGraceMs: number;
+  readonly #stopRescans: () => void;
 
-  private constructor(server: Server, context: GatewayContext, watcher: ConfigWatcher, rescanTimer: NodeJS.Timeout, shutdownGraceMs: number) {
+  private constructor(server: Server, context: GatewayContext, watcher: ConfigWatcher, shutdownGraceMs: number, stopRescans: () => void) {
     this.#server = server;
     this.#context = context;
     this.#watcher = watcher;
-    this.#rescanTimer = rescanTimer;
     this.#shutdownGraceMs = shutdownGraceMs;
+    this.#stopRescans = stopRescans;
   }
 
   /** Reads the configuration, scans the data directory and starts serving. Throws when the configuration is unusable. */
@@ -94,14 +97,58 @@ export class Gateway {
     let caCert = loaded.caCert;
 
     const index = new ObjectIndex();
-    const store = new ObjectStore(options.dataDir, index);
-    let removedTemporary = 0;
-    await index.rebuild(async () => {
-      const result = await store.scan({ removeTemporary: true });
-      removedTemporary = result.removedTemporary;
-      return result;
+    // One quota account for the space, shared by every replica through the volume (quota.ts).
+    let serving = false;
+    let rescanSoon: NodeJS.Timeout | null = null;
+    const quota = new SpaceQuota({
+      directory: join(options.dataDir, GATEWAY_STATE_DIR),
+      limitBytes: () => config.access.space.quotaBytes,
+      log,
+      seedUsedBytes: () => index.totalBytes,
+      timing: options.quotaTiming,
+      onReconcileNeeded: (reason) => {
+        if (!serving || rescanSoon !== null) return;
+        log.info({ reason }, 'reconciling the quota ledger with the data directory soon');
+        rescanSoon = setTimeout(() => {
+          rescanSoon = null;
+          rescan().catch((error: unknown) => log.error({ err: error }, 'rescan of the data directory failed'));
+        }, 1000);
+        rescanSoon.unref();
+      },
     });
-    log.info({ usedBytes: index.totalBytes, objects: index.totalObjects, removedTemporary }, 'data directory scanned');
+    await quota.open();
+    const store = new ObjectStore(options.dataDir, index, quota);
+    // The rescan rebuilds this replica's index and reconciles the shared ledger with the same walk.
+    let rescanning: Promise<{ removedTemporary: number; reconciled: boolean }> | null = null;
+    const rescan = (): Promise<{ removedTemporary: number; reconciled: boolean }> => {
+      rescanning ??= (async () => {
+        const ticket = await quota.beginReconcile();
+        let scanned: Awaited<ReturnType<ObjectStore['scan']>> | undefined;
+        try {
+          await index.rebuild(async () => (scanned = await store.scan({ removeTemporaryOlderThanMs: TEMPORARY_MAX_AGE_MS })));
+        } catch (error) {
+          await quota.abandonReconcile(ticket).catch(() => undefined);
+          throw error;
+        }
+        const reconciled = await quota.finishReconcile(ticket, scanned as NonNullable<typeof scanned>);
+        return { removedTemporary: scanned?.removedTemporary ?? 0, reconciled };
+      })().finally(() => {
+        rescanning = null;
+      });
+      return rescanning;
+    };
+    let scanned: { removedTemporary: number; reconciled: boolean };
+    try {
+      scanned = await rescan();
+      await quota.refresh();
+    } catch (error) {
+      await quota.close();
+      throw error;
+    }
+    log.info(
+      { usedBytes: quota.usedBytes, reservedBytes: quota.reservedBytes, replicas: quota.replicas, objects: index.totalObjects, removedTemporary: scanned.removedTemporary, reconciled: scanned.reconciled },
+      'data directory scanned',
+    );
 
     const vault = new KeyVault();
     vault.configure(config.access, loaded.providerKey);
@@ -117,7 +164,7 @@ export class Gateway {
       config: () => config,
       index,
       store,
-      quota: new QuotaLedger({ limitBytes: () => config.access.space.quotaBytes, usedBytes: () => index.totalBytes }),
+      quota,
       vault,
       credentials: new CredentialCache(),
       sessions: new SessionSigner(loaded.sessionKey ?? undefined),
@@ -163,19 +210,33 @@ export class Gateway {
     watcher.start();
 
     const rescanTimer = setInterval(() => {
-      index.rebuild(() => store.scan({ removeTemporary: false })).catch((error: unknown) => log.error({ err: error }, 'rescan of the data directory failed'));
+      rescan().catch((error: unknown) => log.error({ err: error }, 'rescan of the data directory failed'));
     }, options.rescanIntervalMs ?? 10 * 60_000);
     rescanTimer.unref();
+    serving = true;
 
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      watcher.stop();
+      clearInterval(rescanTimer);
+      await quota.close();
+      throw error;
+    }
     selfPort = (server.address() as AddressInfo).port;
-    const gateway = new Gateway(server, context, watcher, rescanTimer, options.shutdownGraceMs ?? 25_000);
+    const stopRescans = (): void => {
+      serving = false;
+      clearInterval(rescanTimer);
+      if (rescanSoon !== null) clearTimeout(rescanSoon);
+      rescanSoon = null;
+    };
+    const gateway = new Gateway(server, context, watcher, options.shutdownGraceMs ?? 25_000, stopRescans);
     const address = gateway.address();
     log.info(
       { address: address.address, port: address.port, space: `${config.access.space.namespace}/${config.access.space.name}`, endpoints: config.endpoints.size, dataKeyState: vault.state },
@@ -200,13 +261,15 @@ export class Gateway {
   /** Stops accepting connections, lets requests in flight finish (up to the grace period), then closes. */
   async stop(): Promise<void> {
     this.#watcher.stop();
-    clearInterval(this.#rescanTimer);
+    this.#stopRescans();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     const grace = setTimeout(() => this.#server.closeAllConnections(), this.#shutdownGraceMs);
     grace.unref();
     await closed;
     clearTimeout(grace);
+    // After the last request: leave the shared quota account (nothing of ours is in flight any more).
+    await this.#context.quota.close();
   }
 }
 
@@ -258,6 +321,11 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
       sendError(res, error);
       return;
     }
+    if (isVolumeFull(error)) {
+      context.log.error({ route: label, method, code: (error as NodeJS.ErrnoException).code }, 'request refused: the space volume is full');
+      sendText(res, 507, 'insufficient storage: the volume is full');
+      return;
+    }
     if (error instanceof VerifierBusyError) {
       context.log.warn({ route: label, method, remote: req.socket.remoteAddress }, 'credential checks saturated; request turned away');
       sendText(res, 503, error.message, { 'Retry-After': '5' });
@@ -278,8 +346,14 @@ async function requireReportToken(context: GatewayContext, req: IncomingMessage)
   if (!ok) throw new HttpError(401, 'a valid report token is required', { 'WWW-Authenticate': 'Bearer realm="tenant-backup-report"' });
 }
 
+/** Reads the shared quota ledger, so that the figures reported include every replica's latest writes. */
+async function freshUsage(context: GatewayContext): Promise<void> {
+  await context.quota.refresh().catch((error: unknown) => context.log.warn({ err: error }, 'quota ledger not read; reporting its last known figures'));
+}
+
 async function serveMetrics(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   await requireReportToken(context, req);
+  await freshUsage(context);
   context.metrics.update(reportOf(context));
   const { contentType, body } = await context.metrics.render();
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
@@ -289,9 +363,10 @@ async function serveMetrics(context: GatewayContext, req: IncomingMessage, res: 
 async function serveReport(context: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
   await requireReportToken(context, req);
+  await freshUsage(context);
   sendJson(res, 200, reportOf(context, context.peers.enabled ? await context.peers.states() : undefined));
 }
 
 function reportOf(context: GatewayContext, peers?: PeerOutcome[]) {
-  return buildReport({ config: context.config(), index: context.index, dataKeyState: context.vault.state, counters: context.counters, startedAt: context.startedAt, peers });
+  return buildReport({ config: context.config(), index: context.index, usedBytes: context.quota.usedBytes, dataKeyState: context.vault.state, counters: context.counters, startedAt: context.startedAt, peers });
 }

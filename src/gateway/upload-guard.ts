@@ -1,7 +1,7 @@
 /**
  * Checks an upload as it streams through, before anything reaches the disk: it never exceeds its
- * declared Content-Length, it stays within its quota reservation (growing it when no length was
- * declared, and failing with QuotaExceededError the moment it cannot), and — restic names every
+ * declared Content-Length, it stays within its quota reservation (growing it in the space's shared
+ * ledger when no length was declared, and failing with QuotaExceededError the moment it cannot), and — restic names every
  * object by the SHA-256 of its content — its content matches its name. A failed check throws, the
  * object store then discards the temporary file, and nothing becomes visible.
  */
@@ -36,13 +36,29 @@ export class UploadChecker {
     return this.#seen;
   }
 
-  /** Checks the next piece of the body; throws UploadMismatchError or QuotaExceededError. */
-  accept(data: Uint8Array): void {
+  /** The upload's share of the space quota (the object store commits it once the object is stored). */
+  get reservation(): Reservation {
+    return this.#options.reservation;
+  }
+
+  /**
+   * Checks the next piece of the body; throws UploadMismatchError or QuotaExceededError. Returns null
+   * when the piece is accepted at once, or a promise when the reservation had to grow first (rejecting
+   * with QuotaExceededError when the quota forbids it); wait for it before the next piece.
+   */
+  accept(data: Uint8Array): Promise<void> | null {
     this.#seen += data.length;
     const { declaredLength, reservation } = this.#options;
     if (declaredLength !== null && this.#seen > declaredLength) throw new UploadMismatchError('request body is longer than its Content-Length');
-    if (!reservation.ensure(this.#seen)) throw new QuotaExceededError();
-    this.#hash?.update(data);
+    const ensured = reservation.ensure(this.#seen);
+    if (ensured === true) {
+      this.#hash?.update(data);
+      return null;
+    }
+    return ensured.then((granted) => {
+      if (!granted) throw new QuotaExceededError();
+      this.#hash?.update(data);
+    });
   }
 
   /** Checks the complete body; throws UploadMismatchError. */

@@ -13,7 +13,7 @@ import { TEST_SCRYPT_PARAMS } from '../../src/crypto/index.ts';
 import { hasAtRestMagic } from '../../src/gateway/at-rest.ts';
 import { exportSpace, verifyExport } from '../../src/export/index.ts';
 import { readSpaceFacts } from '../../src/export/key-source.ts';
-import { GatewayFixture, listFiles, run } from './gateway-fixture.ts';
+import { GatewayFixture, listFiles, run, storedFiles } from './gateway-fixture.ts';
 import { backUpEndpoints, checkWithOrdinaryTools, cli, exportLine, requireExportTools, restoreLocal, type BackedUp, type ExportLine } from './export-fixture.ts';
 
 const ENDPOINTS = ['laptop-01', 'server-02'];
@@ -42,7 +42,7 @@ afterAll(async () => {
 
 describe('export of a provider-custody space encrypted at rest', () => {
   it('reads a volume whose objects really are encrypted at rest', async () => {
-    const files = await listFiles(fixture.dataDir);
+    const files = await storedFiles(fixture.dataDir);
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) expect(hasAtRestMagic(await readFile(file))).toBe(true);
   });

@@ -27,6 +27,7 @@ import {
 import type { GatewayAccessConfig, HumanAccess, TwoFactorPolicy } from '../../src/gateway/access-config.ts';
 import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { GATEWAY_NODE_FLAGS } from '../../src/gateway/command.ts';
+import { GATEWAY_STATE_DIR } from '../../src/gateway/paths.ts';
 import { requireCommand } from '../harness/commands.ts';
 import { freePorts } from '../harness/ports.ts';
 import { run, type RunResult } from '../support/run.ts';
@@ -409,9 +410,13 @@ export interface FetchResult {
   text: string;
 }
 
-/** Runs restic with the test CA, a throwaway cache and the client-side repository password. */
-export function restic(fixture: GatewayFixture, repositoryUrl: string, args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
-  return run('restic', ['--repo', repositoryUrl, '--cacert', fixture.caCert, '--cache-dir', join(fixture.dir, 'restic-cache'), ...args], {
+/**
+ * Runs restic with the test CA, a throwaway cache and the client-side repository password. The cache
+ * is in the fixture's directory unless `cacheDir` says otherwise (a test whose fixture lives on a
+ * small filesystem keeps restic's own files off it).
+ */
+export function restic(fixture: GatewayFixture, repositoryUrl: string, args: string[], options: { timeoutMs?: number; cacheDir?: string } = {}): Promise<RunResult> {
+  return run('restic', ['--repo', repositoryUrl, '--cacert', fixture.caCert, '--cache-dir', options.cacheDir ?? join(fixture.dir, 'restic-cache'), ...args], {
     env: { ...process.env, RESTIC_PASSWORD: 'client-side-repository-password' },
     timeoutMs: options.timeoutMs ?? 300_000,
   });
@@ -456,6 +461,11 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** Every file the space stores under a data directory: its repositories, without the gateway's own directory (the quota ledger). */
+export async function storedFiles(dataDir: string): Promise<string[]> {
+  return (await listFiles(dataDir)).filter((path) => !relative(dataDir, path).startsWith(`${GATEWAY_STATE_DIR}/`));
 }
 
 /** Every regular file under `root` (absolute paths). */

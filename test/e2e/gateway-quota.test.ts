@@ -10,7 +10,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayFixture, expectSuccess, listFiles, restic } from './gateway-fixture.ts';
+import { GatewayFixture, expectSuccess, listFiles, restic, storedFiles } from './gateway-fixture.ts';
 
 const ENDPOINT = 'vm-07';
 const QUOTA = 6 * 1024 * 1024;
@@ -33,7 +33,7 @@ async function usedBytes(): Promise<number> {
 }
 
 async function repositoryFiles(): Promise<string[]> {
-  return (await listFiles(fixture.dataDir)).sort();
+  return (await storedFiles(fixture.dataDir)).sort();
 }
 
 /** Streams `total` bytes with chunked transfer encoding (no Content-Length); resolves the status, if any. */
