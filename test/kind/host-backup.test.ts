@@ -77,18 +77,22 @@ describe('a fixed-address space reached from outside the cluster', () => {
     const username = await secretValue(namespace, 'endpoint-nas-credentials', 'username');
     const password = await secretValue(namespace, 'endpoint-nas-credentials', 'password');
     await writeFile(join(dir, 'ca.crt'), await secretValue(namespace, 'office-gateway-tls', 'ca.crt'));
-    // The device is given the repository by name inside the cluster; outside it, the same path on the fixed address.
-    const path = new URL(repository.replace(/^rest:/, '')).pathname;
-    const port = new URL(repository.replace(/^rest:/, '')).port;
-    const repo = `rest:https://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${address}:${port}${path}`;
+    // A fixed-address space hands its devices the repository on that address, reachable from outside.
+    const url = new URL(repository.replace(/^rest:/, ''));
+    expect(url.hostname).toBe(address);
+    url.username = encodeURIComponent(username);
+    url.password = encodeURIComponent(password);
+    const repo = `rest:${url.toString()}`;
     const source = join(dir, 'source');
     await run('mkdir', ['-p', join(source, 'sub')]);
     await run('sh', ['-c', `head -c 2097152 /dev/urandom > '${join(source, 'random.bin')}' && date > '${join(source, 'sub', 'note.txt')}'`]);
-    const env = { ...process.env, RESTIC_PASSWORD: 'host-client-side-password', RESTIC_REPOSITORY: repo, RESTIC_CACERT: join(dir, 'ca.crt'), RESTIC_CACHE_DIR: join(dir, 'cache') };
+    // restic 0.14 (Debian's) reads neither the CA nor REST credentials from its environment: flags and URL.
+    const env = { ...process.env, RESTIC_PASSWORD: 'host-client-side-password', RESTIC_REPOSITORY: repo };
+    const options = ['--cacert', join(dir, 'ca.crt'), '--cache-dir', join(dir, 'cache')];
     const restic = (args: string[]) => eventually(`restic ${args[0]} from the host`, async () => {
       // kube-proxy programs the announced address on the node a moment after the status patch.
       try {
-        return (await run('restic', args, { env, timeout: 120_000 })).stdout;
+        return (await run('restic', [...options, ...args], { env, timeout: 120_000 })).stdout;
       } catch (error) {
         const text = String((error as { stderr?: string }).stderr ?? error);
         if (/connection refused|i\/o timeout|no route|connection reset/i.test(text)) return undefined;
