@@ -1,0 +1,71 @@
+/**
+ * The keys step: read the space's key Secret, or make it once (S6, S13); delete the customer's
+ * password Secret once the key is wrapped with it; and refuse to go on when the key Secret is gone
+ * or holds another key than the one the space's data is under.
+ */
+import { effectiveCustody } from '../../admission/rules.ts';
+import { createObjectOnce, deleteObject } from '../../runtime/apply.ts';
+import { K8S } from '../../runtime/kube/resource-ref.ts';
+import type { ControllerContext } from '../context.ts';
+import { newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
+import { proceed, secretOf, stall, wait, type ProvisionFacts, type SpaceCaches, type StepResult } from './step.ts';
+
+export type MasterKey = { key: Buffer; id: string };
+
+export interface KeysProduced {
+  keys: SpaceKeys;
+  master: MasterKey;
+}
+
+/**
+ * What the stored key Secret says, without touching the API: its keys, a new key to make (`undefined`
+ * value), or why the space stops.
+ */
+export function judgeKeySecret(facts: Pick<ProvisionFacts, 'space' | 'names'>, keySecret: Secret | undefined, masterKey: Buffer): StepResult<SpaceKeys | undefined> {
+  const { space, names } = facts;
+  if (!keySecret) {
+    if (!space.status?.keyId) return proceed(undefined);
+    return stall('KeyMissing', `the key Secret ${names.keySecret} of data key ${space.status.keyId} is gone. Data written under that key cannot be read without it, so no new key is made: restore the Secret from a backup, or delete and recreate the space to start over empty`, { warn: true });
+  }
+  try {
+    return proceed(readSpaceKeys(space, keySecret, masterKey));
+  } catch (error) {
+    return stall('KeyUnreadable', `the key Secret ${names.keySecret} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`);
+  }
+}
+
+/** The key read back must be the one the space's data is under. */
+export function judgeKeyId(facts: Pick<ProvisionFacts, 'space' | 'names'>, keys: SpaceKeys): StepResult<SpaceKeys> {
+  const recorded = facts.space.status?.keyId;
+  if (recorded && recorded !== keys.keyId) return stall('KeyMismatch', `the key Secret ${facts.names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${recorded}`);
+  return proceed(keys);
+}
+
+export async function ensureKeys(ctx: ControllerContext, caches: SpaceCaches, masterKey: () => Promise<MasterKey>, facts: ProvisionFacts): Promise<StepResult<KeysProduced>> {
+  const { space, tenant, namespace, names, tenantName } = facts;
+  const master = await masterKey();
+  let keySecret = secretOf(caches, namespace, names.keySecret);
+  const stored = judgeKeySecret(facts, keySecret, master.key);
+  if (!stored.ok) return stored;
+  let keys = stored.value;
+  if (!keys) {
+    const custody = effectiveCustody(space, tenant);
+    const outcome = await newSpaceKeys(ctx.client, space, tenantName, custody, master);
+    // The password Secret is not ours and not watched: look again in a while.
+    if (!outcome.created) return stall(outcome.reason, outcome.message, { requeueAfterMs: 5000 });
+    keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
+    if (!keySecret) return wait(500);
+    await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${custody} custody)`);
+    const made = judgeKeySecret(facts, keySecret, master.key);
+    if (!made.ok) return made;
+    keys = made.value;
+    if (!keys) throw new Error(`key Secret ${names.keySecret} was created but reads as absent`);
+  }
+  // The customer's password has done its job: it must not stay anywhere.
+  const passwordRef = passwordSecretRef(space);
+  if (keys.custody === 'customer' && passwordRef && await deleteObject(ctx.client, K8S.Secret, passwordRef.name, namespace)) {
+    await ctx.recorder.normal(space, 'CustomerPasswordDeleted', `wrapped the data key with the customer's password and deleted Secret ${passwordRef.name}; the password is not stored`);
+  }
+  const checked = judgeKeyId(facts, keys);
+  return checked.ok ? proceed({ keys: checked.value, master }) : checked;
+}
