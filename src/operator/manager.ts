@@ -92,6 +92,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
     createTenantController(ctx, { runner: exportRunnerOf(ctx, options), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
+      operatorNamespace: options.namespace,
       gatewayImage: options.gatewayImage,
       masterKey: masterKeyProvider(ctx.client, options.namespace),
       certificateAuthority: operatorCaProvider(ctx.client, options.namespace),

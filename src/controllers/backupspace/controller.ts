@@ -17,7 +17,7 @@ import type { ControllerContext } from '../context.ts';
 import { COMPONENT_LABEL, GATEWAY_COMPONENT, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantNamespaces } from '../tenants.ts';
 import { applyAccessConfig } from './access-step.ts';
-import { assignAddress } from './address-step.ts';
+import { assignAddress, giveBackAddress } from './address-step.ts';
 import { ensureCredentials } from './credentials-step.ts';
 import type { SpaceSettings } from './desired.ts';
 import type { Secret } from './keys.ts';
@@ -32,6 +32,8 @@ import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
 export { SPACE_FINALIZER } from './shred.ts';
 
 export interface SpaceControllerOptions extends SpaceSettings {
+  /** The operator's namespace, which holds the datacenters' address allocations. */
+  operatorNamespace: string;
   /** The operator's CA, which signs the gateways' certificates. */
   certificateAuthority: () => Promise<PemKeyPair>;
   /** The operator's master key (kept in a Secret of its namespace). */
@@ -82,7 +84,12 @@ type Ending = Halt | { kind: 'done'; requeueAfterMs?: number };
 async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
   const space = caches.spaces.get(key);
   if (!space) return undefined;
-  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, caches, space, (shredded) => options.reports.delete(objectKey(shredded)));
+  if (space.metadata.deletionTimestamp) {
+    return cryptoShred(ctx, caches, space, async (shredded) => {
+      options.reports.delete(objectKey(shredded));
+      await giveBackAddress(ctx, options.operatorNamespace, shredded);
+    });
+  }
   // Held before anything is built; the rest of the reconcile does not depend on the object version.
   await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
 
@@ -109,7 +116,7 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   if (!keys.ok) return keys.halt;
   observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
 
-  const address = await assignAddress(ctx, caches, facts);
+  const address = await assignAddress(ctx, caches, options.operatorNamespace, facts);
   if (!address.ok) return address.halt;
   observation.address = address.value;
 
