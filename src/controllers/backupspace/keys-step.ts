@@ -7,7 +7,7 @@ import { effectiveCustody } from '../../admission/rules.ts';
 import { createObjectOnce, deleteObject } from '../../runtime/apply.ts';
 import { K8S } from '../../runtime/kube/resource-ref.ts';
 import type { ControllerContext } from '../context.ts';
-import { newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
+import { MasterKeyMissingError, newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
 import { proceed, secretOf, stall, wait, type ProvisionFacts, type SpaceCaches, type StepResult } from './step.ts';
 
 export type MasterKey = { key: Buffer; id: string };
@@ -43,7 +43,14 @@ export function judgeKeyId(facts: Pick<ProvisionFacts, 'space' | 'names'>, keys:
 
 export async function ensureKeys(ctx: ControllerContext, caches: SpaceCaches, masterKey: () => Promise<MasterKey>, facts: ProvisionFacts): Promise<StepResult<KeysProduced>> {
   const { space, tenant, namespace, names, tenantName } = facts;
-  const master = await masterKey();
+  let master: MasterKey;
+  try {
+    master = await masterKey();
+  } catch (error) {
+    // Not watched (another namespace): look again in a while, in case it was restored.
+    if (error instanceof MasterKeyMissingError) return stall('MasterKeyMissing', error.message, { warn: true, requeueAfterMs: 30_000 });
+    throw error;
+  }
   let keySecret = secretOf(caches, namespace, names.keySecret);
   const stored = judgeKeySecret(facts, keySecret, master.key);
   if (!stored.ok) return stored;
