@@ -11,7 +11,6 @@ import type { PemKeyPair } from '../../pki/certificates.ts';
 import { addFinalizer, applyStatus } from '../../runtime/apply.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import { K8S } from '../../runtime/kube/resource-ref.ts';
-import { secretField } from '../../runtime/kube/secrets.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { COMPONENT_LABEL, GATEWAY_COMPONENT, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, tenantNamespaceName } from '../labels.ts';
@@ -22,11 +21,11 @@ import { ensureCredentials } from './credentials-step.ts';
 import type { SpaceSettings } from './desired.ts';
 import type { Secret } from './keys.ts';
 import { ensureKeys, type MasterKey } from './keys-step.ts';
-import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
+import type { GatewayReports } from './report.ts';
 import { judgeRules } from './rules.ts';
 import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
-import { gatherFacts, secretOf, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { gatherFacts, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
 import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
 
 export { SPACE_FINALIZER } from './shred.ts';
@@ -38,14 +37,8 @@ export interface SpaceControllerOptions extends SpaceSettings {
   certificateAuthority: () => Promise<PemKeyPair>;
   /** The operator's master key (kept in a Secret of its namespace). */
   masterKey: () => Promise<MasterKey>;
-  /** Last reports of the gateways, shared with the endpoint controller. */
+  /** The gateways' last reports (report-poller.ts fetches them); a space with news is reconciled. */
   reports: GatewayReports;
-  /** How often a ready gateway is asked for its report. */
-  reportIntervalMs: number;
-  /** `namespace/space` → `host:port`, for an operator outside the cluster. */
-  gatewayAddresses: ReadonlyMap<string, string>;
-  /** Called when a new report arrived, so the space's endpoints show it. */
-  onReport: (space: BackupSpace) => void;
 }
 
 export function createBackupSpaceController(ctx: ControllerContext, options: SpaceControllerOptions, concurrency = 2): Controller {
@@ -75,20 +68,19 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
   controller.watch(caches.namespaces, (event) => spacesOfNamespace(event.object.metadata.name));
   controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
+  options.reports.subscribe((spaceKey) => controller.enqueue(spaceKey));
   return controller;
 }
 
-/** How the sequence ended: stopped by a step, or through to the end (maybe to be looked at again). */
-type Ending = Halt | { kind: 'done'; requeueAfterMs?: number };
+/** How the sequence ended: stopped by a step, or through to the end. */
+type Ending = Halt | { kind: 'done' };
 
 async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
   const space = caches.spaces.get(key);
   if (!space) return undefined;
   if (space.metadata.deletionTimestamp) {
-    return cryptoShred(ctx, caches, space, async (shredded) => {
-      options.reports.delete(objectKey(shredded));
-      await giveBackAddress(ctx, options.operatorNamespace, shredded);
-    });
+    // Its report goes with it in the poller; its fixed address goes back to the pool here.
+    return cryptoShred(ctx, caches, space, (shredded) => giveBackAddress(ctx, options.operatorNamespace, shredded));
   }
   // Held before anything is built; the rest of the reconcile does not depend on the object version.
   await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
@@ -100,7 +92,8 @@ async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, optio
   // The status, once, from what the steps observed.
   if (ending.kind === 'wait') return requeue(ending.requeueAfterMs);
   await applyStatus(ctx.client, API.BackupSpace, space, spaceStatus(space, ending.kind === 'blocked' ? { ...observation, blocked: ending.blocked } : observation, ctx.now()));
-  if (ending.kind === 'blocked' && ending.warn) await ctx.recorder.warning(space, ending.blocked.reason, ending.blocked.message);
+  if (ending.kind === 'done') return undefined;
+  if (ending.warn) await ctx.recorder.warning(space, ending.blocked.reason, ending.blocked.message);
   return requeue(ending.requeueAfterMs);
 }
 
@@ -128,22 +121,6 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   const workload = await applyWorkload(ctx, caches, facts, options, address.value);
   Object.assign(observation, workload);
 
-  const serving = (workload.gateway?.status?.readyReplicas ?? 0) > 0;
-  if (serving) await pollReport(ctx, options, facts.space, secretField(secretOf(caches, facts.namespace, facts.names.reportTokenSecret), 'password'));
   observation.gatewayReport = options.reports.get(facts.key)?.report;
-  // A serving gateway is asked again for its report: usage and last backups change without any event.
-  return { kind: 'done', ...(serving ? { requeueAfterMs: options.reportIntervalMs } : {}) };
-}
-
-/** Asks the space's gateway for its report, at most once per interval; a failure keeps the last one. */
-async function pollReport(ctx: ControllerContext, options: SpaceControllerOptions, space: BackupSpace, token: string | undefined): Promise<void> {
-  const key = objectKey(space);
-  if (!token || !options.reports.due(key, options.reportIntervalMs - 1000)) return;
-  try {
-    const address = gatewayAddress(space.metadata.namespace ?? '', space.metadata.name ?? '', options.gatewayAddresses);
-    options.reports.set(key, await fetchReport(address, token, (await options.certificateAuthority()).certificate));
-    options.onReport(space);
-  } catch (error) {
-    ctx.logger.debug({ space: key, err: error instanceof Error ? error.message : String(error) }, 'gateway report not available');
-  }
+  return { kind: 'done' };
 }

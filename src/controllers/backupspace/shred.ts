@@ -17,7 +17,7 @@ import type { SpaceCaches } from './step.ts';
 
 export const SPACE_FINALIZER = 'tenantbackup.io/crypto-shred';
 
-/** What a shred releases beside the keys: the space's gateway report and the like. */
+/** What a shred releases beside the keys (its fixed address). */
 export type OnShredded = (space: BackupSpace) => Promise<void> | void;
 
 export async function cryptoShred(ctx: ControllerContext, caches: SpaceCaches, space: BackupSpace, onShredded: OnShredded): Promise<undefined> {
