@@ -13,7 +13,7 @@ import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { CONTENT_TYPE } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { ZONE_LABEL } from '../harness/topology.ts';
-import { createObject, createReadyTenant, createSpace, ensureDatacenters, readObject, removeTenant } from '../support/cluster-objects.ts';
+import { condition, createObject, createReadyTenant, createSpace, ensureDatacenters, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { datacenter } from '../support/objects.ts';
@@ -26,6 +26,7 @@ const operatorNamespace = uniqueName('tb-system');
 // volumes stay Pending instead of binding the volumes other tests need.
 const dcName = uniqueName('it-addr');
 const pool = ['192.0.2.0/27'];
+const noPool = `${dcName}-nopool`;
 const SPACES = 20;
 let tenant = '';
 let operator: OperatorProcess;
@@ -98,6 +99,39 @@ describe('fixed addresses', () => {
 
     function inPoolIndex(s: BackupSpace): number {
       return [...inPool].indexOf(s.status?.address ?? '');
+    }
+  });
+
+  it('builds nothing, not even a key Secret, for a space whose address cannot be had or whose custody has no password', async () => {
+    const owner = uniqueName('nothing');
+    const { namespace } = await createReadyTenant(client, owner, { quotas: { storage: '100Gi', spaces: 6, endpoints: 2 } });
+    try {
+      await createObject(client, API.Datacenter, datacenter(noPool, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, storage: { storageClassName: 'address-test-unprovisioned' } }));
+      await createSpace(client, 'holder', namespace, { size: '1Gi', datacenter: dcName, replicas: 1, fixedAddress: { ip: '192.0.2.30' } });
+      await eventually('the holder\'s address', async () => ((await readObject<BackupSpace>(client, API.BackupSpace, 'holder', namespace))?.status?.address === '192.0.2.30' ? true : undefined));
+      const cases: [name: string, spec: Parameters<typeof createSpace>[3], reason: string, field: string][] = [
+        ['taken', { datacenter: dcName, fixedAddress: { ip: '192.0.2.30' } }, 'AddressTaken', 'spec.fixedAddress.ip'],
+        ['outside', { datacenter: dcName, fixedAddress: { ip: '203.0.113.77' } }, 'AddressNotInPool', 'spec.fixedAddress.ip'],
+        ['poolless', { datacenter: noPool, fixedAddress: {} }, 'NoAddressPool', 'spec.fixedAddress'],
+        ['passwordless', { datacenter: dcName, encryption: { keyCustody: 'customer' } }, 'AwaitingCustomerPassword', 'customerPasswordSecretRef'],
+      ];
+      for (const [name, spec] of cases) await createSpace(client, name, namespace, { size: '1Gi', replicas: 1, ...spec });
+      for (const [name, , reason, field] of cases) {
+        const space = await waitForCondition<BackupSpace>(client, API.BackupSpace, name, namespace, 'Stalled', 'True', reason);
+        expect(condition(space, 'Stalled')?.message).toContain(field);
+        expect(space.status?.keyId).toBeUndefined();
+      }
+      // Give the operator time to (wrongly) build something after the fact.
+      await new Promise((done) => setTimeout(done, 3000));
+      const secrets = (await client.request<{ items: { metadata: { name: string } }[] }>({ method: 'GET', path: collectionPath(K8S.Secret, namespace) })).items.map((s) => s.metadata.name);
+      for (const [name] of cases) {
+        expect(secrets.filter((n) => n.startsWith(`${name}-`)), name).toEqual([]);
+        expect(await readObject(client, K8S.Deployment, `${name}-gateway`, namespace), name).toBeUndefined();
+      }
+      expect(secrets).toContain('holder-key');
+    } finally {
+      await removeTenant(client, owner);
+      await client.request({ method: 'DELETE', path: objectPath(API.Datacenter, noPool) }).catch(() => undefined);
     }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * BackupSpace controller. For each space, a short sequence of steps, each in its own module:
- * rules (build nothing when one is broken) → keys → address → credentials and certificates →
- * access configuration → workload, then the status, written once at the end from what the steps
- * observed (Cluster API's patch-once-at-the-end). Deleting a space crypto-shreds it (shred.ts).
+ * rules (build nothing when one is broken) → keys read → address claimed → keys made (only now,
+ * once every rule that can fail was judged) → credentials and certificates → access configuration →
+ * workload; then the status, written once at the end from what the steps observed (Cluster API's
+ * patch-once-at-the-end). Deleting a space crypto-shreds it (shred.ts).
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { API } from '../../api/refs.ts';
@@ -20,7 +21,7 @@ import { assignAddress, giveBackAddress } from './address-step.ts';
 import { ensureCredentials } from './credentials-step.ts';
 import type { SpaceSettings } from './desired.ts';
 import type { Secret } from './keys.ts';
-import { ensureKeys, type MasterKey } from './keys-step.ts';
+import { completeKeys, readKeys, type MasterKey } from './keys-step.ts';
 import type { GatewayReports } from './report.ts';
 import { judgeRules } from './rules.ts';
 import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
@@ -105,13 +106,18 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   if (!rules.ok) return rules.halt;
   const facts = rules.value;
 
-  const keys = await ensureKeys(ctx, caches, options.masterKey, facts);
-  if (!keys.ok) return keys.halt;
-  observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
+  const stored = await readKeys(caches, options.masterKey, facts);
+  if (!stored.ok) return stored.halt;
+  if (stored.value.keys) observation.keys = { keyId: stored.value.keys.keyId, custody: stored.value.keys.custody };
 
+  // Claimed before a key is made: a space whose address cannot be had gets no key Secret.
   const address = await assignAddress(ctx, caches, options.operatorNamespace, facts);
   if (!address.ok) return address.halt;
   observation.address = address.value;
+
+  const keys = await completeKeys(ctx, facts, stored.value);
+  if (!keys.ok) return keys.halt;
+  observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
 
   const credentials = await ensureCredentials(ctx, caches, options.certificateAuthority, facts, address.value);
   if (!credentials.ok) return credentials.halt;

@@ -1,7 +1,9 @@
 /**
- * The keys step: read the space's key Secret, or make it once (S6, S13); delete the customer's
- * password Secret once the key is wrapped with it; and refuse to go on when the key Secret is gone
- * or holds another key than the one the space's data is under.
+ * The keys step, in two halves around the address claim: readKeys reads the master key and the
+ * space's key Secret and writes nothing; completeKeys makes the key once (S6, S13) — only after every
+ * other rule that can fail was judged — deletes the customer's password Secret once the key is
+ * wrapped with it, and refuses to go on when the key is not the one the space's data is under. A key
+ * Secret that is gone while the space's data is under it, or a lost master key, is never replaced.
  */
 import { effectiveCustody } from '../../admission/rules.ts';
 import { createObjectOnce, deleteObject } from '../../runtime/apply.ts';
@@ -41,8 +43,14 @@ export function judgeKeyId(facts: Pick<ProvisionFacts, 'space' | 'names'>, keys:
   return proceed(keys);
 }
 
-export async function ensureKeys(ctx: ControllerContext, caches: SpaceCaches, masterKey: () => Promise<MasterKey>, facts: ProvisionFacts): Promise<StepResult<KeysProduced>> {
-  const { space, tenant, namespace, names, tenantName } = facts;
+/** The stored keys read back (none yet for a new space), before anything is made. */
+export interface KeysRead {
+  master: MasterKey;
+  keys: SpaceKeys | undefined;
+}
+
+/** Reads the master key and the space's key Secret; writes nothing. */
+export async function readKeys(caches: SpaceCaches, masterKey: () => Promise<MasterKey>, facts: ProvisionFacts): Promise<StepResult<KeysRead>> {
   let master: MasterKey;
   try {
     master = await masterKey();
@@ -51,16 +59,24 @@ export async function ensureKeys(ctx: ControllerContext, caches: SpaceCaches, ma
     if (error instanceof MasterKeyMissingError) return stall('MasterKeyMissing', error.message, { warn: true, requeueAfterMs: 30_000 });
     throw error;
   }
-  let keySecret = secretOf(caches, namespace, names.keySecret);
-  const stored = judgeKeySecret(facts, keySecret, master.key);
-  if (!stored.ok) return stored;
-  let keys = stored.value;
+  const stored = judgeKeySecret(facts, secretOf(caches, facts.namespace, facts.names.keySecret), master.key);
+  return stored.ok ? proceed({ master, keys: stored.value }) : stored;
+}
+
+/**
+ * Makes the space's key when it has none (once the other steps' rules were judged), deletes the
+ * customer's password Secret once the key is wrapped with it, and checks the key is the space's.
+ */
+export async function completeKeys(ctx: ControllerContext, facts: ProvisionFacts, read: KeysRead): Promise<StepResult<KeysProduced>> {
+  const { space, tenant, namespace, names, tenantName } = facts;
+  const { master } = read;
+  let keys = read.keys;
   if (!keys) {
     const custody = effectiveCustody(space, tenant);
     const outcome = await newSpaceKeys(ctx.client, space, tenantName, custody, master);
     // The password Secret is not ours and not watched: look again in a while.
     if (!outcome.created) return stall(outcome.reason, outcome.message, { requeueAfterMs: 5000 });
-    keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
+    const keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
     if (!keySecret) return wait(500);
     await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${custody} custody)`);
     const made = judgeKeySecret(facts, keySecret, master.key);
