@@ -47,7 +47,7 @@ describe('the master key', () => {
   it('is never made anew while space keys wrapped by it exist: Stalled MasterKeyMissing, until the Secret is restored', async () => {
     tenant = uniqueName('masterkey');
     const { namespace } = await createReadyTenant(client, tenant, { quotas: { storage: '100Gi', spaces: 3, endpoints: 2 } });
-    await createSpace(client, 'main', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1 });
+    await createSpace(client, 'main', namespace, { size: '1Gi', datacenter: 'it-rom1', replicas: 1 });
     const keyed = await eventually('a key', async () => {
       const s = await readObject<BackupSpace>(client, API.BackupSpace, 'main', namespace);
       return s?.status?.keyId ? s : undefined;
@@ -65,7 +65,7 @@ describe('the master key', () => {
     expect(condition(stalled, 'Stalled')?.message).toContain(`${namespace}/main-key`);
     expect(stalled.status?.keyId).toBe(keyed.status?.keyId);
     // A new space gets no key under a new master key either.
-    await createSpace(client, 'second', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1 });
+    await createSpace(client, 'second', namespace, { size: '1Gi', datacenter: 'it-rom1', replicas: 1 });
     await waitForCondition<BackupSpace>(client, API.BackupSpace, 'second', namespace, 'Stalled', 'True', 'MasterKeyMissing');
     await new Promise((done) => setTimeout(done, 2000));
     expect(await readObject(client, K8S.Secret, MASTER_KEY_SECRET, operatorNamespace)).toBeUndefined();

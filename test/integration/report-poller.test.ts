@@ -48,8 +48,8 @@ afterAll(async () => {
 describe('gateway reports', () => {
   it('never hold up a space\'s reconcile: a serving space\'s change shows in status while every poll of its gateway hangs', async () => {
     await createReadyTenant(client, tenant, { quotas: { storage: '100Gi', spaces: 3, endpoints: 2 } });
-    await createSpace(client, 'main', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1 });
-    await createSpace(client, 'spare', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1 });
+    await createSpace(client, 'main', namespace, { size: '1Gi', datacenter: 'it-rom1', replicas: 1 });
+    await createSpace(client, 'spare', namespace, { size: '1Gi', datacenter: 'it-rom1', replicas: 1 });
     await waitForCondition<BackupSpace>(client, API.BackupSpace, 'main', namespace, 'Ready', 'True', undefined, 90_000);
     await waitForCondition<BackupSpace>(client, API.BackupSpace, 'spare', namespace, 'Ready', 'True', undefined, 90_000);
     await eventually('the operator to be polling the silent gateway', async () => (sockets.length >= 2 ? true : undefined));
