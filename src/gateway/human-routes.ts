@@ -136,7 +136,7 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
   if (access.space.keyCustody.mode !== 'customer') throw new HttpError(409, 'the space is not under customer key custody');
   const wasReady = context.vault.state === 'ready';
   // Checked here even when this replica is unsealed: only a right password is sent on to the others.
-  await unsealChecked(context, access, password, { user: user.name });
+  await throttledUnseal(context, access, password, user.name, req.socket.remoteAddress);
   if (!wasReady) context.log.info({ user: user.name }, 'gateway unsealed');
   const peers = await context.peers.relayUnseal(password).catch((error: unknown): PeerOutcome[] => {
     context.log.error({ err: error }, 'could not find the other replicas to relay the unseal to');
@@ -152,6 +152,27 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
     ...(wasReady ? { message: 'already unsealed' } : {}),
     replicas: { total: 1 + peers.length, ready: 1 + ready, peers: peers.map(({ peer, outcome, status, message }) => ({ peer, outcome, status, message })) },
   });
+}
+
+/**
+ * The customer's password is guessed through a signed-in admin's session like a sign-in password:
+ * it goes through the same bound (SignInThrottle, per user and per client), so wrong passwords here
+ * lock the user's sign-in too, and a locked user or client is refused before any check.
+ */
+async function throttledUnseal(context: GatewayContext, access: GatewayAccessConfig, password: string, user: string, client: string | undefined): Promise<void> {
+  const verdict = context.signInThrottle.check(user, client);
+  if (!verdict.allowed) {
+    const retryAfter = Math.ceil(verdict.retryAfterMs / 1000);
+    context.log.warn({ user, client, retryAfterSeconds: retryAfter }, 'unseal refused: too many failed attempts');
+    throw new HttpError(429, `too many failed attempts; try again in ${retryAfter} s`, { 'Retry-After': String(retryAfter) });
+  }
+  try {
+    await unsealChecked(context, access, password, { user });
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 401) context.signInThrottle.failed(user, client);
+    throw error;
+  }
+  context.signInThrottle.succeeded(user);
 }
 
 /**

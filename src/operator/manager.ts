@@ -16,12 +16,12 @@ import { createBackupSpaceController } from '../controllers/backupspace/controll
 import { createEndpointController } from '../controllers/endpoint/controller.ts';
 import { operatorCaProvider } from '../pki/operator-ca.ts';
 import { GatewayReports } from '../controllers/backupspace/report.ts';
+import { createReportPoller } from '../controllers/backupspace/report-poller.ts';
 import { masterKeyProvider } from '../controllers/backupspace/keys.ts';
 import { API } from '../api/refs.ts';
-import type { Datacenter, Endpoint } from '../api/types.ts';
+import type { Datacenter } from '../api/types.ts';
 import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
 import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
-import { objectKey } from '../runtime/object.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
@@ -85,28 +85,22 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
 }
 
 function buildControllers(ctx: ControllerContext, options: OperatorOptions): Controller[] {
+  // The gateways' reports: the poller writes them, the space and endpoint controllers subscribe.
   const reports = new GatewayReports();
-  const endpoints = createEndpointController(ctx, reports, options.concurrency);
-  const endpointsOf = ctx.informers.for<Endpoint>(API.Endpoint);
+  const certificateAuthority = operatorCaProvider(ctx.client, options.namespace);
   return [
     createDatacenterController(ctx),
     createTenantController(ctx, { runner: exportRunnerOf(ctx, options), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
+      operatorNamespace: options.namespace,
       gatewayImage: options.gatewayImage,
       masterKey: masterKeyProvider(ctx.client, options.namespace),
-      certificateAuthority: operatorCaProvider(ctx.client, options.namespace),
+      certificateAuthority,
       reports,
-      reportIntervalMs: options.reportIntervalMs,
-      gatewayAddresses: options.gatewayAddresses,
-      // A new report changes what the space's endpoints show (last backup, bytes, agent).
-      onReport: (space) => {
-        for (const endpoint of endpointsOf.list((e) => e.metadata.namespace === space.metadata.namespace && e.spec.spaceRef.name === space.metadata.name)) {
-          endpoints.enqueue(objectKey(endpoint));
-        }
-      },
     }, options.concurrency),
-    endpoints,
+    createReportPoller(ctx, { reports, certificateAuthority, reportIntervalMs: options.reportIntervalMs, gatewayAddresses: options.gatewayAddresses }, options.concurrency),
+    createEndpointController(ctx, reports, options.concurrency),
   ];
 }
 

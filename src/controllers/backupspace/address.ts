@@ -34,18 +34,17 @@ export function poolAddresses(datacenter: Datacenter, limit = 4096): string[] {
 export type AddressChoice = { ok: true; address: string } | { ok: false; reason: string; message: string };
 
 /**
- * The space keeps the address it has; otherwise it gets the one it asks for, if that is in the pool
- * and free, or the first free one.
+ * The space keeps the address it holds (`held`) while that is in the pool and nobody else's;
+ * otherwise it gets the one it asks for, if that is in the pool and free, or the first free one.
+ * `taken` are the addresses other spaces hold.
  */
-export function chooseAddress(space: BackupSpace, datacenter: Datacenter, spacesOfDatacenter: readonly BackupSpace[]): AddressChoice {
+export function chooseAddress(space: BackupSpace, datacenter: Datacenter, held: string | undefined, taken: ReadonlySet<string>): AddressChoice {
   const pool = poolAddresses(datacenter);
   if (pool.length === 0) {
     return { ok: false, reason: 'NoAddressPool', message: `spec.fixedAddress: datacenter ${datacenter.metadata.name} has no address pool` };
   }
-  const taken = new Set(spacesOfDatacenter.filter((s) => s.metadata.uid !== space.metadata.uid).map((s) => s.status?.address).filter((a): a is string => !!a));
   const wanted = space.spec.fixedAddress?.ip;
-  const current = space.status?.address;
-  if (current && (!wanted || wanted === current) && pool.includes(current)) return { ok: true, address: current };
+  if (held && (!wanted || wanted === held) && pool.includes(held) && !taken.has(held)) return { ok: true, address: held };
   if (wanted) {
     if (!pool.includes(wanted)) return { ok: false, reason: 'AddressNotInPool', message: `spec.fixedAddress.ip: ${wanted} is not in the address pool of datacenter ${datacenter.metadata.name}` };
     if (taken.has(wanted)) return { ok: false, reason: 'AddressTaken', message: `spec.fixedAddress.ip: ${wanted} is already used by another space` };

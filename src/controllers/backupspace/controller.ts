@@ -1,95 +1,45 @@
 /**
- * BackupSpace controller. For each space: check the cross-object rules (residency, custody, quota,
- * replicas) and build nothing if one is broken; make or read its keys; issue its gateway's
- * certificate and credentials; render the gateway's access configuration; and run the gateway pinned
- * to the datacenter's nodes. Deleting a space crypto-shreds it: its keys go first, and only once its
- * data was exported or the deletion waived (admission/deletion.ts).
+ * BackupSpace controller. For each space, a short sequence of steps, each in its own module:
+ * rules (build nothing when one is broken) → keys read → address claimed → keys made (only now,
+ * once every rule that can fail was judged) → credentials and certificates → access configuration →
+ * workload; then the status, written once at the end from what the steps observed (Cluster API's
+ * patch-once-at-the-end). Deleting a space crypto-shreds it (shred.ts).
  */
-import type { V1Deployment, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
-import { checkSpaceDeletion } from '../../admission/deletion.ts';
-import { phaseAtLeast } from '../tenant/termination.ts';
-import { ALLOWED, checkSpaceCustody, checkSpaceFitsQuota, checkSpaceReplicas, checkSpaceResidency, effectiveCustody, firstDenied, ruleReason } from '../../admission/rules.ts';
+import type { V1Pod } from '@kubernetes/client-node';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.ts';
-import { addFinalizer, applyStatus, createObjectOnce, deleteObject, removeFinalizer } from '../../runtime/apply.ts';
-import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
-import type { Informer } from '../../runtime/informer.ts';
-import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
-import { hasFinalizer, objectKey, type KubeObject } from '../../runtime/object.ts';
-import { ensureApplied, type ControllerContext } from '../context.ts';
-import {
-  COMPONENT_LABEL,
-  CREDENTIAL_HASH_ANNOTATION,
-  enrolmentSecretName,
-  GATEWAY_COMPONENT,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  PASSWORD_HASH_ANNOTATION,
-  SPACE_LABEL,
-  spaceObjectNames,
-  endpointCredentialsSecretName,
-  tenantNamespaceName,
-} from '../labels.ts';
-import { tenantNamedFor, tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
-import { enrolledUsers } from '../access/desired.ts';
-import { repositoryPathOf } from '../endpoint/desired.ts';
-import { renderAccessConfig, MAINTENANCE_USER } from './access-config.ts';
-import { chooseAddress } from './address.ts';
-import {
-  desiredDisruptionBudget,
-  desiredGateway,
-  desiredPeerPolicy,
-  desiredPeerService,
-  desiredService,
-  desiredServiceAccount,
-  desiredVolume,
-  desiredVolumeEncryptionSecret,
-  type SpaceSettings,
-} from './desired.ts';
-import { newSpaceKeys, passwordSecretRef, readSpaceKeys, type Secret, type SpaceKeys } from './keys.ts';
-import { credentialSecret, gatewayConfigSecret, gatewayTlsSecret, peerToken, SESSION_KEY } from './secrets.ts';
-import { secretField } from '../../runtime/kube/secrets.ts';
-import { spaceStatus, type SpaceObservation } from './status.ts';
-import { fetchReport, gatewayAddress, type GatewayReports } from './report.ts';
 import type { PemKeyPair } from '../../pki/certificates.ts';
+import { addFinalizer, applyStatus } from '../../runtime/apply.ts';
+import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
+import { K8S } from '../../runtime/kube/resource-ref.ts';
+import { objectKey, type KubeObject } from '../../runtime/object.ts';
+import type { ControllerContext } from '../context.ts';
+import { COMPONENT_LABEL, GATEWAY_COMPONENT, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, tenantNamespaceName } from '../labels.ts';
+import { tenantNamespaces } from '../tenants.ts';
+import { applyAccessConfig } from './access-step.ts';
+import { assignAddress, giveBackAddress } from './address-step.ts';
+import { ensureCredentials } from './credentials-step.ts';
+import type { SpaceSettings } from './desired.ts';
+import type { Secret } from './keys.ts';
+import { completeKeys, readKeys, type MasterKey } from './keys-step.ts';
+import type { GatewayReports } from './report.ts';
+import { judgeRules } from './rules.ts';
+import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
+import { spaceStatus, type SpaceObservation } from './status.ts';
+import { gatherFacts, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
 
-export const SPACE_FINALIZER = 'tenantbackup.io/crypto-shred';
+export { SPACE_FINALIZER } from './shred.ts';
 
 export interface SpaceControllerOptions extends SpaceSettings {
+  /** The operator's namespace, which holds the datacenters' address allocations. */
+  operatorNamespace: string;
   /** The operator's CA, which signs the gateways' certificates. */
   certificateAuthority: () => Promise<PemKeyPair>;
   /** The operator's master key (kept in a Secret of its namespace). */
-  masterKey: () => Promise<{ key: Buffer; id: string }>;
-  /** Last reports of the gateways, shared with the endpoint controller. */
+  masterKey: () => Promise<MasterKey>;
+  /** The gateways' last reports (report-poller.ts fetches them); a space with news is reconciled. */
   reports: GatewayReports;
-  /** How often a ready gateway is asked for its report. */
-  reportIntervalMs: number;
-  /** `namespace/space` → `host:port`, for an operator outside the cluster. */
-  gatewayAddresses: ReadonlyMap<string, string>;
-  /** Called when a new report arrived, so the space's endpoints show it. */
-  onReport: (space: BackupSpace) => void;
-}
-
-interface SpaceCaches {
-  spaces: Informer<BackupSpace>;
-  tenants: Informer<Tenant>;
-  namespaces: Informer<TenantNamespace>;
-  datacenters: Informer<Datacenter>;
-  endpoints: Informer<Endpoint>;
-  secrets: Informer<Secret>;
-  owned: Map<ResourceRef, Informer<KubeObject>>;
-  pods: Informer<V1Pod & KubeObject>;
-}
-
-const OWNED_KINDS: readonly ResourceRef[] = [K8S.PersistentVolumeClaim, K8S.ServiceAccount, K8S.Deployment, K8S.Service, K8S.PodDisruptionBudget, K8S.NetworkPolicy];
-
-/** Serialises address allocation per datacenter, so two spaces never pick the same free address. */
-const addressLocks = new Map<string, Promise<unknown>>();
-async function withAddressLock<T>(datacenter: string, work: () => Promise<T>): Promise<T> {
-  const previous = addressLocks.get(datacenter) ?? Promise.resolve();
-  const next = previous.then(work, work);
-  addressLocks.set(datacenter, next.catch(() => undefined));
-  return next;
 }
 
 export function createBackupSpaceController(ctx: ControllerContext, options: SpaceControllerOptions, concurrency = 2): Controller {
@@ -119,211 +69,64 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
   controller.watch(caches.namespaces, (event) => spacesOfNamespace(event.object.metadata.name));
   controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
+  options.reports.subscribe((spaceKey) => controller.enqueue(spaceKey));
   return controller;
 }
 
-function secretOf(caches: SpaceCaches, namespace: string, name: string): Secret | undefined {
-  return caches.secrets.get(`${namespace}/${name}`);
-}
-
-/** The first broken cross-object rule, as the webhook would have reported it. */
-function brokenRule(space: BackupSpace, tenant: Tenant | undefined, datacenter: Datacenter | undefined, siblings: BackupSpace[]) {
-  return firstDenied(
-    checkSpaceResidency(space, tenant, datacenter),
-    tenant ? checkSpaceCustody(space, tenant) : ALLOWED,
-    tenant ? checkSpaceFitsQuota(space, siblings, tenant) : ALLOWED,
-    datacenter ? checkSpaceReplicas(space, datacenter) : ALLOWED,
-  );
-}
-
-async function report(ctx: ControllerContext, space: BackupSpace, observation: SpaceObservation): Promise<void> {
-  await applyStatus(ctx.client, API.BackupSpace, space, spaceStatus(space, observation, ctx.now()));
-}
+/** How the sequence ended: stopped by a step, or through to the end. */
+type Ending = Halt | { kind: 'done' };
 
 async function reconcileSpace(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, key: string): Promise<ReconcileResult | undefined> {
   const space = caches.spaces.get(key);
   if (!space) return undefined;
-  if (space.metadata.deletionTimestamp) return cryptoShred(ctx, caches, options, space);
+  if (space.metadata.deletionTimestamp) {
+    // Its report goes with it in the poller; its fixed address goes back to the pool here.
+    return cryptoShred(ctx, caches, space, (shredded) => giveBackAddress(ctx, options.operatorNamespace, shredded));
+  }
   // Held before anything is built; the rest of the reconcile does not depend on the object version.
   await addFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
 
-  const namespace = space.metadata.namespace ?? '';
-  const names = spaceObjectNames(space.metadata.name ?? '');
-  const tenant = tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace);
-  const datacenter = caches.datacenters.get(space.spec.datacenter);
-  const endpoints = caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace);
-  const base: SpaceObservation = { datacenter, pods: [], endpoints: endpoints.length };
+  const facts = gatherFacts(caches, space, key);
+  const observation: SpaceObservation = { datacenter: facts.datacenter, pods: [], endpoints: facts.endpoints.length };
+  const ending = await provision(ctx, caches, options, facts, observation);
 
-  // Rules first: a space that breaks one gets nothing built (and an existing one keeps what it has).
-  const siblings = caches.spaces.list((s) => s.metadata.namespace === namespace && s.metadata.uid !== space.metadata.uid);
-  const broken = brokenRule(space, tenant, datacenter, siblings);
-  if (!broken.allowed) {
-    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: ruleReason(broken.rule), message: broken.message } });
-    await ctx.recorder.warning(space, ruleReason(broken.rule), broken.message);
-    return undefined;
-  }
-  if (!tenant || !datacenter) return undefined;
-  // The tenant's termination is destroying the keys: nothing of the space is built again.
-  if (phaseAtLeast(tenant.status?.termination?.phase, 'Shredding')) return undefined;
-  const tenantName = tenant.metadata.name ?? '';
-
-  // Keys.
-  const master = await options.masterKey();
-  let keySecret = secretOf(caches, namespace, names.keySecret);
-  if (!keySecret) {
-    if (space.status?.keyId) {
-      const message = `the key Secret ${names.keySecret} of data key ${space.status.keyId} is gone. Data written under that key cannot be read without it, so no new key is made: restore the Secret from a backup, or delete and recreate the space to start over empty`;
-      await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyMissing', message } });
-      await ctx.recorder.warning(space, 'KeyMissing', message);
-      return undefined;
-    }
-    const outcome = await newSpaceKeys(ctx.client, space, tenantName, effectiveCustody(space, tenant), master);
-    if (!outcome.created) {
-      await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: outcome.reason, message: outcome.message } });
-      // The password Secret is not ours and not watched: look again in a while.
-      return { requeueAfterMs: 5000 };
-    }
-    keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
-    if (!keySecret) return { requeueAfterMs: 500 };
-    await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${effectiveCustody(space, tenant)} custody)`);
-  }
-  let keys: SpaceKeys;
-  try {
-    keys = readSpaceKeys(space, keySecret, master.key);
-  } catch (error) {
-    const message = `the key Secret ${names.keySecret} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`;
-    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyUnreadable', message } });
-    return undefined;
-  }
-  // The customer's password has done its job: it must not stay anywhere.
-  const passwordRef = passwordSecretRef(space);
-  if (keys.custody === 'customer' && passwordRef && await deleteObject(ctx.client, K8S.Secret, passwordRef.name, namespace)) {
-    await ctx.recorder.normal(space, 'CustomerPasswordDeleted', `wrapped the data key with the customer's password and deleted Secret ${passwordRef.name}; the password is not stored`);
-  }
-  if (space.status?.keyId && space.status.keyId !== keys.keyId) {
-    const message = `the key Secret ${names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${space.status.keyId}`;
-    await report(ctx, space, { ...base, blocked: { state: 'stalled', reason: 'KeyMismatch', message } });
-    return undefined;
-  }
-  const keyFacts = { keyId: keys.keyId, custody: keys.custody };
-
-  // Fixed address (S8).
-  let address: string | undefined;
-  if (space.spec.fixedAddress) {
-    const choice = await withAddressLock(datacenter.metadata.name ?? '', async () => chooseAddress(space, datacenter, caches.spaces.list((s) => s.spec.datacenter === space.spec.datacenter)));
-    if (!choice.ok) {
-      await report(ctx, space, { ...base, keys: keyFacts, blocked: { state: 'stalled', reason: choice.reason, message: choice.message } });
-      return undefined;
-    }
-    address = choice.address;
-    if (space.status?.address !== address) {
-      // Record the address at once, so the next space's allocation sees it taken.
-      await applyStatus(ctx.client, API.BackupSpace, space, { ...space.status, address });
-      await ctx.recorder.normal(space, 'AddressAssigned', `fixed address ${address} from the pool of ${datacenter.metadata.name}`);
-    }
-  }
-
-  // Credentials the gateway checks against.
-  for (const [name, type, username] of [[names.maintenanceSecret, 'maintenance-credentials', MAINTENANCE_USER], [names.reportTokenSecret, 'report-token', 'operator']] as const) {
-    if (!secretOf(caches, namespace, name)) await createObjectOnce(ctx.client, K8S.Secret, namespace, await credentialSecret(space, tenantName, name, type, username));
-  }
-  const hashOf = (secret: Secret | undefined) => secret?.metadata.annotations?.[CREDENTIAL_HASH_ANNOTATION];
-  const reportTokenHash = hashOf(secretOf(caches, namespace, names.reportTokenSecret));
-  if (!reportTokenHash) return { requeueAfterMs: 500 };
-
-  const tls = await gatewayTlsSecret(space, tenantName, address, await options.certificateAuthority(), secretOf(caches, namespace, names.tlsSecret));
-  if (tls) await ensureApplied(ctx, K8S.Secret, tls, undefined);
-
-  const access = renderAccessConfig({
-    space,
-    tenant,
-    keys,
-    endpoints: endpoints.flatMap((endpoint) => {
-      const credentials = secretOf(caches, namespace, endpointCredentialsSecretName(endpoint.metadata.name ?? ''));
-      const hash = hashOf(credentials);
-      return hash ? [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials) }] : [];
-    }),
-    users: enrolledUsers(tenant).flatMap((user) => {
-      const enrolment = secretOf(caches, namespace, enrolmentSecretName(user.name));
-      const passwordHash = enrolment?.metadata.annotations?.[PASSWORD_HASH_ANNOTATION];
-      if (!passwordHash) return [];
-      const totpSecret = secretField(enrolment, 'totpSecret');
-      return [{ name: user.name, email: user.email, role: user.role ?? 'viewer', passwordHash, ...(totpSecret ? { totpSecret } : {}) }];
-    }),
-    maintenanceHash: hashOf(secretOf(caches, namespace, names.maintenanceSecret)),
-    reportTokenHash,
-    now: ctx.now(),
-  });
-  const sessionKey = secretField(secretOf(caches, namespace, names.reportTokenSecret), SESSION_KEY);
-  const peers = peerToken(master.key, space.metadata.uid ?? '');
-  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey, peers), secretOf(caches, namespace, names.configSecret));
-  const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
-  if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secretOf(caches, namespace, names.volumeEncryptionSecret));
-
-  // Volume, gateway, Service.
-  const desired = [
-    desiredVolume(space, tenantName, datacenter),
-    desiredServiceAccount(space, tenantName),
-    desiredGateway(space, tenantName, datacenter, options),
-    desiredService(space, tenantName, datacenter, address),
-    desiredPeerService(space, tenantName),
-    desiredPeerPolicy(space, tenantName),
-  ];
-  const budget = desiredDisruptionBudget(space, tenantName);
-  if (budget) desired.push(budget);
-  for (const object of desired) {
-    const ref = OWNED_KINDS.find((r) => r.kind === object.kind);
-    if (!ref) throw new Error(`no owned kind ${object.kind}`);
-    await ensureApplied(ctx, ref, object, caches.owned.get(ref)?.get(`${namespace}/${object.metadata.name}`));
-  }
-  if (!budget && caches.owned.get(K8S.PodDisruptionBudget)?.get(`${namespace}/${names.disruptionBudget}`)) {
-    await deleteObject(ctx.client, K8S.PodDisruptionBudget, names.disruptionBudget, namespace);
-  }
-
-  const gateway = caches.owned.get(K8S.Deployment)?.get(`${namespace}/${names.gateway}`) as V1Deployment | undefined;
-  const volume = caches.owned.get(K8S.PersistentVolumeClaim)?.get(`${namespace}/${names.volume}`) as V1PersistentVolumeClaim | undefined;
-  const pods = caches.pods.list((p) => p.metadata.namespace === namespace && p.metadata.labels?.[SPACE_LABEL] === space.metadata.name && !p.metadata.deletionTimestamp);
-  const serving = (gateway?.status?.readyReplicas ?? 0) > 0;
-  if (serving) await pollReport(ctx, options, space, secretField(secretOf(caches, namespace, names.reportTokenSecret), 'password'));
-  await report(ctx, space, { ...base, keys: keyFacts, address, gateway, volume, pods, gatewayReport: options.reports.get(key)?.report });
-  // A serving gateway is asked again for its report: usage and last backups change without any event.
-  return serving ? { requeueAfterMs: options.reportIntervalMs } : undefined;
+  // The status, once, from what the steps observed.
+  if (ending.kind === 'wait') return requeue(ending.requeueAfterMs);
+  await applyStatus(ctx.client, API.BackupSpace, space, spaceStatus(space, ending.kind === 'blocked' ? { ...observation, blocked: ending.blocked } : observation, ctx.now()));
+  if (ending.kind === 'done') return undefined;
+  if (ending.warn) await ctx.recorder.warning(space, ending.blocked.reason, ending.blocked.message);
+  return requeue(ending.requeueAfterMs);
 }
 
-/** Asks the space's gateway for its report, at most once per interval; a failure keeps the last one. */
-async function pollReport(ctx: ControllerContext, options: SpaceControllerOptions, space: BackupSpace, token: string | undefined): Promise<void> {
-  const key = objectKey(space);
-  if (!token || !options.reports.due(key, options.reportIntervalMs - 1000)) return;
-  try {
-    const address = gatewayAddress(space.metadata.namespace ?? '', space.metadata.name ?? '', options.gatewayAddresses);
-    options.reports.set(key, await fetchReport(address, token, (await options.certificateAuthority()).certificate));
-    options.onReport(space);
-  } catch (error) {
-    ctx.logger.debug({ space: key, err: error instanceof Error ? error.message : String(error) }, 'gateway report not available');
-  }
-}
+const requeue = (requeueAfterMs: number | undefined): ReconcileResult | undefined => (requeueAfterMs !== undefined ? { requeueAfterMs } : undefined);
 
-/**
- * Deleting a space destroys its keys first (crypto-shred: every copy of the ciphertext becomes
- * unreadable), then lets garbage collection remove the volume and the gateway.
- */
-async function cryptoShred(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, space: BackupSpace): Promise<ReconcileResult | undefined> {
-  if (!hasFinalizer(space, SPACE_FINALIZER)) return undefined;
-  const namespace = space.metadata.namespace ?? '';
-  // The webhook's rule, again: admission may have been bypassed, and a shredded key cannot come back.
-  const verdict = checkSpaceDeletion(space, tenantNamedFor(caches.tenants, namespace));
-  if (!verdict.allowed) {
-    await report(ctx, space, { datacenter: caches.datacenters.get(space.spec.datacenter), pods: [], endpoints: space.status?.endpoints ?? 0, blocked: { state: 'stalled', reason: 'DeletionRefused', message: verdict.message } });
-    await ctx.recorder.warning(space, 'DeletionRefused', verdict.message);
-    return undefined;
-  }
-  const names = spaceObjectNames(space.metadata.name ?? '');
-  const keyWasThere = await deleteObject(ctx.client, K8S.Secret, names.keySecret, namespace);
-  for (const name of [names.configSecret, names.volumeEncryptionSecret]) await deleteObject(ctx.client, K8S.Secret, name, namespace);
-  options.reports.delete(objectKey(space));
-  if (keyWasThere) await ctx.recorder.normal(space, 'CryptoShredded', `destroyed data key ${space.status?.keyId ?? ''}: the space's data can no longer be decrypted`);
-  ctx.logger.info({ space: objectKey(space), keyId: space.status?.keyId }, 'space keys destroyed; releasing the space');
-  await removeFinalizer(ctx.client, API.BackupSpace, space, SPACE_FINALIZER);
-  return undefined;
-}
+/** The steps in order; each fills in `observation` with what the status shows of it. */
+async function provision(ctx: ControllerContext, caches: SpaceCaches, options: SpaceControllerOptions, base: SpaceFacts, observation: SpaceObservation): Promise<Ending> {
+  const rules = judgeRules(base);
+  if (!rules.ok) return rules.halt;
+  const facts = rules.value;
 
+  const stored = await readKeys(caches, options.masterKey, facts);
+  if (!stored.ok) return stored.halt;
+  if (stored.value.keys) observation.keys = { keyId: stored.value.keys.keyId, custody: stored.value.keys.custody };
+
+  // Claimed before a key is made: a space whose address cannot be had gets no key Secret.
+  const address = await assignAddress(ctx, caches, options.operatorNamespace, facts);
+  if (!address.ok) return address.halt;
+  observation.address = address.value;
+
+  const keys = await completeKeys(ctx, facts, stored.value);
+  if (!keys.ok) return keys.halt;
+  observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
+
+  const credentials = await ensureCredentials(ctx, caches, options.certificateAuthority, facts, address.value);
+  if (!credentials.ok) return credentials.halt;
+
+  await applyAccessConfig(ctx, caches, facts, keys.value, credentials.value.reportTokenHash);
+
+  const workload = await applyWorkload(ctx, caches, facts, options, address.value);
+  Object.assign(observation, workload);
+
+  observation.gatewayReport = options.reports.get(facts.key)?.report;
+  return { kind: 'done' };
+}

@@ -68,14 +68,15 @@ describe('fixed addresses', () => {
   });
 
   it('keeps a space\'s address, honours a request, and never hands out a taken one', () => {
-    const taken = { ...space('a', 'ns'), status: { address: '203.0.113.1' } };
-    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), milan, [taken])).toEqual({ ok: true, address: '203.0.113.2' });
-    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.5' } }), milan, [taken])).toEqual({ ok: true, address: '203.0.113.5' });
-    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.1' } }), milan, [taken])).toMatchObject({ ok: false, reason: 'AddressTaken' });
-    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '198.51.100.1' } }), milan, [taken])).toMatchObject({ ok: false, reason: 'AddressNotInPool' });
-    const holder = { ...space('b', 'ns', { fixedAddress: {} }), status: { address: '203.0.113.4' } };
-    expect(chooseAddress(holder, milan, [taken, holder])).toEqual({ ok: true, address: '203.0.113.4' });
-    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), datacenter('de-fra1', 'DE'), [])).toMatchObject({ ok: false, reason: 'NoAddressPool' });
+    const taken = new Set(['203.0.113.1']);
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), milan, undefined, taken)).toEqual({ ok: true, address: '203.0.113.2' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.5' } }), milan, undefined, taken)).toEqual({ ok: true, address: '203.0.113.5' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '203.0.113.1' } }), milan, undefined, taken)).toMatchObject({ ok: false, reason: 'AddressTaken' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: { ip: '198.51.100.1' } }), milan, undefined, taken)).toMatchObject({ ok: false, reason: 'AddressNotInPool' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), milan, '203.0.113.4', taken)).toEqual({ ok: true, address: '203.0.113.4' });
+    // An address held from before that someone else holds now is not kept.
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), milan, '203.0.113.1', taken)).toEqual({ ok: true, address: '203.0.113.2' });
+    expect(chooseAddress(space('b', 'ns', { fixedAddress: {} }), datacenter('de-fra1', 'DE'), undefined, new Set())).toMatchObject({ ok: false, reason: 'NoAddressPool' });
   });
 });
 

@@ -29,11 +29,11 @@ import {
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { getObject } from '../../runtime/apply.ts';
 import type { KubeClient } from '../../runtime/kube/client.ts';
-import { K8S } from '../../runtime/kube/resource-ref.ts';
+import { collectionPath, K8S } from '../../runtime/kube/resource-ref.ts';
 import { base64, readOrCreateSecret, secretField } from '../../runtime/kube/secrets.ts';
 import { loadOnce } from '../../runtime/once.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME, spaceObjectNames } from '../labels.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_NAME, SECRET_TYPE_LABEL, spaceObjectNames } from '../labels.ts';
 import { secretMetadata } from './desired.ts';
 
 export type Secret = V1Secret & KubeObject;
@@ -42,15 +42,43 @@ export type KeyCustody = 'provider' | 'customer';
 export const MASTER_KEY_SECRET = `${OPERATOR_NAME}-master-key`;
 
 
-
 /** Wrapped keys are bound to the space's uid: a wrapped key copied to another space does not open. */
 export function keyBinding(space: BackupSpace): string {
   return `tenantbackup.io/space/${space.metadata.uid ?? ''}`;
 }
 
-/** The operator's master key, created once in its namespace. */
+/** The master key is gone while space keys wrapped by it exist: making a new one would orphan them. */
+export class MasterKeyMissingError extends Error {
+  override readonly name = 'MasterKeyMissingError';
+}
+
+/**
+ * Space key Secrets anywhere in the cluster wrapped by a master key that exists nowhere (not in any
+ * namespace's master key Secret): what a new master key would leave unreadable. Keys of another
+ * operator installation whose master key is alive (test clusters run several) are not orphans.
+ */
+async function orphanedSpaceKeys(client: KubeClient): Promise<{ where: string; masterKeyId: string }[]> {
+  const list = (query: Record<string, string>) => client.request<{ items: Secret[] }>({ method: 'GET', path: collectionPath(K8S.Secret), query });
+  const masters = await list({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, fieldSelector: `metadata.name=${MASTER_KEY_SECRET}` });
+  const alive = new Set(masters.items.map((s) => secretField(s, 'keyId')));
+  const keys = await list({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${SECRET_TYPE_LABEL}=space-key` });
+  return keys.items
+    .map((s) => ({ where: `${s.metadata.namespace}/${s.metadata.name}`, masterKeyId: secretField(s, 'masterKeyId') ?? 'unknown' }))
+    .filter((k) => !alive.has(k.masterKeyId));
+}
+
+/**
+ * The operator's master key, created once in its namespace — and only while no space key exists
+ * that a lost master key wrapped: a new master key is never made over them.
+ */
 export async function ensureMasterKey(client: KubeClient, namespace: string): Promise<{ key: Buffer; id: string }> {
   const secret = await readOrCreateSecret(client, namespace, MASTER_KEY_SECRET, async () => {
+    const orphans = await orphanedSpaceKeys(client);
+    if (orphans.length > 0) {
+      const ids = [...new Set(orphans.map((o) => o.masterKeyId))].join(', ');
+      const named = orphans.slice(0, 3).map((o) => o.where).join(', ');
+      throw new MasterKeyMissingError(`the master key Secret ${namespace}/${MASTER_KEY_SECRET} is gone while ${orphans.length} space key(s) wrapped by master key ${ids} exist (${named}${orphans.length > 3 ? ', …' : ''}); a new master key would leave them unreadable, so none is made: restore the Secret from a backup`);
+    }
     const key = generateMasterKey();
     return {
       metadata: { labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
@@ -62,7 +90,10 @@ export async function ensureMasterKey(client: KubeClient, namespace: string): Pr
   return { key, id: masterKeyId(key) };
 }
 
-/** The master key, read (or made) once per process: it does not change while the operator runs. */
+/**
+ * The master key, read (or made) once per process: it does not change while the operator runs. A
+ * refusal (MasterKeyMissingError) is not remembered, so a restored Secret is found on the next try.
+ */
 export function masterKeyProvider(client: KubeClient, namespace: string): () => Promise<{ key: Buffer; id: string }> {
   return loadOnce(() => ensureMasterKey(client, namespace));
 }

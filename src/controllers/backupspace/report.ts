@@ -1,9 +1,12 @@
 /**
  * What the gateways report (usage, last backups, agents, sealed state), fetched by the operator from
- * each space's gateway over TLS with the space's report token, and kept in memory for the space and
- * endpoint controllers to surface in status. One fetch per space at most every pollInterval.
+ * each space's gateway over TLS with the space's report token (report-poller.ts, off the reconcile
+ * path), and kept in memory for the space and endpoint controllers to surface in status. It is a
+ * cache of what the gateways say, rebuilt by the next poll after a restart: nothing the operator
+ * must remember.
  */
 import { request } from 'node:https';
+import { isDeepStrictEqual } from 'node:util';
 import type { GatewayReport } from '../../gateway/report-contract.ts';
 import { GATEWAY_PORT, gatewayServiceHost } from '../labels.ts';
 
@@ -12,29 +15,45 @@ export interface StoredReport {
   fetchedAt: number;
 }
 
+export type ReportListener = (spaceKey: string) => void;
+
+/** When the report was made and the request counters (which count the poll itself) are no news. */
+function sameFacts(a: GatewayReport, b: GatewayReport): boolean {
+  const facts = ({ generatedAt: _at, counters: _counters, ...rest }: GatewayReport) => rest;
+  return isDeepStrictEqual(facts(a), facts(b));
+}
+
+/**
+ * The gateways' last reports, by space key. The poller writes them; controllers read them and
+ * subscribe to hear which space has news (a report that says something new, or none any more).
+ */
 export class GatewayReports {
   private readonly reports = new Map<string, StoredReport>();
-  private readonly attempts = new Map<string, number>();
+  private readonly listeners = new Set<ReportListener>();
 
   get(spaceKey: string): StoredReport | undefined {
     return this.reports.get(spaceKey);
   }
 
+  /** Stores the report; subscribers hear of it when it says something the last one did not. */
   set(spaceKey: string, report: GatewayReport, now = Date.now()): void {
+    const previous = this.reports.get(spaceKey);
     this.reports.set(spaceKey, { report, fetchedAt: now });
+    if (!previous || !sameFacts(previous.report, report)) this.notify(spaceKey);
   }
 
   delete(spaceKey: string): void {
-    this.reports.delete(spaceKey);
-    this.attempts.delete(spaceKey);
+    if (this.reports.delete(spaceKey)) this.notify(spaceKey);
   }
 
-  /** True when the space's gateway was last asked longer ago than `intervalMs` (and records this ask). */
-  due(spaceKey: string, intervalMs: number, now = Date.now()): boolean {
-    const last = this.attempts.get(spaceKey);
-    if (last !== undefined && now - last < intervalMs) return false;
-    this.attempts.set(spaceKey, now);
-    return true;
+  /** Calls `listener` with the space's key whenever its report changes; returns the unsubscribe. */
+  subscribe(listener: ReportListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(spaceKey: string): void {
+    for (const listener of this.listeners) listener(spaceKey);
   }
 }
 

@@ -57,6 +57,11 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
     return caches.endpoints.list((e) => e.metadata.namespace === namespace).map((e) => objectKey(e));
   });
   controller.watch(caches.namespaces, (event) => caches.endpoints.list((e) => e.metadata.namespace === event.object.metadata.name).map((e) => objectKey(e)));
+  // A space's new gateway report changes what its endpoints show (last backup, bytes, agent).
+  reports.subscribe((spaceKey) => {
+    const [namespace, space] = spaceKey.split('/');
+    for (const endpoint of caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space)) controller.enqueue(objectKey(endpoint));
+  });
   return controller;
 }
 

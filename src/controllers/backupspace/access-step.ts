@@ -1,0 +1,58 @@
+/**
+ * The access-configuration step: render who may use the gateway (devices, people, maintenance, the
+ * operator's report token) with the space's key custody into the gateway's configuration Secret,
+ * and the volume's encryption Secret beside it.
+ */
+import { K8S } from '../../runtime/kube/resource-ref.ts';
+import { secretField } from '../../runtime/kube/secrets.ts';
+import { enrolledUsers } from '../access/desired.ts';
+import { ensureApplied, type ControllerContext } from '../context.ts';
+import { repositoryPathOf } from '../endpoint/desired.ts';
+import { enrolmentSecretName, endpointCredentialsSecretName, PASSWORD_HASH_ANNOTATION } from '../labels.ts';
+import { renderAccessConfig, type AccessInputs } from './access-config.ts';
+import { credentialHashOf } from './credentials-step.ts';
+import { desiredVolumeEncryptionSecret } from './desired.ts';
+import type { Secret, SpaceKeys } from './keys.ts';
+import { gatewayConfigSecret, peerToken, SESSION_KEY } from './secrets.ts';
+import { secretOf, type ProvisionFacts, type SpaceCaches } from './step.ts';
+import type { KeysProduced } from './keys-step.ts';
+
+/**
+ * The access configuration's inputs from the namespace's Secrets: endpoints without issued
+ * credentials and people without an enrolment are left out.
+ */
+export function accessInputs(facts: Pick<ProvisionFacts, 'space' | 'tenant' | 'endpoints' | 'names'>, keys: SpaceKeys, secret: (name: string) => Secret | undefined, reportTokenHash: string, now: Date): AccessInputs {
+  const { space, tenant, endpoints, names } = facts;
+  return {
+    space,
+    tenant,
+    keys,
+    endpoints: endpoints.flatMap((endpoint) => {
+      const credentials = secret(endpointCredentialsSecretName(endpoint.metadata.name ?? ''));
+      const hash = credentialHashOf(credentials);
+      return hash ? [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials) }] : [];
+    }),
+    users: enrolledUsers(tenant).flatMap((user) => {
+      const enrolment = secret(enrolmentSecretName(user.name));
+      const passwordHash = enrolment?.metadata.annotations?.[PASSWORD_HASH_ANNOTATION];
+      if (!passwordHash) return [];
+      const totpSecret = secretField(enrolment, 'totpSecret');
+      return [{ name: user.name, email: user.email, role: user.role ?? 'viewer', passwordHash, ...(totpSecret ? { totpSecret } : {}) }];
+    }),
+    maintenanceHash: credentialHashOf(secret(names.maintenanceSecret)),
+    reportTokenHash,
+    now,
+  };
+}
+
+export async function applyAccessConfig(ctx: ControllerContext, caches: SpaceCaches, facts: ProvisionFacts, produced: KeysProduced, reportTokenHash: string): Promise<void> {
+  const { space, namespace, names, tenantName, datacenter } = facts;
+  const { keys, master } = produced;
+  const secret = (name: string) => secretOf(caches, namespace, name);
+  const access = renderAccessConfig(accessInputs(facts, keys, secret, reportTokenHash, ctx.now()));
+  const sessionKey = secretField(secret(names.reportTokenSecret), SESSION_KEY);
+  const peers = peerToken(master.key, space.metadata.uid ?? '');
+  await ensureApplied(ctx, K8S.Secret, gatewayConfigSecret(space, tenantName, access, keys, sessionKey, peers), secret(names.configSecret));
+  const volumeSecret = desiredVolumeEncryptionSecret(space, tenantName, datacenter, keys.volumePassphrase);
+  if (volumeSecret) await ensureApplied(ctx, K8S.Secret, volumeSecret, secret(names.volumeEncryptionSecret));
+}
