@@ -42,12 +42,13 @@ function check<T extends { metadata: { generation?: number }; status?: unknown }
 describe('kstatus reads every reconcile outcome', () => {
   it('Datacenter', () => {
     const dc = { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'Datacenter', metadata: { name: 'mil1', generation: 2 }, spec: { country: 'IT', nodeSelector: { matchLabels: { dc: 'mil1' } }, storage: { storageClassName: 'ssd' } } } as unknown as Datacenter;
-    const node = (ready: boolean): V1Node => ({ metadata: { name: 'n', labels: { dc: 'mil1' } }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } });
+    const node = (ready: boolean, country = 'IT'): V1Node => ({ metadata: { name: `n-${country}`, labels: { dc: 'mil1', 'tenantbackup.io/country': country } }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } });
     const ready: DatacenterObservation = { nodes: [node(true)], storageClassExists: true, spaces: [] };
     check(dc, datacenterStatus, ready, [
       { name: 'no matching node', observation: { ...ready, nodes: [] }, expect: 'Failed' },
       { name: 'no ready node', observation: { ...ready, nodes: [node(false)] }, expect: 'Failed' },
       { name: 'no StorageClass', observation: { ...ready, storageClassExists: false }, expect: 'Failed' },
+      { name: 'nodes of another country', observation: { ...ready, nodes: [node(true), node(true, 'FR')] }, expect: 'Failed' },
     ]);
   });
 
