@@ -123,5 +123,6 @@ export const backupSpaceResource = defineResource({
   rules: [{
     rule: 'size(self.metadata.name) <= 40',
     message: 'the space name must be at most 40 characters, so that the names of its volumes, Services and Secrets fit',
+    fieldPath: '.metadata.name',
   }],
 });

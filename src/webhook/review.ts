@@ -39,10 +39,18 @@ export interface AdmissionRequest {
   dryRun?: boolean;
 }
 
+/** A field a refusal is about, as metav1.StatusCause: API clients read `field` without parsing the message. */
+export interface AdmissionCause {
+  type: 'FieldValueInvalid' | 'FieldValueForbidden';
+  field: string;
+  message: string;
+}
+
 export interface AdmissionStatus {
   code: number;
   reason: string;
   message: string;
+  details?: { causes: AdmissionCause[] };
 }
 
 export interface AdmissionResponse {
@@ -130,9 +138,24 @@ export function verdictOf(result: RuleResult): Verdict {
   return refusal(result);
 }
 
+/**
+ * The refusal as the API server passes it on: the message (`<field>: <rule>: <detail>`, what kubectl
+ * prints) and the field again as a cause, so that every refusal names its field path for clients too.
+ */
 function refusal(denied: Denied): Verdict {
   const invalid = INVALID_RULES.has(denied.rule);
-  return { allowed: false, status: { code: invalid ? 422 : 403, reason: invalid ? 'Invalid' : 'Forbidden', message: denied.message } };
+  const field = denied.field;
+  const prefix = `${denied.field}: `;
+  const detail = denied.message.startsWith(prefix) ? denied.message.slice(prefix.length) : denied.message;
+  return {
+    allowed: false,
+    status: {
+      code: invalid ? 422 : 403,
+      reason: invalid ? 'Invalid' : 'Forbidden',
+      message: denied.message,
+      details: { causes: [{ type: invalid ? 'FieldValueInvalid' : 'FieldValueForbidden', field, message: detail }] },
+    },
+  };
 }
 
 /** A refusal that is the webhook's problem, not the object's (caches not synced, a bug): fail closed, say why. */
