@@ -7,7 +7,10 @@ import {
   checkSpaceFitsQuota,
   checkSpaceReplicas,
   checkSpaceResidency,
+  checkTenantQuotaChange,
   checkTenantResidencyChange,
+  describeStorageUse,
+  storageOverQuota,
   effectiveCustody,
   firstDenied,
   ruleReason,
@@ -140,10 +143,61 @@ describe('checkSpaceFitsQuota', () => {
     expect(checkSpaceFitsQuota(space('a', { size: 1_000_000_000 }), [], small).allowed).toBe(true);
   });
 
+  describe('when the quota was lowered below what the spaces hold (admission bypassed)', () => {
+    const lowered = tenant('acme', { quotas: { storage: '50Gi' } });
+    /** A space as the operator left it once built at `admitted`. */
+    const built = (name: string, size: string, admitted: string) => ({ ...space(name, { size }), status: { keyId: 'k1-0000000000000000', admittedSize: admitted } });
+
+    it('allows an existing space at the size it was built at: its upkeep keeps running', () => {
+      expect(checkSpaceFitsQuota(built('one', '50Gi', '50Gi'), others, lowered)).toEqual({ allowed: true });
+      expect(checkSpaceFitsQuota(built('two', '30Gi', '30Gi'), others, lowered)).toEqual({ allowed: true });
+      // Recorded in other units, or bigger: still what it holds.
+      expect(checkSpaceFitsQuota(built('two', '30Gi', '32212254720'), others, lowered).allowed).toBe(true);
+    });
+
+    it('refuses a grown space and a new one, counting every other space at its size', () => {
+      const grown = denied(checkSpaceFitsQuota(built('one', '51Gi', '50Gi'), others, lowered));
+      expect(grown.message).toBe('spec.size: quota: tenant acme\'s storage quota is 50Gi: its other spaces use 30Gi and this space asks for 51Gi, 81Gi in all (20Gi left)');
+      expect(denied(checkSpaceFitsQuota(space('three', { size: '1Gi' }), others, lowered)).message).toContain('its other spaces use 80Gi and this space asks for 1Gi, 81Gi in all (0 left)');
+      // Never built (no admitted size), or an unreadable record: a new space.
+      expect(checkSpaceFitsQuota({ ...space('one', { size: '50Gi' }), status: { keyId: 'k1-0000000000000000' } }, others, lowered).allowed).toBe(false);
+      expect(checkSpaceFitsQuota(built('one', '50Gi', 'lots'), others, lowered).allowed).toBe(false);
+    });
+
+    it('still refuses a size that is not a quantity, whatever was admitted', () => {
+      expect(denied(checkSpaceFitsQuota(built('one', '-1Gi', '50Gi'), others, lowered)).rule).toBe('quantity');
+    });
+  });
+
   it('refuses sizes that are not positive quantities (a negative size would free quota)', () => {
     expect(denied(checkSpaceFitsQuota(space('a', { size: '-10Gi' }), others, acme))).toMatchObject({ rule: 'quantity', field: 'spec.size' });
     expect(denied(checkSpaceFitsQuota(space('a', { size: '0' }), others, acme)).message).toContain('greater than zero');
     expect(denied(checkSpaceFitsQuota(space('a', { size: '1e999999' }), others, acme)).message).toContain('out of range');
+  });
+});
+
+describe('a tenant\'s storage quota against what its spaces hold', () => {
+  const spaces = [space('b', { size: '15Gi' }), space('a', { size: '10Gi' })];
+  const at = (storage: string) => tenant('acme', { quotas: { storage } });
+
+  it('finds a tenant over its quota, listing the spaces by name', () => {
+    expect(storageOverQuota(at('25Gi'), spaces)).toBeUndefined();
+    const over = storageOverQuota(at('20Gi'), spaces);
+    expect(over).toEqual({ used: 25n * 1024n ** 3n, limit: 20n * 1024n ** 3n, spaces: ['tenant-acme/a (10Gi)', 'tenant-acme/b (15Gi)'] });
+    expect(describeStorageUse(over!)).toBe('2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi)');
+  });
+
+  it('refuses lowering the quota below what the spaces hold, naming the field, the sum and the spaces', () => {
+    const result = denied(checkTenantQuotaChange(at('20Gi'), at('100Gi'), spaces));
+    expect(result).toMatchObject({ field: 'spec.quotas.storage', rule: 'quota-change' });
+    expect(result.message).toBe('spec.quotas.storage: quota-change: tenant acme\'s 2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi), more than the new storage quota of 20Gi; a space cannot shrink, so lower the quota to no less than 25Gi, or delete spaces first');
+  });
+
+  it('allows lowering to exactly what is held, and raising a quota that is still too low', () => {
+    expect(checkTenantQuotaChange(at('25Gi'), at('100Gi'), spaces)).toEqual({ allowed: true });
+    expect(checkTenantQuotaChange(at('26843545600'), at('100Gi'), spaces).allowed).toBe(true);
+    expect(checkTenantQuotaChange(at('20Gi'), at('5Gi'), spaces)).toEqual({ allowed: true });
+    expect(checkTenantQuotaChange(at('1Gi'), at('100Gi'), [])).toEqual({ allowed: true });
   });
 });
 

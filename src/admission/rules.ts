@@ -29,6 +29,8 @@ export const RULES = {
   quantity: 'quantity',
   /** The sizes of a tenant's spaces fit its storage quota. */
   quota: 'quota',
+  /** A tenant's storage quota is not lowered below what its spaces hold. */
+  quotaChange: 'quota-change',
   /** Replicas fit the datacenter's storage access mode. */
   replicas: 'replicas',
   /** An endpoint's space is in the endpoint's own namespace. */
@@ -187,6 +189,11 @@ function sizeOf(space: BackupSpace): bigint {
  * The sizes of all of a tenant's spaces add up to no more than its storage quota. `others` are the
  * tenant's spaces as stored; the space itself is skipped among them, so an update counts its new size
  * only once.
+ *
+ * A space that already holds its size (built at it: status.admittedSize) is allowed whatever the
+ * quota: a quota lowered below what the spaces hold (which admission refuses, but a bypassed webhook
+ * lets through) refuses growth and new spaces, never the upkeep of what exists (certificates, access
+ * configuration, gateways).
  */
 export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupSpace[], tenant: Tenant): RuleResult {
   let requested: bigint;
@@ -196,6 +203,7 @@ export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupS
     return deny('spec.size', RULES.quantity, error instanceof QuantityError ? error.message : String(error));
   }
   if (requested <= 0n) return deny('spec.size', RULES.quantity, `size must be greater than zero, not ${String(space.spec.size)}`);
+  if (holdsItsSize(space, requested)) return ALLOWED;
 
   let limit: bigint;
   try {
@@ -219,6 +227,65 @@ export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupS
   return ALLOWED;
 }
 
+/** A tenant's spaces over its storage quota: how much they hold in all, the quota, and which they are. */
+export interface StorageOverQuota {
+  used: bigint;
+  limit: bigint;
+  /** `namespace/name (size)`, by name. */
+  spaces: string[];
+}
+
+/**
+ * Whether a tenant's spaces ask for more than its storage quota, and by what. Undefined when they fit
+ * (or the quota cannot be read: the schema refuses such a quota).
+ */
+export function storageOverQuota(tenant: Tenant, spaces: readonly BackupSpace[]): StorageOverQuota | undefined {
+  let limit: bigint;
+  try {
+    limit = parseQuantity(tenant.spec.quotas.storage);
+  } catch {
+    return undefined;
+  }
+  let used = 0n;
+  const counted: string[] = [];
+  for (const space of [...spaces].sort((a, b) => spaceName(a).localeCompare(spaceName(b)))) {
+    try {
+      used += sizeOf(space);
+      counted.push(`${spaceName(space)} (${String(space.spec.size)})`);
+    } catch {
+      // Unreadable sizes are refused by the schema and reported by the reconciler.
+    }
+  }
+  return used > limit ? { used, limit, spaces: counted } : undefined;
+}
+
+/** `2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi)`, for messages. */
+export function describeStorageUse(over: StorageOverQuota): string {
+  return `${over.spaces.length} space(s) hold ${formatQuantity(over.used)}: ${listed(over.spaces)}`;
+}
+
+/**
+ * A tenant's storage quota is not lowered below what its spaces hold: a space cannot shrink, so such a
+ * quota could never be kept, and would only stop the spaces from growing. Raising a quota, even one
+ * that is still too low, is always allowed: it goes the right way.
+ */
+export function checkTenantQuotaChange(tenant: Tenant, old: Tenant, spaces: readonly BackupSpace[]): RuleResult {
+  let limit: bigint;
+  try {
+    limit = parseQuantity(tenant.spec.quotas.storage);
+  } catch (error) {
+    return deny('spec.quotas.storage', RULES.quantity, error instanceof Error ? error.message : String(error));
+  }
+  try {
+    if (limit >= parseQuantity(old.spec.quotas.storage)) return ALLOWED;
+  } catch {
+    // The stored quota cannot be read: judge the new one on its own.
+  }
+  const over = storageOverQuota(tenant, spaces);
+  if (!over) return ALLOWED;
+  return deny('spec.quotas.storage', RULES.quotaChange, `tenant ${tenantName(tenant)}'s ${describeStorageUse(over)}, more than the new storage quota of ${String(tenant.spec.quotas.storage)}; a space cannot shrink, so lower the quota to no less than ${formatQuantity(over.used)}, or delete spaces first`);
+}
+
 export const DEFAULT_REPLICAS = 2;
 
 /** With ReadWriteOnce storage only one pod can mount a space's volume, so the space has one replica. */
@@ -239,6 +306,20 @@ export function checkEndpointSpaceRef(endpoint: Endpoint): RuleResult {
     return deny('spec.spaceRef.namespace', RULES.sameNamespace, `an endpoint can only use a space of its own namespace ${own}, not one in ${target}; remove spaceRef.namespace or set it to ${own}`);
   }
   return ALLOWED;
+}
+
+/**
+ * The size a space was built at (status.admittedSize), when it holds at least its current size: the
+ * space already has that storage, so keeping it costs the tenant's quota nothing new.
+ */
+function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
+  const admitted = space.status?.admittedSize;
+  if (admitted === undefined) return false;
+  try {
+    return parseQuantity(admitted) >= requested;
+  } catch {
+    return false;
+  }
 }
 
 /**

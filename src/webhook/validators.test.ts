@@ -166,6 +166,19 @@ describe('tenants', () => {
     expect(judge('/validate/tenants', request('Tenant', 'CREATE', tenant('fresh')), state)).toEqual({ allowed: true });
   });
 
+  it('refuses lowering the storage quota below what the spaces hold, naming the field, the sum and the spaces', () => {
+    const held = lookups({ spaces: [space('b', { size: '15Gi' }), space('a', { size: '10Gi' }), space('elsewhere', { size: '99Gi' }, 'tenant-other')] });
+    const at = (storage: string) => tenant('acme', { quotas: { storage } });
+    const verdict = judge('/validate/tenants', request('Tenant', 'UPDATE', at('20Gi'), at('100Gi')), held);
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403, details: { causes: [{ field: 'spec.quotas.storage' }] } } });
+    expect(message(verdict)).toBe('spec.quotas.storage: quota-change: tenant acme\'s 2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi), more than the new storage quota of 20Gi; a space cannot shrink, so lower the quota to no less than 25Gi, or delete spaces first');
+    // Down to what is held, up from below it, and edits that leave the quota alone: admitted.
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', at('25Gi'), at('100Gi')), held)).toEqual({ allowed: true });
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', at('20Gi'), at('10Gi')), held)).toEqual({ allowed: true });
+    const over = at('10Gi');
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', { ...over, spec: { ...over.spec, displayName: 'x' } }, over), held)).toEqual({ allowed: true });
+  });
+
   it('refuses a new tenant whose namespace is the operator\'s, an admin namespace, or someone else\'s', () => {
     const foreign = { metadata: { name: 'tenant-shop', labels: { team: 'web' } } };
     const lookalike = { metadata: { name: 'tenant-mimic', labels: { 'tenantbackup.io/tenant': 'other' } } };

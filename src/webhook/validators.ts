@@ -6,7 +6,8 @@
  *   (a controller removing its finalizer must never be blocked by a rule), and objects being deleted
  *   are never judged;
  * - on update, only the rules the changed fields touch are checked (validation ratcheting): a tenant
- *   whose quota was lowered below its use can still edit a space's replicas, but not grow it.
+ *   over its quota (lowered while admission was bypassed) can still edit a space's replicas, but
+ *   not grow it, and may raise its quota step by step.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
@@ -20,6 +21,7 @@ import {
   checkSpaceReplicas,
   checkSpaceResidency,
   checkTenantNamespace,
+  checkTenantQuotaChange,
   checkTenantResidencyChange,
   firstDenied,
   type NamespaceMeta,
@@ -154,8 +156,13 @@ export const validateTenant: Validator = (request, lookups) => {
   const namespace = tenantNamespaceName(tenant);
   // The name, hence the namespace, never changes: judged once, on create.
   const ownNamespace = old ? ALLOWED : checkTenantNamespace(tenant, lookups.reservedNamespaces(), lookups.namespace(namespace));
-  if (old && isDeepStrictEqual(tenant.spec.residency, old.spec.residency)) return ALLOWED;
-  return firstDenied(ownNamespace, checkTenantResidencyChange(tenant, lookups.spacesIn(namespace), lookups.datacenters()));
+  const residencyChanged = !old || !isDeepStrictEqual(tenant.spec.residency, old.spec.residency);
+  const storageChanged = old !== undefined && String(tenant.spec.quotas.storage) !== String(old.spec.quotas.storage);
+  return firstDenied(
+    ownNamespace,
+    residencyChanged ? checkTenantResidencyChange(tenant, lookups.spacesIn(namespace), lookups.datacenters()) : ALLOWED,
+    old && storageChanged ? checkTenantQuotaChange(tenant, old, lookups.spacesIn(namespace)) : ALLOWED,
+  );
 };
 
 export const validateDatacenter: Validator = (request, lookups) => {

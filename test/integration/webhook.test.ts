@@ -13,7 +13,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/types.ts';
-import { KubeClient } from '../../src/runtime/kube/client.ts';
+import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
@@ -140,16 +140,24 @@ describe('backup spaces', () => {
     await createObject(client, API.BackupSpace, spaceObject('fits', acme.namespace, { size: '10Gi' }), { dryRun: true });
   });
 
-  it('judges only what an update changes: metadata always passes, growth past the quota does not', async () => {
-    // Lower the quota under what is used: the tenant is now over it (the API server's own quota
-    // would say the same for volumes), yet the space can still be labelled, and not grown.
-    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '5Gi' } } });
-    await eventually('the webhook to see the lower quota', async () => {
-      const { message } = await refusal(mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '11Gi' } }));
-      return message.includes('storage quota is 5Gi') ? true : undefined;
+  it('refuses lowering the tenant\'s storage quota below what its spaces hold, naming the field, the sum and the spaces (hardening item 5)', async () => {
+    const lower = (storage: string, dryRun: boolean) => client.request({ method: 'PATCH', path: objectPath(API.Tenant, acme.name), body: { spec: { quotas: { storage } } }, contentType: CONTENT_TYPE.merge, ...(dryRun ? { query: { dryRun: 'All' } } : {}) });
+    await eventually('the webhook to see the space', async () => {
+      const result = await refusal(lower('5Gi', true));
+      return result.message.includes('quota-change') ? result : undefined;
     });
+    const refused = await refusal(lower('5Gi', false));
+    expect(refused.code).toBe(403);
+    expect(refused.message).toBe(deniedBy('tenants', `spec.quotas.storage: quota-change: tenant ${acme.name}'s 1 space(s) hold 10Gi: ${acme.namespace}/in-milan (10Gi), more than the new storage quota of 5Gi; a space cannot shrink, so lower the quota to no less than 10Gi, or delete spaces first`));
+    expect((await readObject<Tenant>(client, API.Tenant, acme.name))?.spec.quotas.storage).toBe('20Gi');
+    // Down to exactly what the spaces hold is a quota that can be kept.
+    await lower('10Gi', true);
+  });
+
+  it('judges only what an update changes: metadata always passes, growth past the quota does not', async () => {
+    const refused = await refusal(mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '21Gi' } }));
+    expect(refused.message).toBe(deniedBy('backupspaces', `spec.size: quota: tenant ${acme.name}'s storage quota is 20Gi: its other spaces use 0 and this space asks for 21Gi, 21Gi in all (20Gi left)`));
     await mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { metadata: { labels: { team: 'finance' } } });
-    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '20Gi' } } });
   });
 
   it('refuses a space that downgrades the tenant\'s customer key custody', async () => {
