@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
 import {
   checkDatacenterDeletion,
+  checkDatacenterReady,
   checkEndpointSpaceRef,
+  checkSpaceAddressFree,
+  checkSpaceAddressPool,
   checkSpaceCustody,
   checkSpaceFitsQuota,
   checkSpaceReplicas,
@@ -113,8 +116,9 @@ describe('checkSpaceCustody', () => {
   });
 
   it('allows a stronger custody than the tenant\'s, and the inherited one', () => {
-    expect(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme).allowed).toBe(true);
-    expect(checkSpaceCustody(space('a'), customer).allowed).toBe(true);
+    const password = { customerPasswordSecretRef: { name: 'pw' } };
+    expect(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer', ...password } }), acme).allowed).toBe(true);
+    expect(checkSpaceCustody(space('a', { encryption: password }), customer).allowed).toBe(true);
   });
 });
 
@@ -198,6 +202,76 @@ describe('a tenant\'s storage quota against what its spaces hold', () => {
     expect(checkTenantQuotaChange(at('26843545600'), at('100Gi'), spaces).allowed).toBe(true);
     expect(checkTenantQuotaChange(at('20Gi'), at('5Gi'), spaces)).toEqual({ allowed: true });
     expect(checkTenantQuotaChange(at('1Gi'), at('100Gi'), [])).toEqual({ allowed: true });
+  });
+});
+
+describe('checkSpaceCustody: the customer\'s password', () => {
+  const customer = tenant('vault', { security: { keyCustody: 'customer' } });
+  const password = { customerPasswordSecretRef: { name: 'pw' } };
+
+  it('refuses a new customer-custody space that names no password Secret', () => {
+    const inherited = denied(checkSpaceCustody(space('a', {}, 'tenant-vault'), customer));
+    expect(inherited).toMatchObject({ field: 'spec.encryption.customerPasswordSecretRef', rule: 'customer-password' });
+    expect(inherited.message).toBe('spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant vault\'s) wraps the data key with the customer\'s password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace tenant-vault holding the password (read once, then deleted, never stored)');
+    expect(denied(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme)).message).toContain('customer key custody (this space\'s)');
+  });
+
+  it('allows one that names it, provider custody, and a space whose key exists already', () => {
+    expect(checkSpaceCustody(space('a', { encryption: password }, 'tenant-vault'), customer)).toEqual({ allowed: true });
+    expect(checkSpaceCustody(space('a'), acme)).toEqual({ allowed: true });
+    expect(checkSpaceCustody({ ...space('a', {}, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } }, customer)).toEqual({ allowed: true });
+  });
+});
+
+describe('what a datacenter must offer a new space', () => {
+  const pooled: Datacenter = { ...itMil, spec: { ...itMil.spec, addressPool: { addresses: ['198.51.100.8/30', '2001:db8::5'] } } };
+  const stalled: Datacenter = { ...itMil, status: { conditions: [{ type: 'Stalled', status: 'True', reason: 'NoMatchingNodes', message: 'no node matches spec.nodeSelector; check the labels of the datacenter\'s nodes', lastTransitionTime: '2026-01-01T00:00:00Z' }] } };
+  const withAddress = (name: string, fixedAddress: BackupSpace['spec']['fixedAddress'], address?: string, namespace = 'tenant-acme'): BackupSpace => ({ ...space(name, { fixedAddress }, namespace), ...(address ? { status: { address } } : {}) });
+
+  it('refuses a datacenter that is Stalled, with its reason, and only for a space not built yet', () => {
+    const result = denied(checkDatacenterReady(space('a'), stalled));
+    expect(result).toMatchObject({ field: 'spec.datacenter', rule: 'datacenter-ready' });
+    expect(result.message).toBe('spec.datacenter: datacenter-ready: datacenter it-mil1 cannot host new spaces: it is Stalled (NoMatchingNodes: no node matches spec.nodeSelector; check the labels of the datacenter\'s nodes); choose another datacenter, or wait until the provider has put it right');
+    expect(denied(checkSpaceResidency(space('a'), acme, stalled)).rule).toBe('datacenter-ready');
+    // A space that runs there keeps its upkeep while the provider puts the datacenter right.
+    expect(checkSpaceResidency({ ...space('a'), status: { keyId: 'k1-0000000000000000' } }, acme, stalled)).toEqual({ allowed: true });
+    expect(checkDatacenterReady(space('a'), itMil)).toEqual({ allowed: true });
+  });
+
+  it('refuses a fixed address from a datacenter without a pool, or outside its pool', () => {
+    const none = denied(checkSpaceAddressPool(withAddress('a', {}), itMil));
+    expect(none).toMatchObject({ field: 'spec.fixedAddress', rule: 'address-pool' });
+    expect(none.message).toBe('spec.fixedAddress: address-pool: datacenter it-mil1 has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool');
+    const outside = denied(checkSpaceAddressPool(withAddress('a', { ip: '198.51.100.12' }), pooled));
+    expect(outside).toMatchObject({ field: 'spec.fixedAddress.ip', rule: 'address-pool' });
+    expect(outside.message).toBe('spec.fixedAddress.ip: address-pool: 198.51.100.12 is not in the address pool of datacenter it-mil1 (198.51.100.8/30, 2001:db8::5); choose an address of the pool, or leave ip out to get the first free one');
+    expect(checkSpaceAddressPool(withAddress('a', { ip: '198.51.100.9' }), pooled)).toEqual({ allowed: true });
+    expect(checkSpaceAddressPool(withAddress('a', { ip: '2001:db8::5' }), pooled)).toEqual({ allowed: true });
+    expect(checkSpaceAddressPool(space('a'), itMil)).toEqual({ allowed: true });
+    expect(denied(checkSpaceResidency(withAddress('a', {}), acme, itMil)).rule).toBe('address-pool');
+  });
+
+  it('refuses an address another space holds or asks for, without naming that space', () => {
+    const others = [withAddress('held', {}, '198.51.100.9', 'tenant-other'), withAddress('asked', { ip: '198.51.100.10' }, undefined, 'tenant-other')];
+    const held = denied(checkSpaceAddressFree(withAddress('a', { ip: '198.51.100.9' }), pooled, others));
+    expect(held).toMatchObject({ field: 'spec.fixedAddress.ip', rule: 'address-taken' });
+    expect(held.message).toBe('spec.fixedAddress.ip: address-taken: 198.51.100.9 of datacenter it-mil1\'s pool is already used by another space; choose another address of the pool (198.51.100.8/30, 2001:db8::5), or leave ip out to get the first free one');
+    expect(held.message).not.toContain('tenant-other');
+    expect(checkSpaceAddressFree(withAddress('a', { ip: '198.51.100.10' }), pooled, others).allowed).toBe(false);
+    expect(checkSpaceAddressFree(withAddress('a', { ip: '2001:db8::5' }), pooled, others)).toEqual({ allowed: true });
+    // Its own address, and itself among the spaces, are not someone else's.
+    expect(checkSpaceAddressFree(withAddress('held', { ip: '198.51.100.9' }, '198.51.100.9', 'tenant-other'), pooled, others)).toEqual({ allowed: true });
+    expect(checkSpaceAddressFree(withAddress('asked', { ip: '198.51.100.10' }, undefined, 'tenant-other'), pooled, others)).toEqual({ allowed: true });
+  });
+
+  it('refuses a fixed address when every address of the pool is taken', () => {
+    const small: Datacenter = { ...itMil, spec: { ...itMil.spec, addressPool: { addresses: ['198.51.100.8/30'] } } };
+    const full = [withAddress('x', {}, '198.51.100.9', 'tenant-other'), withAddress('y', { ip: '198.51.100.10' }, undefined, 'tenant-other')];
+    const result = denied(checkSpaceAddressFree(withAddress('a', {}), small, full));
+    expect(result).toMatchObject({ field: 'spec.fixedAddress', rule: 'address-pool' });
+    expect(result.message).toContain('every address of datacenter it-mil1\'s pool (198.51.100.8/30, 2 address(es)) is taken');
+    expect(checkSpaceAddressFree(withAddress('a', {}), small, full.slice(1))).toEqual({ allowed: true });
+    expect(checkSpaceAddressFree(withAddress('x', {}, '198.51.100.9', 'tenant-other'), small, full)).toEqual({ allowed: true });
   });
 });
 

@@ -10,6 +10,7 @@
  * e.g. `spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT`.
  */
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
+import { poolAddresses } from '../controllers/backupspace/address.ts';
 import { TENANT_LABEL, TENANT_NAMESPACE_PREFIX, tenantNamespaceName } from '../controllers/labels.ts';
 import { formatQuantity, parseQuantity, QuantityError } from './quantity.ts';
 
@@ -41,6 +42,14 @@ export const RULES = {
   datacenterInUse: 'datacenter-in-use',
   /** A tenant's namespace is its own, not the operator's, a provider's or someone else's. */
   namespaceTaken: 'namespace-taken',
+  /** A new space's datacenter can host it: it is not Stalled. */
+  datacenterReady: 'datacenter-ready',
+  /** A fixed address comes from the datacenter's address pool, which has one free. */
+  addressPool: 'address-pool',
+  /** A fixed address is no other space's. */
+  addressTaken: 'address-taken',
+  /** A new space under customer custody names the Secret with the customer's password. */
+  customerPassword: 'customer-password',
 } as const;
 
 export type RuleName = (typeof RULES)[keyof typeof RULES];
@@ -148,9 +157,21 @@ export function residencyViolation(tenant: Tenant, datacenter: Datacenter): stri
 }
 
 /**
+ * The operator has built the space: its data key exists (status.keyId), so it may hold data. Rules
+ * about what a space needs before anything is built (a datacenter that can host it, an address of the
+ * pool, the customer's password) judge only a space that is not built yet: once it runs, a later
+ * change elsewhere (a datacenter stalling, a pool edited) must not stop its upkeep, and what it
+ * already has is checked where it is used (the address allocation, the key).
+ */
+export function isBuilt(space: BackupSpace): boolean {
+  return Boolean(space.status?.keyId);
+}
+
+/**
  * A space may only live in its tenant's namespace, in an existing datacenter its tenant's residency
- * allows (S7). `tenant` is the tenant owning the space's namespace, `datacenter` the one named by
- * `spec.datacenter`; undefined when they do not exist.
+ * allows (S7); a space not built yet also needs that datacenter able to host it (not Stalled, and an
+ * address pool that holds its fixed address). `tenant` is the tenant owning the space's namespace,
+ * `datacenter` the one named by `spec.datacenter`; undefined when they do not exist.
  */
 export function checkSpaceResidency(space: BackupSpace, tenant: Tenant | undefined, datacenter: Datacenter | undefined): RuleResult {
   if (!tenant) {
@@ -164,7 +185,70 @@ export function checkSpaceResidency(space: BackupSpace, tenant: Tenant | undefin
     return deny('spec.datacenter', RULES.datacenterExists, `datacenter ${space.spec.datacenter} does not exist; spaces can only be created in a Datacenter of the catalog (kubectl get datacenters)`);
   }
   const violation = residencyViolation(tenant, datacenter);
-  return violation ? deny('spec.datacenter', RULES.residency, violation) : ALLOWED;
+  if (violation) return deny('spec.datacenter', RULES.residency, violation);
+  if (isBuilt(space)) return ALLOWED;
+  return firstDenied(checkDatacenterReady(space, datacenter), checkSpaceAddressPool(space, datacenter));
+}
+
+/**
+ * A new space is not placed in a datacenter that says it cannot run anything (Stalled: no matching
+ * or ready nodes, no StorageClass): it would get keys and a volume and never a gateway.
+ */
+export function checkDatacenterReady(space: BackupSpace, datacenter: Datacenter): RuleResult {
+  const stalled = datacenter.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+  if (!stalled) return ALLOWED;
+  return deny('spec.datacenter', RULES.datacenterReady, `datacenter ${datacenter.metadata.name ?? space.spec.datacenter} cannot host new spaces: it is Stalled (${stalled.reason}: ${stalled.message}); choose another datacenter, or wait until the provider has put it right`);
+}
+
+/** The datacenter's pool as written, for messages (`198.51.100.8/30, 2001:db8::5`). */
+function poolText(datacenter: Datacenter): string {
+  return listed(datacenter.spec.addressPool?.addresses ?? [], 3);
+}
+
+/**
+ * A fixed address (S8) comes from the datacenter's pool: the datacenter has one, and an address asked
+ * for by `spec.fixedAddress.ip` is in it.
+ */
+export function checkSpaceAddressPool(space: BackupSpace, datacenter: Datacenter): RuleResult {
+  const fixed = space.spec.fixedAddress;
+  if (!fixed) return ALLOWED;
+  const name = datacenter.metadata.name ?? space.spec.datacenter;
+  const pool = poolAddresses(datacenter);
+  if (pool.length === 0) {
+    return deny('spec.fixedAddress', RULES.addressPool, `datacenter ${name} has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool`);
+  }
+  if (fixed.ip !== undefined && !pool.includes(fixed.ip)) {
+    return deny('spec.fixedAddress.ip', RULES.addressPool, `${fixed.ip} is not in the address pool of datacenter ${name} (${poolText(datacenter)}); choose an address of the pool, or leave ip out to get the first free one`);
+  }
+  return ALLOWED;
+}
+
+/**
+ * A fixed address is one space's: the address asked for is not held or asked for by another space of
+ * the datacenter, and without one asked for, the pool has one left. `spacesOfDatacenter` are the
+ * datacenter's spaces (of every tenant, so the message names none of them).
+ */
+export function checkSpaceAddressFree(space: BackupSpace, datacenter: Datacenter, spacesOfDatacenter: readonly BackupSpace[]): RuleResult {
+  const fixed = space.spec.fixedAddress;
+  if (!fixed) return ALLOWED;
+  const name = datacenter.metadata.name ?? space.spec.datacenter;
+  const self = spaceName(space);
+  const taken = new Set(spacesOfDatacenter
+    .filter((other) => spaceName(other) !== self && other.spec.datacenter === space.spec.datacenter)
+    .flatMap((other) => [other.status?.address, other.spec.fixedAddress?.ip])
+    .filter((address): address is string => Boolean(address)));
+  if (fixed.ip !== undefined) {
+    if (fixed.ip === space.status?.address) return ALLOWED;
+    return taken.has(fixed.ip)
+      ? deny('spec.fixedAddress.ip', RULES.addressTaken, `${fixed.ip} of datacenter ${name}'s pool is already used by another space; choose another address of the pool (${poolText(datacenter)}), or leave ip out to get the first free one`)
+      : ALLOWED;
+  }
+  if (space.status?.address) return ALLOWED;
+  const pool = poolAddresses(datacenter);
+  if (pool.length > 0 && pool.every((address) => taken.has(address))) {
+    return deny('spec.fixedAddress', RULES.addressPool, `every address of datacenter ${name}'s pool (${poolText(datacenter)}, ${pool.length} address(es)) is taken; the provider must add addresses to the pool, or the space goes without a fixed address`);
+  }
+  return ALLOWED;
 }
 
 /** The custody a space's key is wrapped under: its own choice, else its tenant's, else the provider's. */
@@ -172,17 +256,40 @@ export function effectiveCustody(space: BackupSpace, tenant: Tenant | undefined)
   return space.spec.encryption?.keyCustody ?? tenant?.spec.security?.keyCustody ?? 'provider';
 }
 
-/** Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider. */
+/**
+ * Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider.
+ * A space under customer custody that is not built yet names the Secret holding the customer's
+ * password: without it no data key can be wrapped, so nothing could be built.
+ */
 export function checkSpaceCustody(space: BackupSpace, tenant: Tenant): RuleResult {
   const floor = tenant.spec.security?.keyCustody ?? 'provider';
-  if (floor === 'customer' && effectiveCustody(space, tenant) === 'provider') {
+  const custody = effectiveCustody(space, tenant);
+  if (floor === 'customer' && custody === 'provider') {
     return deny('spec.encryption.keyCustody', RULES.custody, `tenant ${tenantName(tenant)} requires customer key custody, so its spaces cannot use provider custody; remove keyCustody or set it to customer`);
+  }
+  if (custody === 'customer' && !space.spec.encryption?.customerPasswordSecretRef && !isBuilt(space)) {
+    const whose = space.spec.encryption?.keyCustody === 'customer' ? 'this space\'s' : `tenant ${tenantName(tenant)}'s`;
+    return deny('spec.encryption.customerPasswordSecretRef', RULES.customerPassword, `customer key custody (${whose}) wraps the data key with the customer's password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace ${space.metadata.namespace ?? ''} holding the password (read once, then deleted, never stored)`);
   }
   return ALLOWED;
 }
 
 function sizeOf(space: BackupSpace): bigint {
   return parseQuantity(space.spec.size);
+}
+
+/**
+ * The size a space was built at (status.admittedSize), when it holds at least its current size: the
+ * space already has that storage, so keeping it costs the tenant's quota nothing new.
+ */
+function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
+  const admitted = space.status?.admittedSize;
+  if (admitted === undefined) return false;
+  try {
+    return parseQuantity(admitted) >= requested;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -306,20 +413,6 @@ export function checkEndpointSpaceRef(endpoint: Endpoint): RuleResult {
     return deny('spec.spaceRef.namespace', RULES.sameNamespace, `an endpoint can only use a space of its own namespace ${own}, not one in ${target}; remove spaceRef.namespace or set it to ${own}`);
   }
   return ALLOWED;
-}
-
-/**
- * The size a space was built at (status.admittedSize), when it holds at least its current size: the
- * space already has that storage, so keeping it costs the tenant's quota nothing new.
- */
-function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
-  const admitted = space.status?.admittedSize;
-  if (admitted === undefined) return false;
-  try {
-    return parseQuantity(admitted) >= requested;
-  } catch {
-    return false;
-  }
 }
 
 /**

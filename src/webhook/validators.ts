@@ -16,6 +16,8 @@ import {
   ALLOWED,
   checkDatacenterDeletion,
   checkEndpointSpaceRef,
+  checkSpaceAddressFree,
+  checkSpaceAddressPool,
   checkSpaceCustody,
   checkSpaceFitsQuota,
   checkSpaceReplicas,
@@ -123,20 +125,29 @@ export const validateBackupSpace: Validator = (request, lookups) => {
   const tenantName = lookups.tenantOfNamespace(namespace);
   const tenant = tenantName === undefined ? undefined : lookups.tenant(tenantName);
   const datacenter = lookups.datacenter(space.spec.datacenter);
+  const spacesOfDatacenter = () => lookups.spaces().filter((s) => s.spec.datacenter === space.spec.datacenter);
   if (!old) {
-    const residency = checkSpaceResidency(space, tenant, datacenter);
+    // A new space has built nothing, whatever a status in the request says (the API server drops it
+    // on create anyway): residency, and what the datacenter must offer it (not Stalled, an address).
+    const fresh: BackupSpace = { ...space, status: {} };
+    const residency = checkSpaceResidency(fresh, tenant, datacenter);
     if (!residency.allowed || !tenant || !datacenter) return residency;
     return firstDenied(
-      checkSpaceCustody(space, tenant),
-      checkSpaceReplicas(space, datacenter),
-      checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant),
+      checkSpaceCustody(fresh, tenant),
+      checkSpaceReplicas(fresh, datacenter),
+      checkSpaceFitsQuota(fresh, lookups.spacesIn(namespace), tenant),
+      checkSpaceAddressFree(fresh, datacenter, spacesOfDatacenter()),
     );
   }
-  // datacenter and keyCustody are immutable (CEL); what can change and break a rule is size and replicas.
+  // datacenter and keyCustody are immutable (CEL); what can change and break a rule is size,
+  // replicas, the password reference and the fixed address.
+  const addressChanged = !isDeepStrictEqual(space.spec.fixedAddress, old.spec.fixedAddress);
   return firstDenied(
     datacenter && space.spec.replicas !== old.spec.replicas ? checkSpaceReplicas(space, datacenter) : ALLOWED,
     tenant && grew(space.spec.size, old.spec.size) ? checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant) : ALLOWED,
-    tenant && space.spec.encryption?.keyCustody !== old.spec.encryption?.keyCustody ? checkSpaceCustody(space, tenant) : ALLOWED,
+    tenant && !isDeepStrictEqual(space.spec.encryption, old.spec.encryption) ? checkSpaceCustody(space, tenant) : ALLOWED,
+    datacenter && addressChanged ? checkSpaceAddressPool(space, datacenter) : ALLOWED,
+    datacenter && addressChanged ? checkSpaceAddressFree(space, datacenter, spacesOfDatacenter()) : ALLOWED,
   );
 };
 

@@ -108,6 +108,19 @@ describe('a backup space', () => {
     expect(await readObject(client, K8S.PersistentVolumeClaim, 'abroad-data', namespace)).toBeUndefined();
   });
 
+  it('is refused when admission is bypassed and asks a fixed address its datacenter has no pool for: Stalled, a Warning Event, no keys (hardening item 18)', async () => {
+    const { namespace } = await newTenant('nopool');
+    await createSpace(client, 'public', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1, fixedAddress: {} });
+    const space = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'public', namespace, 'Stalled', 'True', 'AddressPool');
+    const message = 'spec.fixedAddress: address-pool: datacenter it-mil1 has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool';
+    expect(condition(space, 'Stalled')?.message).toBe(message);
+    expect((await warningAbout('BackupSpace', 'public', 'AddressPool', namespace)).note).toBe(message);
+    // Nothing built: no key Secret, no volume.
+    expect(space.status?.keyId).toBeUndefined();
+    expect(await readObject(client, K8S.Secret, 'public-key', namespace)).toBeUndefined();
+    expect(await readObject(client, K8S.PersistentVolumeClaim, 'public-data', namespace)).toBeUndefined();
+  });
+
   it('exposes a fixed address of its datacenter\'s pool', async () => {
     const { namespace } = await newTenant('fixed');
     await mergePatch(client, API.Datacenter, 'it-rom1', undefined, { spec: { addressPool: { addresses: ['198.51.100.8/30'] } } });
@@ -270,6 +283,9 @@ describe('endpoints', () => {
     expect(condition(elsewhere, 'Stalled')?.message).toContain('spec.spaceRef.namespace');
     const orphan = await waitForCondition<Endpoint>(client, API.Endpoint, 'orphan', namespace, 'Stalled', 'True', 'SpaceNotFound');
     expect(condition(orphan, 'Stalled')?.message).toContain('nowhere');
+    // Said in Events too (hardening item 18), not only in status.
+    expect((await warningAbout('Endpoint', 'orphan', 'SpaceNotFound', namespace)).note).toBe(condition(orphan, 'Stalled')?.message);
+    expect((await warningAbout('Endpoint', 'elsewhere', 'SpaceInOtherNamespace', namespace)).note).toContain('spec.spaceRef.namespace');
     expect(await readObject(client, K8S.Secret, 'endpoint-orphan-credentials', namespace)).toBeUndefined();
   });
 });
