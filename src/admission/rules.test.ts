@@ -2,12 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
 import {
   checkDatacenterDeletion,
+  checkDatacenterReady,
   checkEndpointSpaceRef,
+  checkSpaceAddressFree,
+  checkSpaceAddressPool,
   checkSpaceCustody,
   checkSpaceFitsQuota,
   checkSpaceReplicas,
   checkSpaceResidency,
+  checkTenantQuotaChange,
   checkTenantResidencyChange,
+  describeStorageUse,
+  storageOverQuota,
   effectiveCustody,
   firstDenied,
   ruleReason,
@@ -110,8 +116,9 @@ describe('checkSpaceCustody', () => {
   });
 
   it('allows a stronger custody than the tenant\'s, and the inherited one', () => {
-    expect(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme).allowed).toBe(true);
-    expect(checkSpaceCustody(space('a'), customer).allowed).toBe(true);
+    const password = { customerPasswordSecretRef: { name: 'pw' } };
+    expect(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer', ...password } }), acme).allowed).toBe(true);
+    expect(checkSpaceCustody(space('a', { encryption: password }), customer).allowed).toBe(true);
   });
 });
 
@@ -140,10 +147,131 @@ describe('checkSpaceFitsQuota', () => {
     expect(checkSpaceFitsQuota(space('a', { size: 1_000_000_000 }), [], small).allowed).toBe(true);
   });
 
+  describe('when the quota was lowered below what the spaces hold (admission bypassed)', () => {
+    const lowered = tenant('acme', { quotas: { storage: '50Gi' } });
+    /** A space as the operator left it once built at `admitted`. */
+    const built = (name: string, size: string, admitted: string) => ({ ...space(name, { size }), status: { keyId: 'k1-0000000000000000', admittedSize: admitted } });
+
+    it('allows an existing space at the size it was built at: its upkeep keeps running', () => {
+      expect(checkSpaceFitsQuota(built('one', '50Gi', '50Gi'), others, lowered)).toEqual({ allowed: true });
+      expect(checkSpaceFitsQuota(built('two', '30Gi', '30Gi'), others, lowered)).toEqual({ allowed: true });
+      // Recorded in other units, or bigger: still what it holds.
+      expect(checkSpaceFitsQuota(built('two', '30Gi', '32212254720'), others, lowered).allowed).toBe(true);
+    });
+
+    it('refuses a grown space and a new one, counting every other space at its size', () => {
+      const grown = denied(checkSpaceFitsQuota(built('one', '51Gi', '50Gi'), others, lowered));
+      expect(grown.message).toBe('spec.size: quota: tenant acme\'s storage quota is 50Gi: its other spaces use 30Gi and this space asks for 51Gi, 81Gi in all (20Gi left)');
+      expect(denied(checkSpaceFitsQuota(space('three', { size: '1Gi' }), others, lowered)).message).toContain('its other spaces use 80Gi and this space asks for 1Gi, 81Gi in all (0 left)');
+      // Never built (no admitted size), or an unreadable record: a new space.
+      expect(checkSpaceFitsQuota({ ...space('one', { size: '50Gi' }), status: { keyId: 'k1-0000000000000000' } }, others, lowered).allowed).toBe(false);
+      expect(checkSpaceFitsQuota(built('one', '50Gi', 'lots'), others, lowered).allowed).toBe(false);
+    });
+
+    it('still refuses a size that is not a quantity, whatever was admitted', () => {
+      expect(denied(checkSpaceFitsQuota(built('one', '-1Gi', '50Gi'), others, lowered)).rule).toBe('quantity');
+    });
+  });
+
   it('refuses sizes that are not positive quantities (a negative size would free quota)', () => {
     expect(denied(checkSpaceFitsQuota(space('a', { size: '-10Gi' }), others, acme))).toMatchObject({ rule: 'quantity', field: 'spec.size' });
     expect(denied(checkSpaceFitsQuota(space('a', { size: '0' }), others, acme)).message).toContain('greater than zero');
     expect(denied(checkSpaceFitsQuota(space('a', { size: '1e999999' }), others, acme)).message).toContain('out of range');
+  });
+});
+
+describe('a tenant\'s storage quota against what its spaces hold', () => {
+  const spaces = [space('b', { size: '15Gi' }), space('a', { size: '10Gi' })];
+  const at = (storage: string) => tenant('acme', { quotas: { storage } });
+
+  it('finds a tenant over its quota, listing the spaces by name', () => {
+    expect(storageOverQuota(at('25Gi'), spaces)).toBeUndefined();
+    const over = storageOverQuota(at('20Gi'), spaces);
+    expect(over).toEqual({ used: 25n * 1024n ** 3n, limit: 20n * 1024n ** 3n, spaces: ['tenant-acme/a (10Gi)', 'tenant-acme/b (15Gi)'] });
+    expect(describeStorageUse(over!)).toBe('2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi)');
+  });
+
+  it('refuses lowering the quota below what the spaces hold, naming the field, the sum and the spaces', () => {
+    const result = denied(checkTenantQuotaChange(at('20Gi'), at('100Gi'), spaces));
+    expect(result).toMatchObject({ field: 'spec.quotas.storage', rule: 'quota-change' });
+    expect(result.message).toBe('spec.quotas.storage: quota-change: tenant acme\'s 2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi), more than the new storage quota of 20Gi; a space cannot shrink, so lower the quota to no less than 25Gi, or delete spaces first');
+  });
+
+  it('allows lowering to exactly what is held, and raising a quota that is still too low', () => {
+    expect(checkTenantQuotaChange(at('25Gi'), at('100Gi'), spaces)).toEqual({ allowed: true });
+    expect(checkTenantQuotaChange(at('26843545600'), at('100Gi'), spaces).allowed).toBe(true);
+    expect(checkTenantQuotaChange(at('20Gi'), at('5Gi'), spaces)).toEqual({ allowed: true });
+    expect(checkTenantQuotaChange(at('1Gi'), at('100Gi'), [])).toEqual({ allowed: true });
+  });
+});
+
+describe('checkSpaceCustody: the customer\'s password', () => {
+  const customer = tenant('vault', { security: { keyCustody: 'customer' } });
+  const password = { customerPasswordSecretRef: { name: 'pw' } };
+
+  it('refuses a new customer-custody space that names no password Secret', () => {
+    const inherited = denied(checkSpaceCustody(space('a', {}, 'tenant-vault'), customer));
+    expect(inherited).toMatchObject({ field: 'spec.encryption.customerPasswordSecretRef', rule: 'customer-password' });
+    expect(inherited.message).toBe('spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant vault\'s) wraps the data key with the customer\'s password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace tenant-vault holding the password (read once, then deleted, never stored)');
+    expect(denied(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme)).message).toContain('customer key custody (this space\'s)');
+  });
+
+  it('allows one that names it, provider custody, and a space whose key exists already', () => {
+    expect(checkSpaceCustody(space('a', { encryption: password }, 'tenant-vault'), customer)).toEqual({ allowed: true });
+    expect(checkSpaceCustody(space('a'), acme)).toEqual({ allowed: true });
+    expect(checkSpaceCustody({ ...space('a', {}, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } }, customer)).toEqual({ allowed: true });
+  });
+});
+
+describe('what a datacenter must offer a new space', () => {
+  const pooled: Datacenter = { ...itMil, spec: { ...itMil.spec, addressPool: { addresses: ['198.51.100.8/30', '2001:db8::5'] } } };
+  const stalled: Datacenter = { ...itMil, status: { conditions: [{ type: 'Stalled', status: 'True', reason: 'NoMatchingNodes', message: 'no node matches spec.nodeSelector; check the labels of the datacenter\'s nodes', lastTransitionTime: '2026-01-01T00:00:00Z' }] } };
+  const withAddress = (name: string, fixedAddress: BackupSpace['spec']['fixedAddress'], address?: string, namespace = 'tenant-acme'): BackupSpace => ({ ...space(name, { fixedAddress }, namespace), ...(address ? { status: { address } } : {}) });
+
+  it('refuses a datacenter that is Stalled, with its reason, and only for a space not built yet', () => {
+    const result = denied(checkDatacenterReady(space('a'), stalled));
+    expect(result).toMatchObject({ field: 'spec.datacenter', rule: 'datacenter-ready' });
+    expect(result.message).toBe('spec.datacenter: datacenter-ready: datacenter it-mil1 cannot host new spaces: it is Stalled (NoMatchingNodes: no node matches spec.nodeSelector; check the labels of the datacenter\'s nodes); choose another datacenter, or wait until the provider has put it right');
+    expect(denied(checkSpaceResidency(space('a'), acme, stalled)).rule).toBe('datacenter-ready');
+    // A space that runs there keeps its upkeep while the provider puts the datacenter right.
+    expect(checkSpaceResidency({ ...space('a'), status: { keyId: 'k1-0000000000000000' } }, acme, stalled)).toEqual({ allowed: true });
+    expect(checkDatacenterReady(space('a'), itMil)).toEqual({ allowed: true });
+  });
+
+  it('refuses a fixed address from a datacenter without a pool, or outside its pool', () => {
+    const none = denied(checkSpaceAddressPool(withAddress('a', {}), itMil));
+    expect(none).toMatchObject({ field: 'spec.fixedAddress', rule: 'address-pool' });
+    expect(none.message).toBe('spec.fixedAddress: address-pool: datacenter it-mil1 has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool');
+    const outside = denied(checkSpaceAddressPool(withAddress('a', { ip: '198.51.100.12' }), pooled));
+    expect(outside).toMatchObject({ field: 'spec.fixedAddress.ip', rule: 'address-pool' });
+    expect(outside.message).toBe('spec.fixedAddress.ip: address-pool: 198.51.100.12 is not in the address pool of datacenter it-mil1 (198.51.100.8/30, 2001:db8::5); choose an address of the pool, or leave ip out to get the first free one');
+    expect(checkSpaceAddressPool(withAddress('a', { ip: '198.51.100.9' }), pooled)).toEqual({ allowed: true });
+    expect(checkSpaceAddressPool(withAddress('a', { ip: '2001:db8::5' }), pooled)).toEqual({ allowed: true });
+    expect(checkSpaceAddressPool(space('a'), itMil)).toEqual({ allowed: true });
+    expect(denied(checkSpaceResidency(withAddress('a', {}), acme, itMil)).rule).toBe('address-pool');
+  });
+
+  it('refuses an address another space holds or asks for, without naming that space', () => {
+    const others = [withAddress('held', {}, '198.51.100.9', 'tenant-other'), withAddress('asked', { ip: '198.51.100.10' }, undefined, 'tenant-other')];
+    const held = denied(checkSpaceAddressFree(withAddress('a', { ip: '198.51.100.9' }), pooled, others));
+    expect(held).toMatchObject({ field: 'spec.fixedAddress.ip', rule: 'address-taken' });
+    expect(held.message).toBe('spec.fixedAddress.ip: address-taken: 198.51.100.9 of datacenter it-mil1\'s pool is already used by another space; choose another address of the pool (198.51.100.8/30, 2001:db8::5), or leave ip out to get the first free one');
+    expect(held.message).not.toContain('tenant-other');
+    expect(checkSpaceAddressFree(withAddress('a', { ip: '198.51.100.10' }), pooled, others).allowed).toBe(false);
+    expect(checkSpaceAddressFree(withAddress('a', { ip: '2001:db8::5' }), pooled, others)).toEqual({ allowed: true });
+    // Its own address, and itself among the spaces, are not someone else's.
+    expect(checkSpaceAddressFree(withAddress('held', { ip: '198.51.100.9' }, '198.51.100.9', 'tenant-other'), pooled, others)).toEqual({ allowed: true });
+    expect(checkSpaceAddressFree(withAddress('asked', { ip: '198.51.100.10' }, undefined, 'tenant-other'), pooled, others)).toEqual({ allowed: true });
+  });
+
+  it('refuses a fixed address when every address of the pool is taken', () => {
+    const small: Datacenter = { ...itMil, spec: { ...itMil.spec, addressPool: { addresses: ['198.51.100.8/30'] } } };
+    const full = [withAddress('x', {}, '198.51.100.9', 'tenant-other'), withAddress('y', { ip: '198.51.100.10' }, undefined, 'tenant-other')];
+    const result = denied(checkSpaceAddressFree(withAddress('a', {}), small, full));
+    expect(result).toMatchObject({ field: 'spec.fixedAddress', rule: 'address-pool' });
+    expect(result.message).toContain('every address of datacenter it-mil1\'s pool (198.51.100.8/30, 2 address(es)) is taken');
+    expect(checkSpaceAddressFree(withAddress('a', {}), small, full.slice(1))).toEqual({ allowed: true });
+    expect(checkSpaceAddressFree(withAddress('x', {}, '198.51.100.9', 'tenant-other'), small, full)).toEqual({ allowed: true });
   });
 });
 

@@ -32,6 +32,8 @@ export const RULES = {
   quantity: 'quantity',
   /** The sizes of a tenant's spaces fit its storage quota. */
   quota: 'quota',
+  /** A tenant's storage quota is not lowered below what its spaces hold. */
+  quotaChange: 'quota-change',
   /** Replicas fit the datacenter's storage access mode. */
   replicas: 'replicas',
   /** An endpoint's space is in the endpoint's own namespace. */
@@ -44,6 +46,14 @@ export const RULES = {
   datacenterChange: 'datacenter-change',
   /** A tenant's namespace is its own, not the operator's, a provider's or someone else's. */
   namespaceTaken: 'namespace-taken',
+  /** A new space's datacenter can host it: it is not Stalled. */
+  datacenterReady: 'datacenter-ready',
+  /** A fixed address comes from the datacenter's address pool, which has one free. */
+  addressPool: 'address-pool',
+  /** A fixed address is no other space's. */
+  addressTaken: 'address-taken',
+  /** A new space under customer custody names the Secret with the customer's password. */
+  customerPassword: 'customer-password',
 } as const;
 
 export type RuleName = (typeof RULES)[keyof typeof RULES];
@@ -151,9 +161,21 @@ export function residencyViolation(tenant: Tenant, datacenter: Datacenter): stri
 }
 
 /**
+ * The operator has built the space: its data key exists (status.keyId), so it may hold data. Rules
+ * about what a space needs before anything is built (a datacenter that can host it, an address of the
+ * pool, the customer's password) judge only a space that is not built yet: once it runs, a later
+ * change elsewhere (a datacenter stalling, a pool edited) must not stop its upkeep, and what it
+ * already has is checked where it is used (the address allocation, the key).
+ */
+export function isBuilt(space: BackupSpace): boolean {
+  return Boolean(space.status?.keyId);
+}
+
+/**
  * A space may only live in its tenant's namespace, in an existing datacenter its tenant's residency
- * allows (S7). `tenant` is the tenant owning the space's namespace, `datacenter` the one named by
- * `spec.datacenter`; undefined when they do not exist.
+ * allows (S7); a space not built yet also needs that datacenter able to host it (not Stalled, and an
+ * address pool that holds its fixed address). `tenant` is the tenant owning the space's namespace,
+ * `datacenter` the one named by `spec.datacenter`; undefined when they do not exist.
  */
 export function checkSpaceResidency(space: BackupSpace, tenant: Tenant | undefined, datacenter: Datacenter | undefined): RuleResult {
   if (!tenant) {
@@ -167,7 +189,70 @@ export function checkSpaceResidency(space: BackupSpace, tenant: Tenant | undefin
     return deny('spec.datacenter', RULES.datacenterExists, `datacenter ${space.spec.datacenter} does not exist; spaces can only be created in a Datacenter of the catalog (kubectl get datacenters)`);
   }
   const violation = residencyViolation(tenant, datacenter);
-  return violation ? deny('spec.datacenter', RULES.residency, violation) : ALLOWED;
+  if (violation) return deny('spec.datacenter', RULES.residency, violation);
+  if (isBuilt(space)) return ALLOWED;
+  return firstDenied(checkDatacenterReady(space, datacenter), checkSpaceAddressPool(space, datacenter));
+}
+
+/**
+ * A new space is not placed in a datacenter that says it cannot run anything (Stalled: no matching
+ * or ready nodes, no StorageClass): it would get keys and a volume and never a gateway.
+ */
+export function checkDatacenterReady(space: BackupSpace, datacenter: Datacenter): RuleResult {
+  const stalled = datacenter.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+  if (!stalled) return ALLOWED;
+  return deny('spec.datacenter', RULES.datacenterReady, `datacenter ${datacenter.metadata.name ?? space.spec.datacenter} cannot host new spaces: it is Stalled (${stalled.reason}: ${stalled.message}); choose another datacenter, or wait until the provider has put it right`);
+}
+
+/** The datacenter's pool as written, for messages (`198.51.100.8/30, 2001:db8::5`). */
+function poolText(datacenter: Datacenter): string {
+  return listed(datacenter.spec.addressPool?.addresses ?? [], 3);
+}
+
+/**
+ * A fixed address (S8) comes from the datacenter's pool: the datacenter has one, and an address asked
+ * for by `spec.fixedAddress.ip` is in it.
+ */
+export function checkSpaceAddressPool(space: BackupSpace, datacenter: Datacenter): RuleResult {
+  const fixed = space.spec.fixedAddress;
+  if (!fixed) return ALLOWED;
+  const name = datacenter.metadata.name ?? space.spec.datacenter;
+  const pool = poolAddresses(datacenter);
+  if (pool.length === 0) {
+    return deny('spec.fixedAddress', RULES.addressPool, `datacenter ${name} has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool`);
+  }
+  if (fixed.ip !== undefined && !pool.includes(fixed.ip)) {
+    return deny('spec.fixedAddress.ip', RULES.addressPool, `${fixed.ip} is not in the address pool of datacenter ${name} (${poolText(datacenter)}); choose an address of the pool, or leave ip out to get the first free one`);
+  }
+  return ALLOWED;
+}
+
+/**
+ * A fixed address is one space's: the address asked for is not held or asked for by another space of
+ * the datacenter, and without one asked for, the pool has one left. `spacesOfDatacenter` are the
+ * datacenter's spaces (of every tenant, so the message names none of them).
+ */
+export function checkSpaceAddressFree(space: BackupSpace, datacenter: Datacenter, spacesOfDatacenter: readonly BackupSpace[]): RuleResult {
+  const fixed = space.spec.fixedAddress;
+  if (!fixed) return ALLOWED;
+  const name = datacenter.metadata.name ?? space.spec.datacenter;
+  const self = spaceName(space);
+  const taken = new Set(spacesOfDatacenter
+    .filter((other) => spaceName(other) !== self && other.spec.datacenter === space.spec.datacenter)
+    .flatMap((other) => [other.status?.address, other.spec.fixedAddress?.ip])
+    .filter((address): address is string => Boolean(address)));
+  if (fixed.ip !== undefined) {
+    if (fixed.ip === space.status?.address) return ALLOWED;
+    return taken.has(fixed.ip)
+      ? deny('spec.fixedAddress.ip', RULES.addressTaken, `${fixed.ip} of datacenter ${name}'s pool is already used by another space; choose another address of the pool (${poolText(datacenter)}), or leave ip out to get the first free one`)
+      : ALLOWED;
+  }
+  if (space.status?.address) return ALLOWED;
+  const pool = poolAddresses(datacenter);
+  if (pool.length > 0 && pool.every((address) => taken.has(address))) {
+    return deny('spec.fixedAddress', RULES.addressPool, `every address of datacenter ${name}'s pool (${poolText(datacenter)}, ${pool.length} address(es)) is taken; the provider must add addresses to the pool, or the space goes without a fixed address`);
+  }
+  return ALLOWED;
 }
 
 /** The custody a space's key is wrapped under: its own choice, else its tenant's, else the provider's. */
@@ -175,11 +260,20 @@ export function effectiveCustody(space: BackupSpace, tenant: Tenant | undefined)
   return space.spec.encryption?.keyCustody ?? tenant?.spec.security?.keyCustody ?? 'provider';
 }
 
-/** Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider. */
+/**
+ * Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider.
+ * A space under customer custody that is not built yet names the Secret holding the customer's
+ * password: without it no data key can be wrapped, so nothing could be built.
+ */
 export function checkSpaceCustody(space: BackupSpace, tenant: Tenant): RuleResult {
   const floor = tenant.spec.security?.keyCustody ?? 'provider';
-  if (floor === 'customer' && effectiveCustody(space, tenant) === 'provider') {
+  const custody = effectiveCustody(space, tenant);
+  if (floor === 'customer' && custody === 'provider') {
     return deny('spec.encryption.keyCustody', RULES.custody, `tenant ${tenantName(tenant)} requires customer key custody, so its spaces cannot use provider custody; remove keyCustody or set it to customer`);
+  }
+  if (custody === 'customer' && !space.spec.encryption?.customerPasswordSecretRef && !isBuilt(space)) {
+    const whose = space.spec.encryption?.keyCustody === 'customer' ? 'this space\'s' : `tenant ${tenantName(tenant)}'s`;
+    return deny('spec.encryption.customerPasswordSecretRef', RULES.customerPassword, `customer key custody (${whose}) wraps the data key with the customer's password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace ${space.metadata.namespace ?? ''} holding the password (read once, then deleted, never stored)`);
   }
   return ALLOWED;
 }
@@ -189,9 +283,28 @@ function sizeOf(space: BackupSpace): bigint {
 }
 
 /**
+ * The size a space was built at (status.admittedSize), when it holds at least its current size: the
+ * space already has that storage, so keeping it costs the tenant's quota nothing new.
+ */
+function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
+  const admitted = space.status?.admittedSize;
+  if (admitted === undefined) return false;
+  try {
+    return parseQuantity(admitted) >= requested;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The sizes of all of a tenant's spaces add up to no more than its storage quota. `others` are the
  * tenant's spaces as stored; the space itself is skipped among them, so an update counts its new size
  * only once.
+ *
+ * A space that already holds its size (built at it: status.admittedSize) is allowed whatever the
+ * quota: a quota lowered below what the spaces hold (which admission refuses, but a bypassed webhook
+ * lets through) refuses growth and new spaces, never the upkeep of what exists (certificates, access
+ * configuration, gateways).
  */
 export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupSpace[], tenant: Tenant): RuleResult {
   let requested: bigint;
@@ -201,6 +314,7 @@ export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupS
     return deny('spec.size', RULES.quantity, error instanceof QuantityError ? error.message : String(error));
   }
   if (requested <= 0n) return deny('spec.size', RULES.quantity, `size must be greater than zero, not ${String(space.spec.size)}`);
+  if (holdsItsSize(space, requested)) return ALLOWED;
 
   let limit: bigint;
   try {
@@ -222,6 +336,65 @@ export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupS
     return deny('spec.size', RULES.quota, `tenant ${tenantName(tenant)}'s storage quota is ${String(tenant.spec.quotas.storage)}: its other spaces use ${formatQuantity(used)} and this space asks for ${String(space.spec.size)}, ${formatQuantity(used + requested)} in all (${formatQuantity(limit - used > 0n ? limit - used : 0n)} left)`);
   }
   return ALLOWED;
+}
+
+/** A tenant's spaces over its storage quota: how much they hold in all, the quota, and which they are. */
+export interface StorageOverQuota {
+  used: bigint;
+  limit: bigint;
+  /** `namespace/name (size)`, by name. */
+  spaces: string[];
+}
+
+/**
+ * Whether a tenant's spaces ask for more than its storage quota, and by what. Undefined when they fit
+ * (or the quota cannot be read: the schema refuses such a quota).
+ */
+export function storageOverQuota(tenant: Tenant, spaces: readonly BackupSpace[]): StorageOverQuota | undefined {
+  let limit: bigint;
+  try {
+    limit = parseQuantity(tenant.spec.quotas.storage);
+  } catch {
+    return undefined;
+  }
+  let used = 0n;
+  const counted: string[] = [];
+  for (const space of [...spaces].sort((a, b) => spaceName(a).localeCompare(spaceName(b)))) {
+    try {
+      used += sizeOf(space);
+      counted.push(`${spaceName(space)} (${String(space.spec.size)})`);
+    } catch {
+      // Unreadable sizes are refused by the schema and reported by the reconciler.
+    }
+  }
+  return used > limit ? { used, limit, spaces: counted } : undefined;
+}
+
+/** `2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi)`, for messages. */
+export function describeStorageUse(over: StorageOverQuota): string {
+  return `${over.spaces.length} space(s) hold ${formatQuantity(over.used)}: ${listed(over.spaces)}`;
+}
+
+/**
+ * A tenant's storage quota is not lowered below what its spaces hold: a space cannot shrink, so such a
+ * quota could never be kept, and would only stop the spaces from growing. Raising a quota, even one
+ * that is still too low, is always allowed: it goes the right way.
+ */
+export function checkTenantQuotaChange(tenant: Tenant, old: Tenant, spaces: readonly BackupSpace[]): RuleResult {
+  let limit: bigint;
+  try {
+    limit = parseQuantity(tenant.spec.quotas.storage);
+  } catch (error) {
+    return deny('spec.quotas.storage', RULES.quantity, error instanceof Error ? error.message : String(error));
+  }
+  try {
+    if (limit >= parseQuantity(old.spec.quotas.storage)) return ALLOWED;
+  } catch {
+    // The stored quota cannot be read: judge the new one on its own.
+  }
+  const over = storageOverQuota(tenant, spaces);
+  if (!over) return ALLOWED;
+  return deny('spec.quotas.storage', RULES.quotaChange, `tenant ${tenantName(tenant)}'s ${describeStorageUse(over)}, more than the new storage quota of ${String(tenant.spec.quotas.storage)}; a space cannot shrink, so lower the quota to no less than ${formatQuantity(over.used)}, or delete spaces first`);
 }
 
 export const DEFAULT_REPLICAS = 2;

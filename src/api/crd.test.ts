@@ -38,6 +38,16 @@ describe('CRDs', () => {
     }
   });
 
+  it('gives every rule on the whole object a field path, which the schema declares (else the API server says `<nil>`)', () => {
+    for (const crd of allCustomResourceDefinitions()) {
+      const root = crd.spec.versions[0]?.schema?.openAPIV3Schema as { 'x-kubernetes-validations'?: { fieldPath?: string }[]; properties?: Record<string, { properties?: Record<string, unknown> }> };
+      for (const rule of root['x-kubernetes-validations'] ?? []) {
+        expect(rule.fieldPath, crd.metadata?.name).toBe('.metadata.name');
+      }
+      expect(Object.keys(root.properties?.metadata?.properties ?? {})).toEqual(['name']);
+    }
+  });
+
   it('does not take the core Endpoints short name', () => {
     const endpoint = allCustomResourceDefinitions().find((c) => c.spec.names.kind === 'Endpoint');
     expect(endpoint?.spec.names.shortNames).not.toContain('ep');

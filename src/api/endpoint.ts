@@ -58,9 +58,11 @@ export const endpointResource = defineResource({
   rules: [{
     rule: `!(self.metadata.name in [${RESERVED_ENDPOINT_NAMES.map((n) => `'${n}'`).join(', ')}])`,
     message: `the endpoint name must not be one of ${RESERVED_ENDPOINT_NAMES.join(', ')}: the gateway reserves them for its own routes and the maintenance user`,
+    fieldPath: '.metadata.name',
   }, {
     rule: 'size(self.metadata.name) <= 40',
     message: 'the endpoint name must be at most 40 characters, so that its credentials Secret name fits',
+    fieldPath: '.metadata.name',
   }],
   printerColumns: [
     { name: 'Space', type: 'string', jsonPath: '.spec.spaceRef.name' },

@@ -24,8 +24,11 @@ export interface ResourceDefinition<Spec extends TSchema = TSchema, Status exten
   spec: Spec;
   status: Status;
   printerColumns: PrinterColumn[];
-  /** Rules on the whole object (they may read metadata.name and spec together). */
-  rules?: CelRule[];
+  /**
+   * Rules on the whole object (they may read metadata.name and spec together). Each needs a fieldPath
+   * (`.metadata.name`, `.spec.x`): a rule at the root without one is reported at path `<nil>`.
+   */
+  rules?: (CelRule & { fieldPath: string })[];
 }
 
 export function defineResource<Spec extends TSchema, Status extends TSchema>(definition: ResourceDefinition<Spec, Status>): ResourceDefinition<Spec, Status> {
@@ -37,7 +40,9 @@ export function objectSchema(resource: ResourceDefinition): TObject {
   return Type.Object({
     apiVersion: Type.Optional(Type.String({ description: 'APIVersion defines the versioned schema of this representation of an object.' })),
     kind: Type.Optional(Type.String({ description: 'Kind is a string value representing the REST resource this object represents.' })),
-    metadata: Type.Optional(Type.Unsafe<Record<string, unknown>>({ type: 'object' })),
+    // Only name is declared (all a CRD may say of metadata), so that the rules on the whole object
+    // can name it as their fieldPath: without one, the API server reports them at path `<nil>`.
+    metadata: Type.Optional(Type.Unsafe<Record<string, unknown>>({ type: 'object', properties: { name: { type: 'string', description: 'Name of the object, unique in its namespace (or in the cluster) and immutable.' } } })),
     spec: { ...resource.spec, description: resource.spec.description ?? `Desired state of the ${resource.kind}, written by its owner; the operator never changes it.` },
     status: Type.Optional({ ...resource.status, description: resource.status.description ?? `Observed state of the ${resource.kind}, written by the operator.` }),
   }, {

@@ -216,9 +216,11 @@ export const tenantResource = defineResource({
   rules: [{
     rule: `size(self.metadata.name) <= ${TENANT_NAME_MAX_LENGTH}`,
     message: `the tenant name must be at most ${TENANT_NAME_MAX_LENGTH} characters, so that its namespace tenant-<name> fits in 63`,
+    fieldPath: '.metadata.name',
   }, {
     rule: `self.metadata.name.matches('${'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'}')`,
     message: 'the tenant name must be a DNS label (lower-case letters, digits and -), as it names a namespace',
+    fieldPath: '.metadata.name',
   }],
   printerColumns: [
     { name: 'Display Name', type: 'string', jsonPath: '.spec.displayName' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { healthConditions, setCondition } from './conditions.ts';
+import { healthConditions, newlyStalled, setCondition, warnIfNewlyStalled } from './conditions.ts';
 
 const t0 = new Date('2026-11-23T10:00:00.000Z');
 const t1 = new Date('2026-11-23T11:00:00.000Z');
@@ -25,5 +25,23 @@ describe('conditions', () => {
   it('is stable: computing twice from the same input gives the same conditions', () => {
     const once = healthConditions(undefined, { state: 'ready', reason: 'Done', message: 'ok' }, 3, t0);
     expect(healthConditions(once, { state: 'ready', reason: 'Done', message: 'ok' }, 3, t1)).toEqual(once);
+  });
+
+  it('raises a Warning Event for a newly Stalled object, once, with the condition\'s reason and message', async () => {
+    const ready = healthConditions(undefined, { state: 'ready', reason: 'NodesReady', message: 'ok' }, 1, t0);
+    const stalled = healthConditions(ready, { state: 'stalled', reason: 'NoMatchingNodes', message: 'no node matches spec.nodeSelector' }, 1, t1);
+    expect(newlyStalled(ready, stalled)).toMatchObject({ reason: 'NoMatchingNodes' });
+    expect(newlyStalled(undefined, stalled)).toMatchObject({ reason: 'NoMatchingNodes' });
+    expect(newlyStalled(stalled, stalled)).toBeUndefined();
+    expect(newlyStalled(stalled, ready)).toBeUndefined();
+    const otherwise = healthConditions(stalled, { state: 'stalled', reason: 'NoReadyNodes', message: 'none is Ready' }, 1, t1);
+    expect(newlyStalled(stalled, otherwise)).toMatchObject({ reason: 'NoReadyNodes' });
+
+    const warnings: [string, string][] = [];
+    const ctx = { recorder: { warning: async (_object: unknown, reason: string, note: string) => { warnings.push([reason, note]); } } };
+    const object = { apiVersion: 'tenantbackup.io/v1alpha1', kind: 'Datacenter', metadata: { name: 'it-mil1' } };
+    await warnIfNewlyStalled(ctx, object, ready, stalled);
+    await warnIfNewlyStalled(ctx, object, stalled, stalled);
+    expect(warnings).toEqual([['NoMatchingNodes', 'no node matches spec.nodeSelector']]);
   });
 });

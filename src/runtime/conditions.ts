@@ -8,6 +8,7 @@
  * condition's status changes, so an unchanged object is never re-patched.
  */
 import type { Condition } from '../api/types.ts';
+import type { KubeObject as KubeObjectLike } from './object.ts';
 
 export type { Condition };
 
@@ -62,4 +63,26 @@ export function healthConditions(conditions: readonly Condition[] | undefined, h
     ? setCondition(result, { type: 'Stalled', status: 'True', reason, message }, generation, now)
     : removeCondition(result, 'Stalled');
   return result;
+}
+
+/**
+ * The Stalled condition to raise as a Warning Event: the one in `after`, when `before` did not say the
+ * same (newly stalled, or stalled for another reason). A status written again unchanged raises none.
+ */
+export function newlyStalled(before: readonly Condition[] | undefined, after: readonly Condition[] | undefined): Condition | undefined {
+  const now = findCondition(after, 'Stalled');
+  if (now?.status !== 'True') return undefined;
+  const previous = findCondition(before, 'Stalled');
+  return previous?.status === 'True' && previous.reason === now.reason && previous.message === now.message ? undefined : now;
+}
+
+/** Records a Warning Event with the Stalled condition's reason and message when the object newly stalled. */
+export async function warnIfNewlyStalled(
+  ctx: { recorder: { warning(object: KubeObjectLike, reason: string, note: string): Promise<void> } },
+  object: KubeObjectLike,
+  before: readonly Condition[] | undefined,
+  after: readonly Condition[] | undefined,
+): Promise<void> {
+  const stalled = newlyStalled(before, after);
+  if (stalled) await ctx.recorder.warning(object, stalled.reason, stalled.message);
 }

@@ -60,6 +60,15 @@ describe('validateManifests', () => {
     expect(rest.map((e) => e.message)).toEqual(['some validation rules were not checked because the object was invalid; correct the existing errors to complete validation']);
   });
 
+  it('names metadata.name for the rules on the whole object, as the API server does (not <nil>, not <object>)', async () => {
+    const long = 'a-tenant-name-far-too-long-for-its-namespace-name-to-fit-in-63';
+    const path = await fileWith(goodTenant.replace('name: acme', `name: ${long}`));
+    const [error, ...rest] = (await validateManifests([path])).errors;
+    expect(rest).toEqual([]);
+    expect(error).toMatchObject({ path: 'metadata.name', rule: 'cel', line: 4 });
+    expect(formatError(error!)).toBe(`${path}:4: Tenant/${long}: metadata.name: the tenant name must be at most 56 characters, so that its namespace tenant-<name> fits in 63 [cel]`);
+  });
+
   it('points a missing required field at its parent line', async () => {
     const path = await fileWith(goodTenant.replace('  quotas:\n    storage: 100Gi\n', '  quotas: {}\n'));
     const [error] = (await validateManifests([path])).errors;

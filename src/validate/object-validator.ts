@@ -109,6 +109,8 @@ function unknownFields(schema: Schema, value: unknown, path: string): FieldError
     return Object.entries(value).flatMap(([key, child]) => {
       const childSchema = schema.properties?.[key];
       if (!childSchema) return [{ path: joinPath(path, key), rule: 'unknown-field', message: 'field not declared in schema' }];
+      // ObjectMeta is the API server's, whatever the CRD says of it (only its name, for rules to point at).
+      if (path === '' && key === 'metadata') return [];
       return unknownFields(childSchema, child, joinPath(path, key));
     });
   }
@@ -132,9 +134,11 @@ function duplicateKeys(schema: Schema, value: unknown[], path: string): FieldErr
   });
 }
 
-function celPath(path: string, rule: CelRule): string {
+/** Where a CEL rule's error points: its node, or its fieldPath below it (`.metadata.name` at the root is `metadata.name`). */
+export function celPath(path: string, rule: Pick<CelRule, 'fieldPath'>): string {
   if (!rule.fieldPath) return path;
-  return rule.fieldPath.startsWith('.') ? `${path}${rule.fieldPath}` : joinPath(path, rule.fieldPath);
+  if (!rule.fieldPath.startsWith('.')) return joinPath(path, rule.fieldPath);
+  return path ? `${path}${rule.fieldPath}` : rule.fieldPath.slice(1);
 }
 
 /** CEL rules and list-key uniqueness, walked over the defaulted object (rules only run where a value exists). */

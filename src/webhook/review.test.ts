@@ -72,12 +72,27 @@ describe('responses', () => {
     expect(reviewResponse('u2', verdictOf(denied)).response).toEqual({
       uid: 'u2',
       allowed: false,
-      status: { code: 403, reason: 'Forbidden', message: 'spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT' },
+      status: {
+        code: 403,
+        reason: 'Forbidden',
+        message: 'spec.datacenter: residency: datacenter de-fra1 is in DE, but tenant acme allows only IT',
+        details: { causes: [{ type: 'FieldValueForbidden', field: 'spec.datacenter', message: 'residency: datacenter de-fra1 is in DE, but tenant acme allows only IT' }] },
+      },
     });
   });
 
+  it('names the field path of every refusal, in the message and as a cause', () => {
+    for (const rule of Object.values(RULES)) {
+      const verdict = verdictOf(deny('spec.fixedAddress.ip', rule, 'what is wrong'));
+      if (verdict.allowed) throw new Error('expected a refusal');
+      expect(verdict.status.message).toBe(`spec.fixedAddress.ip: ${rule}: what is wrong`);
+      expect(verdict.status.details?.causes).toEqual([{ type: verdict.status.code === 422 ? 'FieldValueInvalid' : 'FieldValueForbidden', field: 'spec.fixedAddress.ip', message: `${rule}: what is wrong` }]);
+      expect(JSON.stringify(verdict)).not.toMatch(/<nil>|undefined/);
+    }
+  });
+
   it('refuses invalid field values with 422 Invalid', () => {
-    for (const rule of [RULES.replicas, RULES.sameNamespace, RULES.quantity]) {
+    for (const rule of [RULES.replicas, RULES.sameNamespace, RULES.quantity, RULES.customerPassword]) {
       expect(verdictOf(deny('spec.x', rule, 'bad'))).toMatchObject({ allowed: false, status: { code: 422, reason: 'Invalid' } });
     }
     expect(verdictOf(deny('spec.size', RULES.quota, 'too big'))).toMatchObject({ status: { code: 403 } });

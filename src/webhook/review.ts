@@ -39,10 +39,18 @@ export interface AdmissionRequest {
   dryRun?: boolean;
 }
 
+/** A field a refusal is about, as metav1.StatusCause: API clients read `field` without parsing the message. */
+export interface AdmissionCause {
+  type: 'FieldValueInvalid' | 'FieldValueForbidden';
+  field: string;
+  message: string;
+}
+
 export interface AdmissionStatus {
   code: number;
   reason: string;
   message: string;
+  details?: { causes: AdmissionCause[] };
 }
 
 export interface AdmissionResponse {
@@ -123,16 +131,31 @@ export function parseReview(body: string): ParsedReview {
  * Rules about the object's own fields answer 422 Invalid (fix the object); rules about its relation
  * to other objects answer 403 Forbidden (the object is fine, but not allowed here and now).
  */
-const INVALID_RULES: ReadonlySet<RuleName> = new Set([RULES.quantity, RULES.replicas, RULES.sameNamespace]);
+const INVALID_RULES: ReadonlySet<RuleName> = new Set([RULES.quantity, RULES.replicas, RULES.sameNamespace, RULES.customerPassword]);
 
 export function verdictOf(result: RuleResult): Verdict {
   if (result.allowed) return { allowed: true };
   return refusal(result);
 }
 
+/**
+ * The refusal as the API server passes it on: the message (`<field>: <rule>: <detail>`, what kubectl
+ * prints) and the field again as a cause, so that every refusal names its field path for clients too.
+ */
 function refusal(denied: Denied): Verdict {
   const invalid = INVALID_RULES.has(denied.rule);
-  return { allowed: false, status: { code: invalid ? 422 : 403, reason: invalid ? 'Invalid' : 'Forbidden', message: denied.message } };
+  const field = denied.field;
+  const prefix = `${denied.field}: `;
+  const detail = denied.message.startsWith(prefix) ? denied.message.slice(prefix.length) : denied.message;
+  return {
+    allowed: false,
+    status: {
+      code: invalid ? 422 : 403,
+      reason: invalid ? 'Invalid' : 'Forbidden',
+      message: denied.message,
+      details: { causes: [{ type: invalid ? 'FieldValueInvalid' : 'FieldValueForbidden', field, message: detail }] },
+    },
+  };
 }
 
 /** A refusal that is the webhook's problem, not the object's (caches not synced, a bug): fail closed, say why. */

@@ -127,6 +127,52 @@ describe('backupspaces', () => {
     expect(message(judge(SPACES, request('BackupSpace', 'UPDATE', { ...rwo, spec: { ...rwo.spec, replicas: 2 } }, rwo)))).toContain('spec.replicas: replicas');
   });
 
+  describe('what a new space needs of its datacenter and its custody', () => {
+    const pooled = { ...datacenter('it-rom1', 'IT'), spec: { ...datacenter('it-rom1', 'IT').spec, addressPool: { addresses: ['198.51.100.8/30'] } } };
+    const stalled = { ...datacenter('it-bad', 'IT'), status: { conditions: [{ type: 'Stalled', status: 'True' as const, reason: 'NoReadyNodes', message: '3 node(s) match spec.nodeSelector but none is Ready and schedulable', lastTransitionTime: '2026-01-01T00:00:00Z' }] } };
+    const holder = { ...space('holder', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: {} }, 'tenant-other'), status: { address: '198.51.100.9', keyId: 'k1-0000000000000000' } };
+    const state = lookups({ datacenters: [datacenter('it-mil1', 'IT'), pooled, stalled], spaces: [space('existing', { size: '10Gi' }), holder] });
+    const create = (object: BackupSpace) => judge(SPACES, request('BackupSpace', 'CREATE', object), state);
+
+    it('refuses a fixed address without a pool, outside the pool, or taken, naming the field', () => {
+      expect(message(create(space('new', { size: '1Gi', fixedAddress: {} })))).toBe('spec.fixedAddress: address-pool: datacenter it-mil1 has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool');
+      expect(message(create(space('new', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: { ip: '198.51.100.20' } })))).toContain('spec.fixedAddress.ip: address-pool: 198.51.100.20 is not in the address pool of datacenter it-rom1 (198.51.100.8/30)');
+      const taken = create(space('new', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: { ip: '198.51.100.9' } }));
+      expect(taken).toMatchObject({ allowed: false, status: { code: 403, details: { causes: [{ field: 'spec.fixedAddress.ip' }] } } });
+      expect(message(taken)).toContain('spec.fixedAddress.ip: address-taken: 198.51.100.9 of datacenter it-rom1\'s pool is already used by another space');
+      expect(create(space('new', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: { ip: '198.51.100.10' } }))).toEqual({ allowed: true });
+      expect(create(space('new', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: {} }))).toEqual({ allowed: true });
+    });
+
+    it('judges a changed fixed address on update, and leaves an unchanged one alone', () => {
+      const current = { ...space('mine', { datacenter: 'it-rom1', size: '1Gi', fixedAddress: {} }), status: { address: '198.51.100.10', keyId: 'k1-0000000000000000' } };
+      const moved = { ...current, spec: { ...current.spec, fixedAddress: { ip: '198.51.100.9' } } };
+      expect(message(judge(SPACES, request('BackupSpace', 'UPDATE', moved, current), state))).toContain('address-taken');
+      const pinned = { ...current, spec: { ...current.spec, fixedAddress: { ip: '198.51.100.10' } } };
+      expect(judge(SPACES, request('BackupSpace', 'UPDATE', pinned, current), state)).toEqual({ allowed: true });
+      const grown = { ...current, spec: { ...current.spec, size: '2Gi' } };
+      expect(judge(SPACES, request('BackupSpace', 'UPDATE', grown, current), lookups({ datacenters: [datacenter('it-mil1', 'IT')], spaces: [] }))).toEqual({ allowed: true });
+    });
+
+    it('refuses a new space in a Stalled datacenter, with the datacenter\'s reason', () => {
+      const verdict = create(space('new', { datacenter: 'it-bad', size: '1Gi' }));
+      expect(verdict).toMatchObject({ allowed: false, status: { code: 403 } });
+      expect(message(verdict)).toBe('spec.datacenter: datacenter-ready: datacenter it-bad cannot host new spaces: it is Stalled (NoReadyNodes: 3 node(s) match spec.nodeSelector but none is Ready and schedulable); choose another datacenter, or wait until the provider has put it right');
+    });
+
+    it('refuses customer custody without the password Secret, with 422', () => {
+      const verdict = judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '1Gi' }, 'tenant-vault')));
+      expect(verdict).toMatchObject({ allowed: false, status: { code: 422, details: { causes: [{ field: 'spec.encryption.customerPasswordSecretRef' }] } } });
+      expect(message(verdict)).toContain('spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant vault\'s)');
+      expect(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '1Gi', encryption: { customerPasswordSecretRef: { name: 'pw' } } }, 'tenant-vault')))).toEqual({ allowed: true });
+      // A status in a create request proves nothing: nothing of a new space is built.
+      expect(judge(SPACES, request('BackupSpace', 'CREATE', { ...space('new', { size: '1Gi' }, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } })).allowed).toBe(false);
+      // Once its key exists the Secret is gone, and removing the reference is fine.
+      const built = { ...space('kept', { size: '1Gi', encryption: { customerPasswordSecretRef: { name: 'pw' } } }, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } };
+      expect(judge(SPACES, request('BackupSpace', 'UPDATE', { ...built, spec: { ...built.spec, encryption: {} } }, built))).toEqual({ allowed: true });
+    });
+  });
+
   it('refuses while the caches are not synced, saying so', () => {
     const verdict = judge(SPACES, request('BackupSpace', 'CREATE', space('new')), lookups({ synced: false }));
     expect(verdict).toMatchObject({ allowed: false, status: { code: 503 } });
@@ -179,6 +225,19 @@ describe('tenants', () => {
     const wider = tenant('acme', { residency: { countries: ['IT', 'DE', 'FR'] } });
     expect(judge('/validate/tenants', request('Tenant', 'UPDATE', wider, before), state)).toEqual({ allowed: true });
     expect(judge('/validate/tenants', request('Tenant', 'CREATE', tenant('fresh')), state)).toEqual({ allowed: true });
+  });
+
+  it('refuses lowering the storage quota below what the spaces hold, naming the field, the sum and the spaces', () => {
+    const held = lookups({ spaces: [space('b', { size: '15Gi' }), space('a', { size: '10Gi' }), space('elsewhere', { size: '99Gi' }, 'tenant-other')] });
+    const at = (storage: string) => tenant('acme', { quotas: { storage } });
+    const verdict = judge('/validate/tenants', request('Tenant', 'UPDATE', at('20Gi'), at('100Gi')), held);
+    expect(verdict).toMatchObject({ allowed: false, status: { code: 403, details: { causes: [{ field: 'spec.quotas.storage' }] } } });
+    expect(message(verdict)).toBe('spec.quotas.storage: quota-change: tenant acme\'s 2 space(s) hold 25Gi: tenant-acme/a (10Gi), tenant-acme/b (15Gi), more than the new storage quota of 20Gi; a space cannot shrink, so lower the quota to no less than 25Gi, or delete spaces first');
+    // Down to what is held, up from below it, and edits that leave the quota alone: admitted.
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', at('25Gi'), at('100Gi')), held)).toEqual({ allowed: true });
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', at('20Gi'), at('10Gi')), held)).toEqual({ allowed: true });
+    const over = at('10Gi');
+    expect(judge('/validate/tenants', request('Tenant', 'UPDATE', { ...over, spec: { ...over.spec, displayName: 'x' } }, over), held)).toEqual({ allowed: true });
   });
 
   it('refuses a new tenant whose namespace is the operator\'s, an admin namespace, or someone else\'s', () => {

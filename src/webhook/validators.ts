@@ -6,7 +6,8 @@
  *   (a controller removing its finalizer must never be blocked by a rule), and objects being deleted
  *   are never judged;
  * - on update, only the rules the changed fields touch are checked (validation ratcheting): a tenant
- *   whose quota was lowered below its use can still edit a space's replicas, but not grow it.
+ *   over its quota (lowered while admission was bypassed) can still edit a space's replicas, but
+ *   not grow it, and may raise its quota step by step.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../api/types.ts';
@@ -16,11 +17,14 @@ import {
   checkDatacenterDeletion,
   checkDatacenterUpdate,
   checkEndpointSpaceRef,
+  checkSpaceAddressFree,
+  checkSpaceAddressPool,
   checkSpaceCustody,
   checkSpaceFitsQuota,
   checkSpaceReplicas,
   checkSpaceResidency,
   checkTenantNamespace,
+  checkTenantQuotaChange,
   checkTenantResidencyChange,
   firstDenied,
   type NamespaceMeta,
@@ -125,20 +129,29 @@ export const validateBackupSpace: Validator = (request, lookups) => {
   const tenantName = lookups.tenantOfNamespace(namespace);
   const tenant = tenantName === undefined ? undefined : lookups.tenant(tenantName);
   const datacenter = lookups.datacenter(space.spec.datacenter);
+  const spacesOfDatacenter = () => lookups.spaces().filter((s) => s.spec.datacenter === space.spec.datacenter);
   if (!old) {
-    const residency = checkSpaceResidency(space, tenant, datacenter);
+    // A new space has built nothing, whatever a status in the request says (the API server drops it
+    // on create anyway): residency, and what the datacenter must offer it (not Stalled, an address).
+    const fresh: BackupSpace = { ...space, status: {} };
+    const residency = checkSpaceResidency(fresh, tenant, datacenter);
     if (!residency.allowed || !tenant || !datacenter) return residency;
     return firstDenied(
-      checkSpaceCustody(space, tenant),
-      checkSpaceReplicas(space, datacenter),
-      checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant),
+      checkSpaceCustody(fresh, tenant),
+      checkSpaceReplicas(fresh, datacenter),
+      checkSpaceFitsQuota(fresh, lookups.spacesIn(namespace), tenant),
+      checkSpaceAddressFree(fresh, datacenter, spacesOfDatacenter()),
     );
   }
-  // datacenter and keyCustody are immutable (CEL); what can change and break a rule is size and replicas.
+  // datacenter and keyCustody are immutable (CEL); what can change and break a rule is size,
+  // replicas, the password reference and the fixed address.
+  const addressChanged = !isDeepStrictEqual(space.spec.fixedAddress, old.spec.fixedAddress);
   return firstDenied(
     datacenter && space.spec.replicas !== old.spec.replicas ? checkSpaceReplicas(space, datacenter) : ALLOWED,
     tenant && grew(space.spec.size, old.spec.size) ? checkSpaceFitsQuota(space, lookups.spacesIn(namespace), tenant) : ALLOWED,
-    tenant && space.spec.encryption?.keyCustody !== old.spec.encryption?.keyCustody ? checkSpaceCustody(space, tenant) : ALLOWED,
+    tenant && !isDeepStrictEqual(space.spec.encryption, old.spec.encryption) ? checkSpaceCustody(space, tenant) : ALLOWED,
+    datacenter && addressChanged ? checkSpaceAddressPool(space, datacenter) : ALLOWED,
+    datacenter && addressChanged ? checkSpaceAddressFree(space, datacenter, spacesOfDatacenter()) : ALLOWED,
   );
 };
 
@@ -158,8 +171,13 @@ export const validateTenant: Validator = (request, lookups) => {
   const namespace = tenantNamespaceName(tenant);
   // The name, hence the namespace, never changes: judged once, on create.
   const ownNamespace = old ? ALLOWED : checkTenantNamespace(tenant, lookups.reservedNamespaces(), lookups.namespace(namespace));
-  if (old && isDeepStrictEqual(tenant.spec.residency, old.spec.residency)) return ALLOWED;
-  return firstDenied(ownNamespace, checkTenantResidencyChange(tenant, lookups.spacesIn(namespace), lookups.datacenters()));
+  const residencyChanged = !old || !isDeepStrictEqual(tenant.spec.residency, old.spec.residency);
+  const storageChanged = old !== undefined && String(tenant.spec.quotas.storage) !== String(old.spec.quotas.storage);
+  return firstDenied(
+    ownNamespace,
+    residencyChanged ? checkTenantResidencyChange(tenant, lookups.spacesIn(namespace), lookups.datacenters()) : ALLOWED,
+    old && storageChanged ? checkTenantQuotaChange(tenant, old, lookups.spacesIn(namespace)) : ALLOWED,
+  );
 };
 
 export const validateDatacenter: Validator = (request, lookups) => {

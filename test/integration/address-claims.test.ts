@@ -10,6 +10,7 @@ import type { BackupSpace } from '../../src/api/types.ts';
 import { claimsConfigMapName } from '../../src/controllers/backupspace/address-claims.ts';
 import { poolAddresses } from '../../src/controllers/backupspace/address.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
+import { isApiError } from '../../src/runtime/kube/errors.ts';
 import { CONTENT_TYPE } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { ZONE_LABEL } from '../harness/topology.ts';
@@ -23,8 +24,10 @@ const { kubeconfigPath } = clients();
 const client = KubeClient.load(kubeconfigPath);
 const operatorNamespace = uniqueName('tb-system');
 // A datacenter of its own: on Milan's nodes, with a storage class nobody provisions, so its twenty
-// volumes stay Pending instead of binding the volumes other tests need.
+// volumes stay Pending instead of binding the volumes other tests need. The class exists — a
+// datacenter without its StorageClass is Stalled, and a Stalled datacenter gets no new spaces.
 const dcName = uniqueName('it-addr');
+const unprovisioned = 'address-test-unprovisioned';
 const pool = ['192.0.2.0/27'];
 const noPool = `${dcName}-nopool`;
 const SPACES = 20;
@@ -38,7 +41,9 @@ async function spacesOf(namespace: string): Promise<BackupSpace[]> {
 beforeAll(async () => {
   await installCrds(client);
   await ensureDatacenters(client);
-  await createObject(client, API.Datacenter, datacenter(dcName, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, storage: { storageClassName: 'address-test-unprovisioned' }, addressPool: { addresses: pool } }));
+  await client.request({ method: 'POST', path: collectionPath(K8S.StorageClass), body: { metadata: { name: unprovisioned }, provisioner: 'tenantbackup.io/nobody', volumeBindingMode: 'WaitForFirstConsumer' } })
+    .catch((error: unknown) => { if (!isApiError(error, 409)) throw error; });
+  await createObject(client, API.Datacenter, datacenter(dcName, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, storage: { storageClassName: unprovisioned }, addressPool: { addresses: pool } }));
   await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: operatorNamespace } } });
   operator = await OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--gateway-image', 'registry.invalid/tenant-backup-operator:test']);
 });
@@ -106,20 +111,26 @@ describe('fixed addresses', () => {
     const owner = uniqueName('nothing');
     const { namespace } = await createReadyTenant(client, owner, { quotas: { storage: '100Gi', spaces: 6, endpoints: 2 } });
     try {
-      await createObject(client, API.Datacenter, datacenter(noPool, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, storage: { storageClassName: 'address-test-unprovisioned' } }));
+      await createObject(client, API.Datacenter, datacenter(noPool, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, storage: { storageClassName: unprovisioned } }));
       await createSpace(client, 'holder', namespace, { size: '1Gi', datacenter: dcName, replicas: 1, fixedAddress: { ip: '192.0.2.30' } });
       await eventually('the holder\'s address', async () => ((await readObject<BackupSpace>(client, API.BackupSpace, 'holder', namespace))?.status?.address === '192.0.2.30' ? true : undefined));
       const cases: [name: string, spec: Parameters<typeof createSpace>[3], reason: string, field: string][] = [
         ['taken', { datacenter: dcName, fixedAddress: { ip: '192.0.2.30' } }, 'AddressTaken', 'spec.fixedAddress.ip'],
-        ['outside', { datacenter: dcName, fixedAddress: { ip: '203.0.113.77' } }, 'AddressNotInPool', 'spec.fixedAddress.ip'],
-        ['poolless', { datacenter: noPool, fixedAddress: {} }, 'NoAddressPool', 'spec.fixedAddress'],
-        ['passwordless', { datacenter: dcName, encryption: { keyCustody: 'customer' } }, 'AwaitingCustomerPassword', 'customerPasswordSecretRef'],
+        // A space not yet built is judged by the admission rules first (rule address-pool, customer-password).
+        ['outside', { datacenter: dcName, fixedAddress: { ip: '203.0.113.77' } }, 'AddressPool', 'spec.fixedAddress.ip'],
+        ['poolless', { datacenter: noPool, fixedAddress: {} }, 'AddressPool', 'spec.fixedAddress'],
+        ['passwordless', { datacenter: dcName, encryption: { keyCustody: 'customer' } }, 'CustomerPassword', 'customerPasswordSecretRef'],
       ];
       for (const [name, spec] of cases) await createSpace(client, name, namespace, { size: '1Gi', replicas: 1, ...spec });
       for (const [name, , reason, field] of cases) {
         const space = await waitForCondition<BackupSpace>(client, API.BackupSpace, name, namespace, 'Stalled', 'True', reason);
         expect(condition(space, 'Stalled')?.message).toContain(field);
         expect(space.status?.keyId).toBeUndefined();
+        // …and says so where kubectl describe and alerting look: a Warning Event of that reason.
+        await eventually(`a Warning ${reason} Event for ${name}`, async () => {
+          const events = await client.request<{ items: { type?: string; reason?: string }[] }>({ method: 'GET', path: collectionPath(K8S.Event, namespace), query: { fieldSelector: `regarding.name=${name}` } });
+          return events.items.some((e) => e.type === 'Warning' && e.reason === reason) ? true : undefined;
+        });
       }
       // Give the operator time to (wrongly) build something after the fact.
       await new Promise((done) => setTimeout(done, 3000));

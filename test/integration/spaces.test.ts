@@ -48,6 +48,14 @@ async function newTenant(prefix: string, spec: Partial<Tenant['spec']> = {}): Pr
   return createReadyTenant(client, name, { quotas: { storage: '500Gi', spaces: 4, endpoints: 10 }, ...spec });
 }
 
+interface EventItem { type: string; reason: string; note?: string; regarding: { kind?: string; name?: string } }
+
+/** The Warning Event about an object with that reason, once the operator has recorded it. */
+async function warningAbout(kind: string, name: string, reason: string, namespace = 'default'): Promise<EventItem> {
+  return eventually(`a Warning Event ${reason} about ${kind} ${name}`, async () => (await list<EventItem>(collectionPath(K8S.Event, namespace)))
+    .find((e) => e.type === 'Warning' && e.reason === reason && e.regarding.kind === kind && e.regarding.name === name));
+}
+
 async function accessConfig(namespace: string, space: string): Promise<GatewayAccessConfig> {
   const secret = await eventually('the gateway configuration', () => readObject<V1Secret>(client, K8S.Secret, `${space}-gateway-config`, namespace));
   return JSON.parse(secretField(secret, 'access.json') ?? '{}') as GatewayAccessConfig;
@@ -100,6 +108,19 @@ describe('a backup space', () => {
     expect(await readObject(client, K8S.PersistentVolumeClaim, 'abroad-data', namespace)).toBeUndefined();
   });
 
+  it('is refused when admission is bypassed and asks a fixed address its datacenter has no pool for: Stalled, a Warning Event, no keys (hardening item 18)', async () => {
+    const { namespace } = await newTenant('nopool');
+    await createSpace(client, 'public', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1, fixedAddress: {} });
+    const space = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'public', namespace, 'Stalled', 'True', 'AddressPool');
+    const message = 'spec.fixedAddress: address-pool: datacenter it-mil1 has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool';
+    expect(condition(space, 'Stalled')?.message).toBe(message);
+    expect((await warningAbout('BackupSpace', 'public', 'AddressPool', namespace)).note).toBe(message);
+    // Nothing built: no key Secret, no volume.
+    expect(space.status?.keyId).toBeUndefined();
+    expect(await readObject(client, K8S.Secret, 'public-key', namespace)).toBeUndefined();
+    expect(await readObject(client, K8S.PersistentVolumeClaim, 'public-data', namespace)).toBeUndefined();
+  });
+
   it('exposes a fixed address of its datacenter\'s pool', async () => {
     const { namespace } = await newTenant('fixed');
     await mergePatch(client, API.Datacenter, 'it-rom1', undefined, { spec: { addressPool: { addresses: ['198.51.100.8/30'] } } });
@@ -112,6 +133,45 @@ describe('a backup space', () => {
     const service = await eventually('the gateway Service', () => readObject<V1Service>(client, K8S.Service, 'public-gateway', namespace));
     expect(service.spec?.type).toBe('LoadBalancer');
     expect(service.spec?.loadBalancerIP).toBe(space.status?.address);
+  });
+});
+
+describe('a storage quota lowered below what the spaces hold, with admission bypassed (hardening item 5)', () => {
+  it('keeps the existing space Ready with its upkeep, refuses a new or grown space, and says so on the Tenant', async () => {
+    const { name, namespace } = await newTenant('lowered', { quotas: { storage: '30Gi', spaces: 4, endpoints: 10 } });
+    await createSpace(client, 'kept', namespace, { size: '20Gi', datacenter: 'it-mil1', replicas: 1 });
+    const ready = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'kept', namespace, 'Ready', 'True', undefined, 90_000);
+    expect(ready.status?.admittedSize).toBe('20Gi');
+    const certificate = await readObject<V1Secret>(client, K8S.Secret, 'kept-gateway-tls', namespace);
+
+    // The webhook would refuse this; without it, the quota is lowered below the 20Gi the space holds.
+    await mergePatch(client, API.Tenant, name, undefined, { spec: { quotas: { storage: '10Gi' } } });
+    const tenant = await waitForCondition<Tenant>(client, API.Tenant, name, undefined, 'QuotaExceeded', 'True', 'StorageOverQuota');
+    const said = `spec.quotas.storage: quota: tenant ${name}'s 1 space(s) hold 20Gi: ${namespace}/kept (20Gi), more than its storage quota of 10Gi. Existing spaces keep running at their size; no space may grow and no new space is admitted until the quota is at least 20Gi or spaces are deleted`;
+    expect(condition(tenant, 'QuotaExceeded')?.message).toBe(said);
+    expect((await warningAbout('Tenant', name, 'QuotaExceeded')).note).toBe(said);
+
+    // Upkeep goes on: a new device reaches the access configuration, a lost certificate is issued again.
+    await createEndpoint(client, 'laptop', namespace, 'kept');
+    await eventually('the new endpoint in the access configuration', async () => ((await accessConfig(namespace, 'kept')).endpoints.some((e) => e.name === 'laptop') ? true : undefined));
+    await client.request({ method: 'DELETE', path: objectPath(K8S.Secret, 'kept-gateway-tls', namespace) });
+    await eventually('the certificate to be issued again', async () => {
+      const secret = await readObject<V1Secret>(client, K8S.Secret, 'kept-gateway-tls', namespace);
+      return secret && secret.metadata?.uid !== certificate?.metadata?.uid ? true : undefined;
+    });
+    const kept = await readObject<BackupSpace>(client, API.BackupSpace, 'kept', namespace);
+    expect(condition(kept, 'Ready')?.status).toBe('True');
+    expect(condition(kept, 'Stalled')).toBeUndefined();
+
+    // What would take more storage is refused: a new space gets nothing, a grown one is Stalled.
+    await createSpace(client, 'extra', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1 });
+    const extra = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'extra', namespace, 'Stalled', 'True', 'Quota');
+    expect(condition(extra, 'Stalled')?.message).toBe(`spec.size: quota: tenant ${name}'s storage quota is 10Gi: its other spaces use 20Gi and this space asks for 1Gi, 21Gi in all (0 left)`);
+    expect(await readObject(client, K8S.Secret, 'extra-key', namespace)).toBeUndefined();
+    await mergePatch(client, API.BackupSpace, 'kept', namespace, { spec: { size: '25Gi' } });
+    const grown = await waitForCondition<BackupSpace>(client, API.BackupSpace, 'kept', namespace, 'Stalled', 'True', 'Quota');
+    expect(condition(grown, 'Stalled')?.message).toContain('this space asks for 25Gi');
+    expect(grown.status?.admittedSize).toBe('20Gi');
   });
 });
 
@@ -223,6 +283,9 @@ describe('endpoints', () => {
     expect(condition(elsewhere, 'Stalled')?.message).toContain('spec.spaceRef.namespace');
     const orphan = await waitForCondition<Endpoint>(client, API.Endpoint, 'orphan', namespace, 'Stalled', 'True', 'SpaceNotFound');
     expect(condition(orphan, 'Stalled')?.message).toContain('nowhere');
+    // Said in Events too (hardening item 18), not only in status.
+    expect((await warningAbout('Endpoint', 'orphan', 'SpaceNotFound', namespace)).note).toBe(condition(orphan, 'Stalled')?.message);
+    expect((await warningAbout('Endpoint', 'elsewhere', 'SpaceInOtherNamespace', namespace)).note).toContain('spec.spaceRef.namespace');
     expect(await readObject(client, K8S.Secret, 'endpoint-orphan-credentials', namespace)).toBeUndefined();
   });
 });

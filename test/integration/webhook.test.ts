@@ -13,11 +13,11 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../src/api/types.ts';
-import { KubeClient } from '../../src/runtime/kube/client.ts';
-import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
+import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { DATACENTER_STORAGE_CLASS, ZONE_LABEL } from '../harness/topology.ts';
-import { createIfAbsent, createObject, createReadyTenant, ensureDatacenters, forCreate, mergePatch, readObject, removeTenant } from '../support/cluster-objects.ts';
+import { condition, createIfAbsent, createObject, createReadyTenant, ensureDatacenters, forCreate, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { clients, eventually, refused as refusal, uniqueName } from '../support/kube.ts';
@@ -140,16 +140,24 @@ describe('backup spaces', () => {
     await createObject(client, API.BackupSpace, spaceObject('fits', acme.namespace, { size: '10Gi' }), { dryRun: true });
   });
 
-  it('judges only what an update changes: metadata always passes, growth past the quota does not', async () => {
-    // Lower the quota under what is used: the tenant is now over it (the API server's own quota
-    // would say the same for volumes), yet the space can still be labelled, and not grown.
-    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '5Gi' } } });
-    await eventually('the webhook to see the lower quota', async () => {
-      const { message } = await refusal(mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '11Gi' } }));
-      return message.includes('storage quota is 5Gi') ? true : undefined;
+  it('refuses lowering the tenant\'s storage quota below what its spaces hold, naming the field, the sum and the spaces (hardening item 5)', async () => {
+    const lower = (storage: string, dryRun: boolean) => client.request({ method: 'PATCH', path: objectPath(API.Tenant, acme.name), body: { spec: { quotas: { storage } } }, contentType: CONTENT_TYPE.merge, ...(dryRun ? { query: { dryRun: 'All' } } : {}) });
+    await eventually('the webhook to see the space', async () => {
+      const result = await refusal(lower('5Gi', true));
+      return result.message.includes('quota-change') ? result : undefined;
     });
+    const refused = await refusal(lower('5Gi', false));
+    expect(refused.code).toBe(403);
+    expect(refused.message).toBe(deniedBy('tenants', `spec.quotas.storage: quota-change: tenant ${acme.name}'s 1 space(s) hold 10Gi: ${acme.namespace}/in-milan (10Gi), more than the new storage quota of 5Gi; a space cannot shrink, so lower the quota to no less than 10Gi, or delete spaces first`));
+    expect((await readObject<Tenant>(client, API.Tenant, acme.name))?.spec.quotas.storage).toBe('20Gi');
+    // Down to exactly what the spaces hold is a quota that can be kept.
+    await lower('10Gi', true);
+  });
+
+  it('judges only what an update changes: metadata always passes, growth past the quota does not', async () => {
+    const refused = await refusal(mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { spec: { size: '21Gi' } }));
+    expect(refused.message).toBe(deniedBy('backupspaces', `spec.size: quota: tenant ${acme.name}'s storage quota is 20Gi: its other spaces use 0 and this space asks for 21Gi, 21Gi in all (20Gi left)`));
     await mergePatch(client, API.BackupSpace, 'in-milan', acme.namespace, { metadata: { labels: { team: 'finance' } } });
-    await mergePatch(client, API.Tenant, acme.name, undefined, { spec: { quotas: { storage: '20Gi' } } });
   });
 
   it('refuses a space that downgrades the tenant\'s customer key custody', async () => {
@@ -170,6 +178,66 @@ describe('backup spaces', () => {
     expect(refused.code).toBe(422);
     expect(refused.message).toBe(deniedBy('backupspaces', `spec.replicas: replicas: datacenter ${name} has ReadWriteOnce storage, which one replica at a time can mount; set replicas to 1 (it is 2)`));
     await createObject(client, API.BackupSpace, spaceObject('rwo', acme.namespace, { datacenter: name, size: '1Gi', replicas: 1 }), { dryRun: true });
+  });
+
+  it('refuses customer custody without the password Secret, naming the field (hardening item 18)', async () => {
+    const vault = await newTenant('keyless', { security: { keyCustody: 'customer', twoFactor: 'Optional' } });
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('sealed', vault.namespace, { size: '1Gi' })));
+    expect(refused.code).toBe(422);
+    expect(refused.message).toBe(deniedBy('backupspaces', `spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant ${vault.name}'s) wraps the data key with the customer's password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace ${vault.namespace} holding the password (read once, then deleted, never stored)`));
+    await createObject(client, API.BackupSpace, spaceObject('sealed', vault.namespace, { size: '1Gi', encryption: { customerPasswordSecretRef: { name: 'sealed-password' } } }), { dryRun: true });
+  });
+
+  it('refuses a fixed address its datacenter cannot give: no pool, not in the pool, or another space\'s (hardening item 18)', async () => {
+    const bare = uniqueName('wh-nopool');
+    const pooled = uniqueName('wh-pool');
+    extraDatacenters.push(bare, pooled);
+    await ensureDatacenter(bare, 'IT', 'it-mil1');
+    await ensureDatacenter(pooled, 'IT', 'it-mil1', { addressPool: { addresses: ['203.0.113.16/30'] } });
+    const none = await eventually('the webhook to see the datacenter', async () => {
+      const result = await refusal(createObject(client, API.BackupSpace, spaceObject('public', acme.namespace, { datacenter: bare, size: '1Gi', fixedAddress: {} }), { dryRun: true }));
+      return result.message.includes('address-pool') ? result : undefined;
+    });
+    expect(none.code).toBe(403);
+    expect(none.message).toBe(deniedBy('backupspaces', `spec.fixedAddress: address-pool: datacenter ${bare} has no address pool, so it has no fixed address to give; remove fixedAddress, or choose a datacenter with an address pool`));
+    const outside = await eventually('the webhook to see the pooled datacenter', async () => {
+      const result = await refusal(createObject(client, API.BackupSpace, spaceObject('public', acme.namespace, { datacenter: pooled, size: '1Gi', fixedAddress: { ip: '203.0.113.30' } }), { dryRun: true }));
+      return result.message.includes('address-pool') ? result : undefined;
+    });
+    expect(outside.message).toBe(deniedBy('backupspaces', `spec.fixedAddress.ip: address-pool: 203.0.113.30 is not in the address pool of datacenter ${pooled} (203.0.113.16/30); choose an address of the pool, or leave ip out to get the first free one`));
+
+    const other = await newTenant('neighbour', { residency: { countries: ['IT'] } });
+    await createObject(client, API.BackupSpace, spaceObject('first', other.namespace, { datacenter: pooled, size: '1Gi', replicas: 1, fixedAddress: { ip: '203.0.113.17' } }));
+    await eventually('the webhook to see the first space', async () => {
+      const result = await refusal(createObject(client, API.BackupSpace, spaceObject('second', acme.namespace, { datacenter: pooled, size: '1Gi', fixedAddress: { ip: '203.0.113.17' } }), { dryRun: true }));
+      return result.message.includes('address-taken') ? result : undefined;
+    });
+    const taken = await refusal(createObject(client, API.BackupSpace, spaceObject('second', acme.namespace, { datacenter: pooled, size: '1Gi', fixedAddress: { ip: '203.0.113.17' } })));
+    expect(taken.code).toBe(403);
+    expect(taken.message).toBe(deniedBy('backupspaces', `spec.fixedAddress.ip: address-taken: 203.0.113.17 of datacenter ${pooled}'s pool is already used by another space; choose another address of the pool (203.0.113.16/30), or leave ip out to get the first free one`));
+    expect(taken.message).not.toContain(other.namespace);
+    await createObject(client, API.BackupSpace, spaceObject('second', acme.namespace, { datacenter: pooled, size: '1Gi', fixedAddress: { ip: '203.0.113.18' } }), { dryRun: true });
+    await client.request({ method: 'DELETE', path: objectPath(API.BackupSpace, 'first', other.namespace) });
+  });
+
+  it('refuses a new space in a Stalled datacenter, and the datacenter\'s stall is a Warning Event (hardening item 18)', async () => {
+    const name = uniqueName('wh-stalled');
+    extraDatacenters.push(name);
+    await ensureDatacenter(name, 'IT', 'zone-without-nodes');
+    const stalled = await waitForCondition<Datacenter>(client, API.Datacenter, name, undefined, 'Stalled', 'True', 'NoMatchingNodes');
+    const why = condition(stalled, 'Stalled')?.message ?? '';
+    await eventually('the webhook to see the stalled datacenter', async () => {
+      const result = await refusal(createObject(client, API.BackupSpace, spaceObject('stranded', acme.namespace, { datacenter: name, size: '1Gi' }), { dryRun: true }));
+      return result.message.includes('datacenter-ready') ? result : undefined;
+    });
+    const refused = await refusal(createObject(client, API.BackupSpace, spaceObject('stranded', acme.namespace, { datacenter: name, size: '1Gi' })));
+    expect(refused.code).toBe(403);
+    expect(refused.message).toBe(deniedBy('backupspaces', `spec.datacenter: datacenter-ready: datacenter ${name} cannot host new spaces: it is Stalled (NoMatchingNodes: ${why}); choose another datacenter, or wait until the provider has put it right`));
+    const event = await eventually('a Warning Event about the datacenter', async () => {
+      const events = await client.request<{ items: { type: string; reason: string; note?: string; regarding: { kind?: string; name?: string } }[] }>({ method: 'GET', path: collectionPath(K8S.Event, 'default') });
+      return events.items.find((e) => e.regarding.kind === 'Datacenter' && e.regarding.name === name && e.type === 'Warning');
+    });
+    expect(event).toMatchObject({ reason: 'NoMatchingNodes', note: why });
   });
 
   it('refuses a space outside any tenant\'s namespace', async () => {

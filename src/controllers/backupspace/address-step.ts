@@ -23,7 +23,7 @@ export async function assignAddress(ctx: ControllerContext, caches: SpaceCaches,
     const decision = claimAddress(claims, space, datacenter, shown);
     return { result: { choice: decision.choice, claimed: decision.claims !== undefined }, ...(decision.claims ? { claims: decision.claims } : {}) };
   });
-  if (!choice.ok) return stall(choice.reason, choice.message);
+  if (!choice.ok) return stall(choice.reason, choice.message, { warn: true });
   if (claimed) await ctx.recorder.normal(space, 'AddressAssigned', `fixed address ${choice.address} from the pool of ${datacenterName}`);
   return proceed(choice.address);
 }

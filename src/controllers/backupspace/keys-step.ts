@@ -32,14 +32,14 @@ export function judgeKeySecret(facts: Pick<ProvisionFacts, 'space' | 'names'>, k
   try {
     return proceed(readSpaceKeys(space, keySecret, masterKey));
   } catch (error) {
-    return stall('KeyUnreadable', `the key Secret ${names.keySecret} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`);
+    return stall('KeyUnreadable', `the key Secret ${names.keySecret} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`, { warn: true });
   }
 }
 
 /** The key read back must be the one the space's data is under. */
 export function judgeKeyId(facts: Pick<ProvisionFacts, 'space' | 'names'>, keys: SpaceKeys): StepResult<SpaceKeys> {
   const recorded = facts.space.status?.keyId;
-  if (recorded && recorded !== keys.keyId) return stall('KeyMismatch', `the key Secret ${facts.names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${recorded}`);
+  if (recorded && recorded !== keys.keyId) return stall('KeyMismatch', `the key Secret ${facts.names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${recorded}`, { warn: true });
   return proceed(keys);
 }
 

@@ -8,6 +8,7 @@ import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { datacenterStatus } from './status.ts';
+import { warnIfNewlyStalled } from '../../runtime/conditions.ts';
 
 export function createDatacenterController(ctx: ControllerContext): Controller {
   const datacenters = ctx.informers.for<Datacenter>(API.Datacenter);
@@ -28,6 +29,7 @@ export function createDatacenterController(ctx: ControllerContext): Controller {
         spaces: spaces.list(),
       }, ctx.now());
       await applyStatus(ctx.client, API.Datacenter, datacenter, status);
+      await warnIfNewlyStalled(ctx, datacenter, datacenter.status?.conditions, status.conditions);
     },
   });
   const all = () => datacenters.list().map((d) => objectKey(d));

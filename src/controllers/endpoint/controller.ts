@@ -9,7 +9,7 @@ import type { EndpointStatus } from '../../api/endpoint.ts';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
 import { applyStatus, createObjectOnce } from '../../runtime/apply.ts';
-import { healthConditions, findCondition, type Health } from '../../runtime/conditions.ts';
+import { healthConditions, findCondition, warnIfNewlyStalled, type Health } from '../../runtime/conditions.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import { CONTENT_TYPE } from '../../runtime/kube/client.ts';
@@ -134,6 +134,8 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
   const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
   await applyStatus(ctx.client, API.Endpoint, endpoint, status);
+  // SpaceNotFound, a space of another namespace, no tenant: said in Events too, not only in status.
+  await warnIfNewlyStalled(ctx, endpoint, endpoint.status?.conditions, status.conditions);
   return undefined;
 }
 

@@ -17,7 +17,9 @@ import { ensureApplied, type ControllerContext } from '../context.ts';
 import { ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, TENANT_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantNamedFor, tenantNamespaces } from '../tenants.ts';
 import { desiredNamespace, desiredNamespacedObjects, QUOTA_NAME } from './desired.ts';
-import { quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
+import { storageOverQuota } from '../../admission/rules.ts';
+import { findCondition } from '../../runtime/conditions.ts';
+import { QUOTA_EXCEEDED, quotaEnforced, tenantStatus, type TenantObservation } from './status.ts';
 import { terminationDue } from './termination.ts';
 import { runTermination, TENANT_FINALIZER, type TerminationOptions } from './termination-run.ts';
 
@@ -126,7 +128,13 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, ter
 
   const quota = caches.children.get(K8S.ResourceQuota)?.get(`${namespaceName}/${QUOTA_NAME}`) as V1ResourceQuota | undefined;
   const before = tenant.status?.phase;
-  const status = await report(ctx, tenant, { namespaceReady: true, quota, ...('scheduledAt' in due ? { terminationScheduledAt: due.scheduledAt } : {}) });
+  // A quota lowered below what the spaces hold (admission bypassed): said, not silent.
+  const overQuota = storageOverQuota(tenant, caches.spaces.list((s) => s.metadata.namespace === namespaceName));
+  const status = await report(ctx, tenant, { namespaceReady: true, quota, ...(overQuota ? { overQuota } : {}), ...('scheduledAt' in due ? { terminationScheduledAt: due.scheduledAt } : {}) });
+  const exceeded = findCondition(status.conditions, QUOTA_EXCEEDED);
+  const exceededBefore = findCondition(tenant.status?.conditions, QUOTA_EXCEEDED);
+  if (exceeded && exceeded.message !== exceededBefore?.message) await ctx.recorder.warning(tenant, QUOTA_EXCEEDED, exceeded.message);
+  if (!exceeded && exceededBefore) await ctx.recorder.normal(tenant, 'QuotaRestored', `the tenant's spaces fit its storage quota of ${String(tenant.spec.quotas.storage)} again`);
   if (before && before !== status.phase && (status.phase === 'Suspended' || (before === 'Suspended' && status.phase === 'Active'))) {
     await ctx.recorder.normal(tenant, status.phase === 'Suspended' ? 'Suspended' : 'Resumed', status.phase === 'Suspended' ? 'contract suspended: access to every space is refused, data is kept' : 'contract active again: access restored');
   }

@@ -2,10 +2,11 @@ import { BlockList, isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { matchesSelector, type LabelSelector } from '../../runtime/selector.ts';
 import { COMPONENT_LABEL, GATEWAY_COMPONENT, NAME_LABEL, OPERATOR_NAME, TENANT_LABEL } from '../labels.ts';
-import { tenant } from '../../../test/support/objects.ts';
+import { space, tenant } from '../../../test/support/objects.ts';
 import { containsDesired } from '../context.ts';
 import { desiredNamespace, desiredNamespacedObjects, desiredNetworkPolicies, desiredQuota, desiredRbac, type TenantSettings } from './desired.ts';
 import { tenantStatus } from './status.ts';
+import { storageOverQuota } from '../../admission/rules.ts';
 
 interface Peer {
   ipBlock?: { cidr: string; except?: string[] };
@@ -155,6 +156,24 @@ describe('tenant status', () => {
     expect(status.phase).toBe('Active');
     expect(status.usage).toEqual({ storage: { used: '10Gi', hard: '100Gi' }, spaces: { used: '1', hard: '2' } });
     expect(status.conditions?.map((c) => [c.type, c.status])).toEqual([['Ready', 'True'], ['ContractActive', 'True']]);
+  });
+
+  it('says QuotaExceeded, naming the field, the sum and the spaces, when the spaces hold more than the quota', () => {
+    const quota = { spec: { hard: { 'requests.storage': '10Gi' } }, status: { hard: { 'requests.storage': '10Gi' }, used: { 'requests.storage': '20Gi' } } };
+    const lowered = tenant('acme', { quotas: { storage: '10Gi', spaces: 2, endpoints: 5 } });
+    const overQuota = storageOverQuota(lowered, [space('kept', 'tenant-acme', { size: '20Gi' })]);
+    expect(overQuota).toBeDefined();
+    const status = tenantStatus(lowered, { namespaceReady: true, quota, ...(overQuota ? { overQuota } : {}) }, now);
+    expect(status.conditions?.find((c) => c.type === 'QuotaExceeded')).toMatchObject({
+      status: 'True',
+      reason: 'StorageOverQuota',
+      message: 'spec.quotas.storage: quota: tenant acme\'s 1 space(s) hold 20Gi: tenant-acme/kept (20Gi), more than its storage quota of 10Gi. Existing spaces keep running at their size; no space may grow and no new space is admitted until the quota is at least 20Gi or spaces are deleted',
+    });
+    // The tenant itself is built and serves: Ready stays True, beside the warning.
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    // Back within the quota, the condition goes.
+    const fixed = tenantStatus({ ...lowered, status }, { namespaceReady: true, quota }, now);
+    expect(fixed.conditions?.map((c) => c.type)).not.toContain('QuotaExceeded');
   });
 
   it('reports a suspended contract', () => {

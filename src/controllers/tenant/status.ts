@@ -1,6 +1,8 @@
 /** The Tenant's status as a pure function of what the reconcile observed. */
 import type { V1ResourceQuota } from '@kubernetes/client-node';
 import type { Tenant } from '../../api/types.ts';
+import { describeStorageUse, type StorageOverQuota } from '../../admission/rules.ts';
+import { formatQuantity } from '../../admission/quantity.ts';
 import type { TenantStatus, TerminationStatus } from '../../api/tenant.ts';
 import { healthConditions, removeCondition, setCondition, type Health } from '../../runtime/conditions.ts';
 import { tenantNamespaceName } from '../labels.ts';
@@ -18,6 +20,19 @@ export interface TenantObservation {
   /** While terminating: the termination's own health (it may be ready: done) and progress. */
   health?: Health;
   termination?: TerminationStatus;
+  /** The tenant's spaces hold more than its storage quota (it was lowered while admission was bypassed). */
+  overQuota?: StorageOverQuota;
+}
+
+export const QUOTA_EXCEEDED = 'QuotaExceeded';
+
+/**
+ * What a tenant over its storage quota is told (condition QuotaExceeded, and a Warning Event): how
+ * much its spaces hold and which, the quota, what still works and how to get out of it.
+ */
+export function quotaExceededMessage(tenant: Tenant, over: StorageOverQuota): string {
+  return `spec.quotas.storage: quota: tenant ${tenant.metadata.name ?? ''}'s ${describeStorageUse(over)}, more than its storage quota of ${String(tenant.spec.quotas.storage)}. `
+    + `Existing spaces keep running at their size; no space may grow and no new space is admitted until the quota is at least ${formatQuantity(over.used)} or spaces are deleted`;
 }
 
 function usage(quota: V1ResourceQuota | undefined, key: string): { used?: string; hard?: string } | undefined {
@@ -61,6 +76,9 @@ export function tenantStatus(tenant: Tenant, observation: TenantObservation, now
     reason: state,
     message: state === 'Active' ? 'the contract is active' : state === 'Suspended' ? 'access is refused while the contract is suspended' : 'the contract is terminated',
   }, generation, now);
+  conditions = observation.overQuota
+    ? setCondition(conditions, { type: QUOTA_EXCEEDED, status: 'True', reason: 'StorageOverQuota', message: quotaExceededMessage(tenant, observation.overQuota) }, generation, now)
+    : removeCondition(conditions, QUOTA_EXCEEDED);
   conditions = observation.terminationScheduledAt
     ? setCondition(conditions, { type: 'TerminationScheduled', status: 'True', reason: 'EndDate', message: `service runs until ${observation.terminationScheduledAt.toISOString()}; then every space is exported, verified and destroyed` }, generation, now)
     : removeCondition(conditions, 'TerminationScheduled');
