@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Datacenter } from '../../src/api/types.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
-import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
 import { COUNTRY_LABEL, REGION_LABEL, ZONE_LABEL } from '../harness/topology.ts';
 import { createIfAbsent, createObject, createReadyTenant, ensureDatacenters, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
@@ -17,6 +17,7 @@ import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { datacenter as datacenterObject, space as spaceObject } from '../support/objects.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
+const REPLICA_SETS: ResourceRef = { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true };
 const { kubeconfigPath } = clients();
 const client = KubeClient.load(kubeconfigPath);
 const operatorNamespace = uniqueName('tb-residency');
@@ -37,9 +38,16 @@ async function newDatacenter(prefix: string, country: string, nodeSelector: Data
 }
 
 /** The space's gateway pods once the scheduler has decided on each: bound to a node, or unschedulable. */
-async function decidedPods(namespace: string, space: string, replicas: number): Promise<V1Pod[]> {
+async function decidedPods(namespace: string, space: string, replicas: number, newestTemplate = false): Promise<V1Pod[]> {
   return eventually(`the scheduler to decide on ${replicas} gateway pod(s) of ${space}`, async () => {
-    const pods = (await list<V1Pod>(`${collectionPath(K8S.Pod, namespace)}?labelSelector=tenantbackup.io/space=${space}`)).filter((p) => !p.metadata?.deletionTimestamp);
+    let pods = (await list<V1Pod>(`${collectionPath(K8S.Pod, namespace)}?labelSelector=tenantbackup.io/space=${space}`)).filter((p) => !p.metadata?.deletionTimestamp);
+    if (newestTemplate) {
+      // After a roll only the pods of the Deployment's current template count (pod-template-hash of its newest ReplicaSet).
+      const sets = await list<{ metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }>(`${collectionPath(REPLICA_SETS, namespace)}?labelSelector=tenantbackup.io/space=${space}`);
+      const newest = sets.sort((a, b) => Number(b.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0) - Number(a.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0))[0];
+      const hash = newest?.metadata?.labels?.['pod-template-hash'];
+      pods = pods.filter((p) => hash !== undefined && p.metadata?.labels?.['pod-template-hash'] === hash);
+    }
     const decided = (p: V1Pod) => Boolean(p.spec?.nodeName) || (p.status?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
     return pods.length === replicas && pods.every(decided) ? pods : undefined;
   }, { timeoutMs: 90_000 });
@@ -72,30 +80,45 @@ describe('a datacenter whose selector matches another country\'s nodes', () => {
     expect(dc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ForeignNodes' });
   });
 
-  it('never runs a space on an Italian node: its gateway stays unscheduled rather than cross the border', async () => {
-    // Only Milan's nodes: before the country was part of the pin, the scheduler bound the gateway there.
-    const name = await newDatacenter('fr-milan', 'FR', { matchLabels: { [ZONE_LABEL]: 'it-mil1' } });
-    await waitForCondition<Datacenter>(client, API.Datacenter, name, undefined, 'Stalled', 'True', 'ForeignNodes');
-    const tenant = uniqueName('paris');
+  // A Stalled datacenter gets no new spaces (rule datacenter-ready), so the pin is proven where it
+  // matters: a space built in a French datacenter whose selector is then widened to Italian nodes
+  // (admitted here: no webhook), as a careless edit that bypassed admission would. The space's bound
+  // volume keeps its pods in Paris too, so these two prove the end state, not the pin alone: the
+  // pin's country term is what backupspace/desired.test.ts checks on the desired Deployment (these
+  // two pass with it removed; before a Stalled datacenter refused new spaces they did not).
+  async function builtSpaceThenWidened(prefix: string, replicas: number, widened: Datacenter['spec']['nodeSelector']): Promise<{ namespace: string; space: string }> {
+    const name = await newDatacenter(prefix, 'FR', { matchLabels: { [ZONE_LABEL]: 'fr-par1' } });
+    await waitForCondition<Datacenter>(client, API.Datacenter, name, undefined, 'Ready', 'True');
+    const tenant = uniqueName(prefix);
     tenants.push(tenant);
     const { namespace } = await createReadyTenant(client, tenant, { residency: { countries: ['FR'] }, quotas: { storage: '100Gi', spaces: 2, endpoints: 2 } });
-    await createObject(client, API.BackupSpace, spaceObject('wrong-zone', namespace, { datacenter: name, replicas: 1 }));
+    const space = 'moved';
+    await createObject(client, API.BackupSpace, spaceObject(space, namespace, { datacenter: name, replicas }));
+    type Deployment = { metadata: { generation?: number }; status?: { observedGeneration?: number } };
+    const gateway = () => readObject<Deployment>(client, K8S.Deployment, `${space}-gateway`, namespace);
+    const before = await eventually(`space ${space} built`, async () => ((await readObject<BackupSpace>(client, API.BackupSpace, space, namespace))?.status?.keyId ? (await gateway())?.metadata.generation : undefined), { timeoutMs: 90_000 });
+    await client.request({ method: 'PATCH', path: objectPath(API.Datacenter, name), contentType: 'application/merge-patch+json', body: { spec: { nodeSelector: { matchLabels: null, ...widened } } } });
+    await waitForCondition<Datacenter>(client, API.Datacenter, name, undefined, 'Stalled', 'True', 'ForeignNodes');
+    // The gateway's template follows the datacenter's new pin: wait until the Deployment has rolled to it.
+    await eventually('the gateway to follow the widened datacenter', async () => {
+      const current = await gateway();
+      return (current?.metadata.generation ?? 0) > before && current?.status?.observedGeneration === current?.metadata.generation ? true : undefined;
+    }, { timeoutMs: 90_000 });
+    return { namespace, space };
+  }
 
-    const pods = await decidedPods(namespace, 'wrong-zone', 1);
+  it('never runs a space on an Italian node: widened to Milan only, its gateway stays unscheduled rather than cross the border', async () => {
+    // Only Milan's nodes: before the country was part of the pin, the scheduler bound the gateway there.
+    const { namespace, space } = await builtSpaceThenWidened('fr-milan', 1, { matchLabels: { [ZONE_LABEL]: 'it-mil1' } });
+    const pods = await decidedPods(namespace, space, 1, true);
     expect(pods.map((p) => [p.spec?.nodeName ?? 'unscheduled', countryOf.get(p.spec?.nodeName ?? '') ?? ''])).toEqual([['unscheduled', '']]);
-    const space = await readObject<BackupSpace>(client, API.BackupSpace, 'wrong-zone', namespace);
-    expect(space?.status?.phase).not.toBe('Ready');
+    const status = await readObject<BackupSpace>(client, API.BackupSpace, space, namespace);
+    expect(status?.status?.phase).not.toBe('Ready');
   });
 
-  it('runs the replicas of a space in a datacenter that also matches foreign nodes on its own country\'s nodes only', async () => {
-    const name = await newDatacenter('fr-mixed', 'FR', { matchExpressions: [{ key: REGION_LABEL, operator: 'In', values: ['fr-north', 'it-north'] }] });
-    await waitForCondition<Datacenter>(client, API.Datacenter, name, undefined, 'Stalled', 'True', 'ForeignNodes');
-    const tenant = uniqueName('lyon');
-    tenants.push(tenant);
-    const { namespace } = await createReadyTenant(client, tenant, { residency: { countries: ['FR'] }, quotas: { storage: '100Gi', spaces: 2, endpoints: 2 } });
-    await createObject(client, API.BackupSpace, spaceObject('mixed', namespace, { datacenter: name, replicas: 3 }));
-
-    const pods = await decidedPods(namespace, 'mixed', 3);
+  it('runs the replicas of a space whose datacenter also matches foreign nodes on its own country\'s nodes only', async () => {
+    const { namespace, space } = await builtSpaceThenWidened('fr-mixed', 3, { matchExpressions: [{ key: REGION_LABEL, operator: 'In', values: ['fr-north', 'it-north'] }] });
+    const pods = await decidedPods(namespace, space, 3, true);
     const placed = pods.map((p) => countryOf.get(p.spec?.nodeName ?? '') ?? 'unscheduled');
     expect(placed).toEqual(['FR', 'FR', 'FR']);
     expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(3);
