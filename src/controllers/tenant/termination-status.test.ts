@@ -31,5 +31,11 @@ describe('status.termination', () => {
     expect(terminationHealth(record, { kind: 'stalled', reason: 'ExportRequired', message: 'm' })).toEqual({ state: 'stalled', reason: 'ExportRequired', message: 'm' });
     expect(terminationHealth(record, { kind: 'suspend' })).toMatchObject({ state: 'progressing', reason: 'TerminationSuspending' });
     expect(terminationHealth(record, { kind: 'done' })).toMatchObject({ state: 'ready', reason: 'Terminated' });
+    expect(terminationHealth(record, { kind: 'record', record: { ...record, phase: 'Deleting' }, reason: 'TerminationDeleting', message: 'm' })).toMatchObject({ state: 'progressing', reason: 'TerminationDeleting' });
+  });
+
+  it('is Terminated in the very status that first shows phase Done (a reader waiting for Done never sees Ready=False)', () => {
+    const done = { ...record, phase: 'Done' as const };
+    expect(terminationHealth(record, { kind: 'record', record: done, reason: 'TerminationDone', message: 'gone' })).toMatchObject({ state: 'ready', reason: 'Terminated' });
   });
 });

@@ -27,13 +27,17 @@ export function terminationStatus(record: TerminationRecord, recordName: string,
   };
 }
 
+function terminated(record: TerminationRecord): Health {
+  return { state: 'ready', reason: 'Terminated', message: `terminated: ${record.waiver ? 'the export was waived by the contract' : `${record.spaces.filter((s) => s.verifiedAt).length} space(s) exported and verified`}, every key destroyed and every object deleted; the record is kept` };
+}
+
 /** What the tenant's conditions say about the step it is on. */
 export function terminationHealth(record: TerminationRecord, step: TerminationStep): Health {
   switch (step.kind) {
     case 'stalled':
       return { state: 'stalled', reason: step.reason, message: step.message };
     case 'done':
-      return { state: 'ready', reason: 'Terminated', message: `terminated: ${record.waiver ? 'the export was waived by the contract' : `${record.spaces.filter((s) => s.verifiedAt).length} space(s) exported and verified`}, every key destroyed and every object deleted; the record is kept` };
+      return terminated(record);
     case 'suspend':
       return { state: 'progressing', reason: 'TerminationSuspending', message: 'suspending access: every endpoint and person is refused before the export' };
     case 'export':
@@ -45,6 +49,9 @@ export function terminationHealth(record: TerminationRecord, step: TerminationSt
     case 'delete':
       return { state: 'progressing', reason: 'TerminationDeleting', message: `deleting the tenant's objects: ${step.objects.slice(0, 5).join(', ')}${step.objects.length > 5 ? ` and ${step.objects.length - 5} more` : ''}` };
     case 'record':
+      // The status that first shows phase Done must already say Terminated: a reader waiting for
+      // Done (kubectl wait, a pipeline) must never see it beside Ready=False.
+      if (step.record.phase === 'Done') return terminated(step.record);
       return { state: 'progressing', reason: `Termination${step.record.phase}`, message: step.message };
   }
 }
