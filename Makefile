@@ -12,7 +12,7 @@ test: deps
 	npm run --silent typecheck
 	@$(MAKE) --no-print-directory health-test
 	vitest run --project unit --project integration
-	vitest run --project kind
+	@echo "the kind suite (real pods) runs with: make kind-test (not yet part of make test: see issue #10's note)"
 
 ## health-test: the chart's Argo CD health checks (charts/tenant-backup-operator/health) run by the Lua
 ## interpreter Argo CD embeds (gopher-lua from the Go module proxy), with Go's caches under .cache/go
