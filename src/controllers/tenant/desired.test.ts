@@ -1,7 +1,7 @@
-import { BlockList, isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { matchesSelector, type LabelSelector } from '../../runtime/selector.ts';
 import { COMPONENT_LABEL, GATEWAY_COMPONENT, NAME_LABEL, OPERATOR_NAME, TENANT_LABEL } from '../labels.ts';
+import { inCidr } from '../../../test/support/network-policy.ts';
 import { space, tenant } from '../../../test/support/objects.ts';
 import { containsDesired } from '../context.ts';
 import { desiredNamespace, desiredNamespacedObjects, desiredNetworkPolicies, desiredQuota, desiredRbac, type TenantSettings } from './desired.ts';
@@ -21,14 +21,6 @@ interface Source {
   pod?: Record<string, string>;
 }
 
-function inCidr(ip: string, cidr: string): boolean {
-  const [network = '', prefix = ''] = cidr.split('/');
-  const family = isIP(network) === 6 ? 'ipv6' : 'ipv4';
-  if ((isIP(ip) === 6 ? 'ipv6' : 'ipv4') !== family) return false;
-  const list = new BlockList();
-  list.addSubnet(network, Number(prefix), family);
-  return list.check(ip, family);
-}
 
 /**
  * One `from` peer of a policy in `policyNamespace`, as the NetworkPolicy API defines it: an ipBlock,
