@@ -6,10 +6,10 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
-import { createEndpoint, createReadyTenant, createSpace } from '../support/cluster-objects.ts';
+import { createEndpoint, createReadyTenant, createSpace, readObject } from '../support/cluster-objects.ts';
 import { eventually, sleep, uniqueName } from '../support/kube.ts';
 import { installOperator } from './release.ts';
 import { client, readyGatewayPods, readySpaceAndEndpoint } from './support.ts';
@@ -18,6 +18,29 @@ const run = promisify(execFile);
 const kind = join(import.meta.dirname, '../../.cache/kind/bin/kind');
 const tenant = uniqueName('kind-upgrade');
 let namespace: string;
+
+/**
+ * Waits until the gateway Deployment has finished rolling out (exactly its two replicas, all updated and
+ * available, none terminating) and the disruption controller has counted them (its status for the
+ * budget's current generation says 2 healthy, 1 disruption allowed). Before that, a rollout's surge pod
+ * or a status from the moment three pods were healthy lets a second eviction through, which is the
+ * budget doing its job on numbers the test did not mean to give it.
+ */
+async function settledGateway(): Promise<V1Pod[]> {
+  return eventually('gateway rolled out and counted by its PodDisruptionBudget', async () => {
+    const deployment = await readObject<V1Deployment>(client, K8S.Deployment, 'main-gateway', namespace);
+    const budget = await readObject<V1PodDisruptionBudget>(client, K8S.PodDisruptionBudget, 'main-gateway', namespace);
+    const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: 'tenantbackup.io/space=main' } });
+    const status = deployment?.status;
+    const rolledOut = status?.observedGeneration === deployment?.metadata?.generation
+      && status?.replicas === 2 && status?.updatedReplicas === 2 && status?.availableReplicas === 2;
+    const counted = budget?.status?.observedGeneration === budget?.metadata?.generation
+      && budget?.status?.expectedPods === 2 && budget?.status?.currentHealthy === 2 && budget?.status?.disruptionsAllowed === 1;
+    const pods = list.items.filter((pod) => !pod.metadata?.deletionTimestamp);
+    const ready = await readyGatewayPods(namespace, 'main');
+    return rolledOut && counted && list.items.length === 2 && pods.length === 2 && ready.length === 2 ? ready : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 1000 });
+}
 
 function imageOf(pod: V1Pod): string {
   return pod.spec?.containers[0]?.image ?? '';
@@ -35,7 +58,7 @@ beforeAll(async () => {
 
 describe('upgrades', () => {
   it('lets the PodDisruptionBudget refuse evicting a second gateway replica while the first is away', async () => {
-    const pods = await readyGatewayPods(namespace, 'main');
+    const pods = await settledGateway();
     const evict = (pod: V1Pod) => client.request({
       method: 'POST', path: `${objectPath(K8S.Pod, pod.metadata?.name ?? '', namespace)}/eviction`,
       body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata?.name, namespace } },
