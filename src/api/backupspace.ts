@@ -15,6 +15,8 @@ import { KEY_CUSTODY_MODES } from './tenant.ts';
 export const ACCESS_PROTOCOLS = ['restic-rest'] as const;
 export const SPACE_PHASES = ['Pending', 'Provisioning', 'Sealed', 'Ready', 'Blocked', 'Terminating'] as const;
 export const MAX_SPACE_REPLICAS = 5;
+/** Whether a space's gateway takes a new gateway image as soon as the operator has one (S3). */
+export const UPGRADE_POLICIES = ['Automatic', 'Manual'] as const;
 
 export const BackupSpaceSpec = Type.Object({
   size: quantity({
@@ -71,6 +73,11 @@ export const BackupSpaceSpec = Type.Object({
       'x-kubernetes-validations': [{ rule: 'isIP(self)', message: 'must be an IP address' }],
     })),
   }, { description: 'Expose the space on a fixed, geolocated address from its datacenter\'s pool (S8), through a LoadBalancer Service.' })),
+  upgrade: Type.Optional(Type.Object({
+    policy: Type.Optional(stringEnum(UPGRADE_POLICIES, {
+      description: 'Automatic: the gateway rolls to the operator\'s current gateway image as soon as there is a new one. Manual: it keeps the image it runs until approved (annotation tenantbackup.io/approve-upgrade set to the new image, or this field set back to Automatic); condition UpToDate says UpgradeAvailable meanwhile. Absent: the datacenter\'s spec.gatewayUpgrade.',
+    })),
+  }, { description: 'How the space\'s gateway is upgraded to a new gateway image (S3).' })),
 }, {
   'x-kubernetes-validations': [{
     rule: 'quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0',
@@ -119,6 +126,7 @@ export const backupSpaceResource = defineResource({
     { name: 'Address', type: 'string', jsonPath: '.status.address', priority: 1 },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Up To Date', type: 'string', jsonPath: '.status.conditions[?(@.type=="UpToDate")].status', priority: 1, description: 'The gateway runs the operator\'s current gateway image' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
   rules: [{

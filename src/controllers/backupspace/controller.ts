@@ -19,7 +19,7 @@ import { tenantNamespaces } from '../tenants.ts';
 import { applyAccessConfig } from './access-step.ts';
 import { assignAddress, giveBackAddress } from './address-step.ts';
 import { ensureCredentials } from './credentials-step.ts';
-import type { SpaceSettings } from './desired.ts';
+import { replicasOf, type SpaceSettings } from './desired.ts';
 import type { Secret } from './keys.ts';
 import { completeKeys, readKeys, type MasterKey } from './keys-step.ts';
 import type { GatewayReports } from './report.ts';
@@ -27,6 +27,8 @@ import { judgeRules } from './rules.ts';
 import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
 import { gatherFacts, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { upToDateCondition } from './upgrade.ts';
+import { planGatewayImage } from './upgrade-step.ts';
 import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
 
 export { SPACE_FINALIZER } from './shred.ts';
@@ -124,8 +126,11 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
 
   await applyAccessConfig(ctx, caches, facts, keys.value, credentials.value.reportTokenHash);
 
-  const workload = await applyWorkload(ctx, caches, facts, options, address.value);
+  // options.gatewayImage is the operator's current gateway image; a Manual space may stay on another.
+  const plan = await planGatewayImage(ctx, caches, facts, options.gatewayImage);
+  const workload = await applyWorkload(ctx, caches, facts, { ...options, gatewayImage: plan.choice.image }, address.value);
   Object.assign(observation, workload);
+  observation.upToDate = upToDateCondition({ space: facts.space, ...plan, current: options.gatewayImage, observed: workload.gateway, wanted: replicasOf(facts.space) });
 
   observation.gatewayReport = options.reports.get(facts.key)?.report;
   return { kind: 'done' };
