@@ -5,6 +5,7 @@ import { runOperator, type OperatorOptions } from './manager.ts';
 import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
 import { cidrList } from './cidrs.ts';
+import { parseImageReference } from './image-reference.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -47,7 +48,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--cluster-cidrs <list>', 'pod and service CIDRs of the cluster, IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--cluster-cidrs'), ['10.0.0.0/8', 'fd00::/8'])
     .option('--admin-cidrs <list>', 'the provider\'s admin networks (bastions, office, management VPN), IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--admin-cidrs'), [] as string[])
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
-    .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
+    .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image; pin it as repository@sha256:<digest>); a space whose upgrade policy is Manual keeps the image its Deployment runs until approved', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -66,6 +67,9 @@ export function registerOperatorCommand(program: Command): void {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       if (flags.exportRunner !== 'job' && flags.exportRunner !== 'local') throw new Error(`--export-runner must be job or local, not '${flags.exportRunner}'`);
       if (flags.exportRunner === 'local' && !flags.exportLocalRoot) throw new Error('--export-runner=local needs --export-local-root <dir>');
+      // Checked here, not by commander: a default (from $GATEWAY_IMAGE) never goes through an option parser.
+      parseImageReference(flags.gatewayImage, '--gateway-image');
+      if (flags.exportImage !== undefined) parseImageReference(flags.exportImage, '--export-image');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
       const options: OperatorOptions = {
         kubeconfig: flags.kubeconfig,
