@@ -162,6 +162,19 @@ describe('the chart', () => {
     expect(flag(set, 'admin-cidrs')).toBe('192.0.2.0/24,2001:db8:ad::/48');
   });
 
+  it('pins the gateways\' image by digest from gateway.image.digest, and refuses a malformed digest naming the value', async () => {
+    const digest = `sha256:${'5e'.repeat(32)}`;
+    const gatewayImage = async (values: string[]) => flag(operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', values)).objects, 'Deployment')), 'gateway-image');
+    expect(await gatewayImage([`gateway.image.digest=${digest}`])).toBe(`ghcr.io/tenant-backup/tenant-backup-operator@${digest}`);
+    expect(await gatewayImage([`gateway.image.digest=${digest}`, 'gateway.image.repository=registry.example/gw', 'gateway.image.tag=ignored'])).toBe(`registry.example/gw@${digest}`);
+    expect(await gatewayImage(['gateway.image.tag=0.2.0'])).toBe('ghcr.io/tenant-backup/tenant-backup-operator:0.2.0');
+    // The operator's own pinned image, when the gateways are given nothing of their own.
+    expect(await gatewayImage([`image.digest=${digest}`])).toBe(`ghcr.io/tenant-backup/tenant-backup-operator@${digest}`);
+    expect(await gatewayImage(['gatewayImage=registry.example/other:1', `gateway.image.digest=${digest}`])).toBe('registry.example/other:1');
+    await expect(render('tbo', 'tb-system', ['gateway.image.digest=sha256:abc'])).rejects.toThrow(/gateway\.image\.digest[\s\S]*does not match pattern/);
+    await expect(render('tbo', 'tb-system', [`gateway.image.digest=${'a'.repeat(64)}`])).rejects.toThrow(/gateway\.image\.digest/);
+  });
+
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
     const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
