@@ -43,6 +43,7 @@ describe('chooseGatewayImage', () => {
     expect(chooseGatewayImage({ policy: 'Manual', current: NEW, running: OLD, approval: NEW })).toEqual({ image: NEW, held: false });
     // An approval of an earlier release does not let this one through.
     expect(chooseGatewayImage({ policy: 'Manual', current: NEW, running: OLD, approval: 'registry.example/tbo:0.9.0' })).toEqual({ image: OLD, held: true, staleApproval: 'registry.example/tbo:0.9.0' });
+    expect(chooseGatewayImage({ policy: 'Manual', current: NEW, running: OLD, approval: 'x'.repeat(5000) }).staleApproval).toHaveLength(257);
   });
 
   it('holds nothing when the space already runs the current image', () => {

@@ -61,7 +61,9 @@ export function chooseGatewayImage(input: { policy: UpgradePolicy; current: stri
   const { policy, current, running, approval } = input;
   if (policy === 'Automatic' || running === undefined || running === current) return { image: current, held: false };
   if (approval === current) return { image: current, held: false };
-  return { image: running, held: true, ...(approval !== undefined && approval !== '' ? { staleApproval: approval } : {}) };
+  // Shown in the condition's message: bounded, as an annotation may be long and a condition may not.
+  const stale = approval !== undefined && approval !== '' ? { staleApproval: approval.length > 256 ? `${approval.slice(0, 256)}…` : approval } : {};
+  return { image: running, held: true, ...stale };
 }
 
 export function approvalOf(space: Pick<BackupSpace, 'metadata'>): string | undefined {
