@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { GatewayWorkload } from './gateway-workload.ts';
 import { defineResource } from './resource.ts';
 import {
   Conditions,
@@ -44,6 +45,10 @@ export const DatacenterSpec = Type.Object({
     } as KubeSchemaOptions & { maxItems: number }),
     loadBalancerClass: Type.Optional(Type.String({ maxLength: 253, description: 'loadBalancerClass of the Services that carry the addresses; empty for the cluster default.' })),
   }, { description: 'Addresses for spaces that ask for a fixed IP.' })),
+  gateway: Type.Optional({
+    ...GatewayWorkload,
+    description: 'Gateway pod settings for the spaces of this datacenter, over the operator\'s (chart value gateway, flag --gateway-workload, over built-in defaults sized from the gateway benchmark): resources and priorityClassName and each list replace, podLabels and podAnnotations merge key by key. Changing them rolls the gateways of the datacenter\'s spaces.',
+  }),
 });
 export type DatacenterSpec = Static<typeof DatacenterSpec>;
 

@@ -20,6 +20,7 @@ import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
 import { GATEWAY_PORT, NAME_LABEL, OPERATOR_NAME } from '../../src/controllers/labels.ts';
 import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { parseGatewayWorkload } from '../../src/operator/gateway-workload-flag.ts';
 import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
 import { freePort } from '../harness/ports.ts';
@@ -150,6 +151,17 @@ describe('the chart', () => {
     expect(flag(set, 'admin-cidrs')).toBe('192.0.2.0/24,2001:db8:ad::/48');
   });
 
+  it('gives the operator the gateway pod settings given, as the flag it parses, and refuses its own labels', async () => {
+    expect(flag(operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system')).objects, 'Deployment')), 'gateway-workload')).toBeUndefined();
+    const set = ['gateway.priorityClassName=backup', 'gateway.podLabels.team=storage', 'gateway.resources.requests.memory=256Mi', 'gateway.resources.limits.memory=1Gi', 'gateway.tolerations[0].key=dedicated', 'gateway.tolerations[0].operator=Exists'];
+    const args = operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', set)).objects, 'Deployment'));
+    expect(parseGatewayWorkload('--gateway-workload')(flag(args, 'gateway-workload') ?? '')).toEqual({
+      priorityClassName: 'backup', podLabels: { team: 'storage' }, resources: { requests: { memory: '256Mi' }, limits: { memory: '1Gi' } }, tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+    });
+    await expect(render('tbo', 'tb-system', ['gateway.podLabels.app\\.kubernetes\\.io/instance=other'])).rejects.toThrow(/gateway.*podLabels|podLabels.*gateway/s);
+    await expect(render('tbo', 'tb-system', ['gateway.priorityClassName=system-node-critical'])).rejects.toThrow(/priorityClassName/);
+  });
+
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
     const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
@@ -243,7 +255,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
   beforeAll(async () => {
     await ensureDatacenters(client);
     await createNamespace(namespace);
-    const { objects } = await render(release, namespace);
+    // A gateway setting, so the chart's flag reaches the real operator and the gateway (below).
+    const { objects } = await render(release, namespace, ['gateway.podLabels.team=storage']);
     rbacObjects = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
     expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     await applyToServer(rbacObjects, false);
@@ -321,7 +334,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     expect(space.status).toMatchObject({ datacenter: 'it-mil1', country: 'IT', keyCustody: 'provider', serviceName: 'main-gateway' });
     expect(space.status?.keyId).toMatch(/^k1-/);
     expect(await readObject(client, K8S.Secret, 'main-key', tenantNamespace)).toBeDefined();
-    expect(await readObject(client, K8S.Deployment, 'main-gateway', tenantNamespace)).toBeDefined();
+    const gateway = await readObject<V1Deployment>(client, K8S.Deployment, 'main-gateway', tenantNamespace);
+    expect(gateway?.spec?.template.metadata?.labels?.team, 'the chart\'s gateway.podLabels').toBe('storage');
     expect(await readObject(client, K8S.Service, 'main-gateway', tenantNamespace)).toBeDefined();
     // The master key and the CA are kept in the release namespace.
     expect(await readObject(client, K8S.Secret, 'tenant-backup-operator-master-key', namespace)).toBeDefined();
