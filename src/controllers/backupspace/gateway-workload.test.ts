@@ -41,6 +41,7 @@ describe('gateway pod settings', () => {
     );
     expect(fields.labels).toEqual({ ...selector, team: 'storage' });
     expect(fields.spec.topologySpreadConstraints).toEqual([{ maxSkew: 2, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: selector } }]);
+    expect(gatewayPodFields({ resources: { requests: { cpu: 1 }, limits: { cpu: 2, memory: '1Gi' } } }, selector, selector).resources).toEqual({ requests: { cpu: '1' }, limits: { cpu: '2', memory: '1Gi' } });
     // Nothing set, nothing written: no empty lists or annotations on the pod.
     expect(gatewayPodFields({}, selector, selector)).toEqual({ labels: selector, spec: {}, resources: undefined });
   });

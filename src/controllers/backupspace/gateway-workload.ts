@@ -60,8 +60,14 @@ export function gatewayPodFields(workload: GatewayWorkload, operatorLabels: Reco
       // Each constraint counts the space's own gateway pods: a Datacenter's settings cannot name them.
       ...(topologySpreadConstraints?.length ? { topologySpreadConstraints: topologySpreadConstraints.map((c) => ({ ...c, labelSelector: { matchLabels: { ...selector } } })) } : {}),
     },
-    resources,
+    resources: resources && textQuantities(resources),
   };
+}
+
+/** Quantities as the API server stores them, strings (`cpu: 2` reads back "2"), so the apply check sees them equal. */
+function textQuantities(resources: NonNullable<GatewayWorkload['resources']>): NonNullable<GatewayWorkload['resources']> {
+  const text = (list: Record<string, string | number>) => Object.fromEntries(Object.entries(list).map(([name, value]) => [name, String(value)]));
+  return { ...(resources.requests ? { requests: text(resources.requests) } : {}), ...(resources.limits ? { limits: text(resources.limits) } : {}) };
 }
 
 /**
