@@ -101,14 +101,15 @@ describe('gateway pod settings', () => {
   });
 
   it('follows a changed override, dropping what it no longer sets', async () => {
-    await client.request({
-      method: 'PATCH', path: objectPath(API.Datacenter, datacenterName), contentType: 'application/merge-patch+json',
-      body: { spec: { gateway: { priorityClassName: null, topologySpreadConstraints: null, resources: { requests: { cpu: '300m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } } } } },
-    });
-    const deployment = await gatewayWhen('the gateway to follow the new override', (d) => d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '512Mi');
-    expect(deployment.spec?.template.spec?.priorityClassName).toBeUndefined();
-    expect(deployment.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
-    expect(deployment.spec?.template.spec?.tolerations).toEqual(operatorSettings.tolerations);
+    // Only removals: nothing the operator wants is missing from the Deployment, yet it must change.
+    await mergePatch(client, API.Datacenter, datacenterName, undefined, { spec: { gateway: { priorityClassName: null, topologySpreadConstraints: null } } });
+    const dropped = await gatewayWhen('the gateway to drop the priority class and the spread', (d) => d.spec?.template.spec?.priorityClassName === undefined);
+    expect(dropped.spec?.template.spec?.topologySpreadConstraints).toBeUndefined();
+    expect(dropped.spec?.template.spec?.tolerations).toEqual(operatorSettings.tolerations);
+    expect(dropped.spec?.template.spec?.containers[0]?.resources).toEqual(override.resources);
+
+    await mergePatch(client, API.Datacenter, datacenterName, undefined, { spec: { gateway: { resources: { requests: { cpu: '300m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } } } } });
+    await gatewayWhen('the gateway to take the new resources', (d) => d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '512Mi');
   });
 
   it('refuses an override of the labels the operator selects its pods by, naming the field and the rule', async () => {
