@@ -6,6 +6,8 @@ import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
 import { cidrList } from './cidrs.ts';
 import { parseImageReference } from './image-reference.ts';
+import { parseGatewayWorkload } from './gateway-workload-flag.ts';
+import type { GatewayWorkload } from '../api/gateway-workload.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -49,6 +51,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--admin-cidrs <list>', 'the provider\'s admin networks (bastions, office, management VPN), IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--admin-cidrs'), [] as string[])
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
     .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image; pin it as repository@sha256:<digest>); a space whose upgrade policy is Manual keeps the image its Deployment runs until approved', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
+    .option('--gateway-workload <json>', 'resources, priorityClassName, tolerations, podLabels, podAnnotations and topologySpreadConstraints of the gateway pods, as JSON in the shape of a Datacenter\'s spec.gateway (which overrides it per datacenter); unset: built-in defaults', parseGatewayWorkload('--gateway-workload'))
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -61,7 +64,7 @@ export function registerOperatorCommand(program: Command): void {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
-      gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
+      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
@@ -85,6 +88,7 @@ export function registerOperatorCommand(program: Command): void {
         concurrency: flags.concurrency,
         resyncMs: flags.resyncPeriod,
         gatewayImage: flags.gatewayImage,
+        gatewayWorkload: flags.gatewayWorkload,
         totpIssuer: flags.totpIssuer,
         reportIntervalMs: flags.reportInterval,
         gatewayAddresses: parseAddressOverrides(flags.gatewayAddress),

@@ -20,6 +20,7 @@ import { createReportPoller } from '../controllers/backupspace/report-poller.ts'
 import { masterKeyProvider } from '../controllers/backupspace/keys.ts';
 import { API } from '../api/refs.ts';
 import type { Datacenter } from '../api/types.ts';
+import type { GatewayWorkload } from '../api/gateway-workload.ts';
 import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
 import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
@@ -53,6 +54,8 @@ export interface OperatorOptions {
   resyncMs: number;
   /** Image the gateways run: the operator's own, so that upgrading the operator rolls them (S3). */
   gatewayImage: string;
+  /** Gateway pod settings of this installation (between the defaults and each Datacenter's). */
+  gatewayWorkload?: GatewayWorkload;
   /** Issuer shown in authenticator apps for the tenants' 2FA enrolments. */
   totpIssuer: string;
   /** How often each ready gateway is asked for its usage report. */
@@ -95,6 +98,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
     createBackupSpaceController(ctx, {
       operatorNamespace: options.namespace,
       gatewayImage: options.gatewayImage,
+      gatewayWorkload: options.gatewayWorkload,
       masterKey: masterKeyProvider(ctx.client, options.namespace),
       certificateAuthority,
       reports,

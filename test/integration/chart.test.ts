@@ -7,31 +7,30 @@
  * certificate renewal, deletion) without one request refused — while what it was not given stays out
  * of reach.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { type V1ClusterRole, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1PolicyRule, type V1Role, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { crdFiles } from '../../src/api/crd-files.ts';
+import { allCustomResourceDefinitions } from '../../src/api/crd.ts';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
 import { GATEWAY_PORT, NAME_LABEL, OPERATOR_NAME } from '../../src/controllers/labels.ts';
 import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { parseGatewayWorkload } from '../../src/operator/gateway-workload-flag.ts';
 import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
-import { defaultBinDir } from '../harness/controlplane.ts';
 import { freePort } from '../harness/ports.ts';
 import { canGetSecret, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
+import { helm } from '../support/helm.ts';
 import { clients, eventually, serviceAccountToken, tokenKubeConfig, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
-const exec = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
 const chartDir = join(root, 'charts/tenant-backup-operator');
 const { kubeconfigPath } = clients();
@@ -42,23 +41,6 @@ interface Rendered {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [field: string]: unknown;
-}
-
-/** Helm keeps its caches and repositories under a throwaway home, never the user's ~/.config or ~/.cache. */
-const helmHome = await mkdtemp(join(tmpdir(), 'helm-home-'));
-
-async function helm(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const binary = join(defaultBinDir, 'helm');
-  try {
-    return await exec(binary, args, {
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },
-    });
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code?: number | string; stdout?: string; stderr?: string };
-    if (code === 'ENOENT') throw new Error('helm not built: run bash hack/controlplane/build.sh (make test does it)', { cause: error });
-    throw new Error(`helm ${args.join(' ')} failed (${code}):\n${stderr ?? ''}${stdout ?? ''}`, { cause: error });
-  }
 }
 
 /** `helm template` of the chart, as objects (comments and empty documents dropped). */
@@ -113,16 +95,23 @@ describe('the chart', () => {
     await helm(['lint', '--strict', chartDir, '--set', 'webhook.certSource=cert-manager', '--set', 'metrics.serviceMonitor.enabled=true']);
   });
 
-  it('carries the operator\'s version and the generated CRDs byte for byte', async () => {
+  it('carries the operator\'s version and the generated CRDs as templates, kept on uninstall unless told otherwise', async () => {
     const chart = parseYaml(await readFile(join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(chart.appVersion).toBe(pkg.version);
-    // Helm installs crds/ before the templates; it must be exactly what src/api generates (`npm run generate`).
-    const generated = crdFiles();
-    expect((await readdir(join(chartDir, 'crds'))).sort()).toEqual(generated.map(([path]) => basename(path)).sort());
-    for (const [path, content] of generated) {
-      expect(await readFile(join(chartDir, 'crds', basename(path)), 'utf8'), `charts/tenant-backup-operator/crds/${basename(path)}: run npm run generate`).toBe(content);
+    // Helm never upgrades crds/: the CRDs are templates (npm run generate writes them; src/api/crd.test.ts checks the bytes).
+    expect(existsSync(join(chartDir, 'crds'))).toBe(false);
+    const generated = allCustomResourceDefinitions();
+    const rendered = (await render('tbo', 'tb-system')).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(rendered.map((o) => o.metadata.name).sort()).toEqual(generated.map((c) => c.metadata?.name).sort());
+    for (const crd of rendered) {
+      expect(crd.spec, crd.metadata.name).toEqual(generated.find((c) => c.metadata?.name === crd.metadata.name)?.spec);
+      expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+      expect(crd.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
     }
+    const notKept = (await render('tbo', 'tb-system', ['crds.keep=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(notKept.map((o) => o.metadata.annotations?.['helm.sh/resource-policy'])).toEqual([undefined, undefined, undefined, undefined]);
+    expect((await render('tbo', 'tb-system', ['crds.enabled=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
   });
 
   it('renders a restricted, spread, HTTPS-probed Deployment whose names match what the operator expects', async () => {
@@ -175,6 +164,17 @@ describe('the chart', () => {
     await expect(render('tbo', 'tb-system', [`gateway.image.digest=${'a'.repeat(64)}`])).rejects.toThrow(/gateway\.image\.digest/);
   });
 
+  it('gives the operator the gateway pod settings given, as the flag it parses, and refuses its own labels', async () => {
+    expect(flag(operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system')).objects, 'Deployment')), 'gateway-workload')).toBeUndefined();
+    const set = ['gateway.priorityClassName=backup', 'gateway.podLabels.team=storage', 'gateway.resources.requests.memory=256Mi', 'gateway.resources.limits.memory=1Gi', 'gateway.tolerations[0].key=dedicated', 'gateway.tolerations[0].operator=Exists'];
+    const args = operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', set)).objects, 'Deployment'));
+    expect(parseGatewayWorkload('--gateway-workload')(flag(args, 'gateway-workload') ?? '')).toEqual({
+      priorityClassName: 'backup', podLabels: { team: 'storage' }, resources: { requests: { memory: '256Mi' }, limits: { memory: '1Gi' } }, tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+    });
+    await expect(render('tbo', 'tb-system', ['gateway.podLabels.app\\.kubernetes\\.io/instance=other'])).rejects.toThrow(/invalid propertyName 'app\.kubernetes\.io\/instance'/);
+    await expect(render('tbo', 'tb-system', ['gateway.priorityClassName=system-node-critical'])).rejects.toThrow(/priorityClassName/);
+  });
+
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
     const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
@@ -195,7 +195,7 @@ describe('the chart', () => {
     const namespace = uniqueName('tbo-render');
     await createNamespace(namespace, { 'pod-security.kubernetes.io/warn': 'restricted' });
     try {
-      const { objects } = await render(uniqueName('render'), namespace, [], ['--include-crds']);
+      const { objects } = await render(uniqueName('render'), namespace);
       expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(4);
       const { stderr } = await applyToServer(objects, true);
       expect(stderr).not.toMatch(/would violate PodSecurity/);
@@ -236,7 +236,8 @@ describe('the chart', () => {
     await createNamespace(namespace, RESTRICTED);
     try {
       // An image nobody can pull: on simulated nodes the pods "run" anyway, on a real cluster they never start.
-      await helm(['install', release, chartDir, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--set', 'image.repository=registry.invalid/tenant-backup-operator']);
+      // The suite's CRDs are installed by the harness, not by a release (chart-upgrade.test.ts installs them with helm).
+      await helm(['install', release, chartDir, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--set', 'image.repository=registry.invalid/tenant-backup-operator', '--set', 'crds.enabled=false']);
       const pods = await eventually('two operator pods bound to nodes', async () => {
         const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: `${NAME_LABEL}=${OPERATOR_NAME}` } });
         const bound = list.items.filter((p) => p.spec?.nodeName);
@@ -267,7 +268,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
   beforeAll(async () => {
     await ensureDatacenters(client);
     await createNamespace(namespace);
-    const { objects } = await render(release, namespace);
+    // A gateway setting, so the chart's flag reaches the real operator and the gateway (below).
+    const { objects } = await render(release, namespace, ['gateway.podLabels.team=storage']);
     rbacObjects = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
     expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     await applyToServer(rbacObjects, false);
@@ -345,7 +347,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     expect(space.status).toMatchObject({ datacenter: 'it-mil1', country: 'IT', keyCustody: 'provider', serviceName: 'main-gateway' });
     expect(space.status?.keyId).toMatch(/^k1-/);
     expect(await readObject(client, K8S.Secret, 'main-key', tenantNamespace)).toBeDefined();
-    expect(await readObject(client, K8S.Deployment, 'main-gateway', tenantNamespace)).toBeDefined();
+    const gateway = await readObject<V1Deployment>(client, K8S.Deployment, 'main-gateway', tenantNamespace);
+    expect(gateway?.spec?.template.metadata?.labels?.team, 'the chart\'s gateway.podLabels').toBe('storage');
     expect(await readObject(client, K8S.Service, 'main-gateway', tenantNamespace)).toBeDefined();
     // The master key and the CA are kept in the release namespace.
     expect(await readObject(client, K8S.Secret, 'tenant-backup-operator-master-key', namespace)).toBeDefined();

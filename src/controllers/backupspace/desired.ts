@@ -7,6 +7,7 @@
  * each other to relay an unseal (src/gateway/peers.ts).
  */
 import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
+import type { GatewayWorkload } from '../../api/gateway-workload.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/command.ts';
@@ -16,6 +17,7 @@ import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import {
   COMPONENT_LABEL,
   GATEWAY_COMPONENT,
+  GATEWAY_WORKLOAD_ANNOTATION,
   GATEWAY_PORT,
   INSTANCE_LABEL,
   MANAGED_BY,
@@ -27,6 +29,7 @@ import {
   TENANT_LABEL,
   type SecretType,
 } from '../labels.ts';
+import { DEFAULT_GATEWAY_WORKLOAD, gatewayPodFields, gatewayWorkloadDigest, mergeGatewayWorkload } from './gateway-workload.ts';
 
 export const GATEWAY_NAME = 'tenant-backup-gateway';
 /** The entry point inside the image (Dockerfile: WORKDIR /app, compiled to dist/). */
@@ -37,6 +40,8 @@ export const DATA_DIR = '/data';
 export interface SpaceSettings {
   /** Image of the gateway: the operator's own image, so upgrading the operator rolls the gateways (S3). */
   gatewayImage: string;
+  /** The operator's gateway pod settings (chart value `gateway`), between the defaults and each Datacenter's. */
+  gatewayWorkload?: GatewayWorkload;
 }
 
 export function spaceLabels(space: BackupSpace, tenant: string): Record<string, string> {
@@ -87,18 +92,21 @@ export function desiredServiceAccount(space: BackupSpace, tenant: string): Apply
 export function desiredGateway(space: BackupSpace, tenant: string, datacenter: Datacenter, settings: SpaceSettings): ApplyObject {
   const names = spaceObjectNames(space.metadata.name ?? '');
   const selector = gatewaySelector(space);
+  const workload = mergeGatewayWorkload(DEFAULT_GATEWAY_WORKLOAD, settings.gatewayWorkload, datacenter.spec.gateway);
+  const pod = gatewayPodFields(workload, { ...spaceLabels(space, tenant), ...selector }, selector);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: metadata(space, tenant, names.gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+    metadata: { ...metadata(space, tenant, names.gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }), annotations: { [GATEWAY_WORKLOAD_ANNOTATION]: gatewayWorkloadDigest(workload) } },
     spec: {
       replicas: replicasOf(space),
       selector: { matchLabels: selector },
       // A shared volume and at most one missing replica at a time.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
       template: {
-        metadata: { labels: { ...spaceLabels(space, tenant), ...selector } },
+        metadata: { labels: pod.labels, ...(pod.annotations ? { annotations: pod.annotations } : {}) },
         spec: {
+          ...pod.spec,
           serviceAccountName: names.serviceAccount,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -119,6 +127,7 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
             command: ['node', ...GATEWAY_NODE_FLAGS, IMAGE_ENTRY_POINT],
             args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`, '--peers-dns', names.peersService],
             ports: [{ name: 'https', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+            resources: pod.resources,
             readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 20, failureThreshold: 3 },
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
