@@ -98,6 +98,26 @@ export interface EndpointAccess {
   repository: string;
   /** False when the Endpoint is suspended or its tenant's contract is: access refused. */
   enabled: boolean;
+  /**
+   * The device's one-time enrolment (POST /v1/enrol), while its activation code is unused and
+   * unexpired as far as the operator knows; the gateway records use on the volume (enrolment.ts).
+   */
+  enrolment?: EndpointEnrolment;
+}
+
+export interface EndpointEnrolment {
+  /** The endpoint's credential sealed under its activation code (src/crypto/enrolment.ts). */
+  seal: EnrolmentSeal;
+  /** After this instant (RFC 3339) the code is refused. */
+  expiresAt: string;
+  /** The restic repository URL the device is given with its credential. */
+  repositoryUrl: string;
+}
+
+export interface EnrolmentSeal {
+  kdf: { name: 'scrypt'; cost: number; blockSize: number; parallelization: number; salt: string };
+  /** AES-256-GCM wrapping (wrap.ts format) of the credential's bytes under the code-derived key. */
+  wrappedCredential: string;
 }
 
 export type TwoFactorPolicy = 'two-factor' | 'one-factor' | 'disabled';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { InvalidKeyRecordError, KEY_BYTES, isSecretHash, validateCustomerKeyRecord } from '../crypto/index.ts';
+import { InvalidKeyRecordError, KEY_BYTES, isSecretHash, validateCustomerKeyRecord, validateEnrolmentSeal } from '../crypto/index.ts';
 import { ACCESS_CONFIG_VERSION, GATEWAY_RESERVED_PATH_SEGMENTS, type EndpointAccess, type GatewayAccessConfig, type HumanAccess } from './access-config.ts';
 import { isValidEndpointName, repositoriesOverlap, repositoryPathProblem } from './paths.ts';
 
@@ -68,7 +68,17 @@ const accessSchema = {
       items: {
         type: 'object',
         required: ['name', 'credentialHash', 'repository', 'enabled'],
-        properties: { name: nonEmptyString, credentialHash: nonEmptyString, repository: nonEmptyString, enabled: { type: 'boolean' } },
+        properties: {
+          name: nonEmptyString,
+          credentialHash: nonEmptyString,
+          repository: nonEmptyString,
+          enabled: { type: 'boolean' },
+          enrolment: {
+            type: 'object',
+            required: ['seal', 'expiresAt', 'repositoryUrl'],
+            properties: { seal: { type: 'object' }, expiresAt: nonEmptyString, repositoryUrl: nonEmptyString },
+          },
+        },
       },
     },
     maintenance: {
@@ -130,6 +140,15 @@ export function parseAccessConfig(text: string): AccessConfiguration {
     const pathProblem = repositoryPathProblem(endpoint.repository);
     if (pathProblem !== null) problems.push(`${where}: repository ${pathProblem}`);
     if (!isSecretHash(endpoint.credentialHash)) problems.push(`${where}: credentialHash is not a valid scrypt hash`);
+    if (endpoint.enrolment !== undefined) {
+      try {
+        validateEnrolmentSeal(endpoint.enrolment.seal);
+      } catch (error) {
+        if (!(error instanceof InvalidKeyRecordError)) throw error;
+        problems.push(`${where}: enrolment.seal: ${error.message}`);
+      }
+      if (Number.isNaN(Date.parse(endpoint.enrolment.expiresAt))) problems.push(`${where}: enrolment.expiresAt must be an RFC 3339 time`);
+    }
     for (const other of access.endpoints.slice(0, i)) {
       if (repositoriesOverlap(endpoint.repository, other.repository)) {
         problems.push(`${where}: repository overlaps the repository of endpoint ${other.name}`);

@@ -12,6 +12,7 @@ import type { SessionSigner } from './sessions.ts';
 import type { TotpReplayGuard } from './human-auth.ts';
 import type { Peers } from './peers.ts';
 import type { SignInThrottle } from './sign-in-throttle.ts';
+import type { EnrolmentLedger } from './enrolment-ledger.ts';
 
 export interface GatewayContext {
   /** The configuration in force now (it may be replaced between requests, never during one's checks). */
@@ -33,6 +34,10 @@ export interface GatewayContext {
   peers: Peers;
   /** The per-space peer token in force, or null when the config dir has none. */
   peerToken(): string | null;
+  /** The CA that signs the space's gateway certificates (ca.crt), or null when the config dir has none. */
+  caCert(): Buffer | null;
+  /** Which activation codes were exchanged, on the volume (POST /v1/enrol). */
+  enrolments: EnrolmentLedger;
 }
 
 /** Keys for at-rest encryption when a data key is loaded. */

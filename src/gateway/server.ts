@@ -30,6 +30,8 @@ import { GATEWAY_STATE_DIR, SpaceQuota, isVolumeFull, type QuotaTiming } from '.
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
 import { SessionSigner } from './sessions.ts';
+import { ENROL_PATH, handleEnrol } from './enrol-route.ts';
+import { EnrolmentLedger } from './enrolment-ledger.ts';
 
 export interface GatewayOptions {
   configDir: string;
@@ -176,6 +178,8 @@ export class Gateway {
       startedAt: new Date(),
       peers,
       peerToken: () => peerToken,
+      caCert: () => caCert,
+      enrolments: new EnrolmentLedger(join(options.dataDir, GATEWAY_STATE_DIR, 'enrolments')),
     };
     const peerProblem = peers.problem();
     if (peerProblem !== null) log.warn({ warning: peerProblem }, 'unseal relay disabled');
@@ -275,6 +279,7 @@ export class Gateway {
 
 function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' | 'peer' {
   if (label === 'human') return 'human';
+  if (label === 'enrol') return 'endpoint';
   if (label === 'peer') return 'peer';
   if (label === 'report' || label === 'metrics') return 'report';
   return 'endpoint';
@@ -299,6 +304,9 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
+    } else if (path === ENROL_PATH) {
+      label = 'enrol';
+      await handleEnrol(context, req, res);
     } else if (isPeerRoute(path)) {
       label = 'peer';
       await handlePeerRequest(context, req, res, path);
