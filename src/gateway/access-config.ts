@@ -73,12 +73,19 @@ export interface ProviderKeyCustody {
 /**
  * Customer custody: the data key exists only wrapped by a key derived from the customer's password.
  * The gateway starts sealed and serves no data until a tenant admin unseals it with that password.
+ *
+ * Without `keyId` and `record` the customer has not set the password yet: a tenant admin sets it at
+ * the gateway (POST /v1/password), which makes the data key, wraps it and keeps the record on the
+ * volume until the operator has stored it in the space's key Secret (customer-key-store.ts); the
+ * record then comes back here with its `recordVersion`.
  */
 export interface CustomerKeyCustody {
   mode: 'customer';
-  keyId: string;
+  keyId?: string;
   /** The wrapped key record produced by src/crypto (salt, KDF parameters, verifier, wrapped key). */
-  record: CustomerKeyRecord;
+  record?: CustomerKeyRecord;
+  /** How many times the customer set or changed the password through the gateway (0: set through a password Secret). */
+  recordVersion?: number;
 }
 
 export interface CustomerKeyRecord {

@@ -56,10 +56,12 @@ const accessSchema = {
         encryptAtRest: { type: 'boolean' },
         keyCustody: {
           type: 'object',
-          required: ['mode', 'keyId'],
-          properties: { mode: { enum: ['provider', 'customer'] }, keyId: nonEmptyString, record: { type: 'object' } },
-          if: { properties: { mode: { const: 'customer' } } },
-          then: { required: ['record'] },
+          required: ['mode'],
+          properties: { mode: { enum: ['provider', 'customer'] }, keyId: nonEmptyString, record: { type: 'object' }, recordVersion: { type: 'integer', minimum: 0 } },
+          // Customer custody has a key and its record, or neither (the password is not set yet).
+          if: { properties: { mode: { const: 'provider' } } },
+          then: { required: ['keyId'] },
+          else: { anyOf: [{ required: ['keyId', 'record'] }, { not: { anyOf: [{ required: ['keyId'] }, { required: ['record'] }] } }] },
         },
       },
     },
@@ -175,15 +177,17 @@ export function parseAccessConfig(text: string): AccessConfiguration {
   }
 
   const custody = access.space.keyCustody;
-  if (custody.mode === 'customer') {
+  if (custody.mode === 'customer' && custody.record !== undefined) {
     try {
       validateCustomerKeyRecord(custody.record);
     } catch (error) {
       if (!(error instanceof InvalidKeyRecordError)) throw error;
       problems.push(`space.keyCustody.record: ${error.message}`);
     }
+  }
+  if (custody.mode === 'customer') {
     if (access.humans.policy === 'disabled' || ![...users.values()].some((u) => u.role === 'admin')) {
-      warnings.push('customer key custody but no human admin can sign in: the gateway cannot be unsealed');
+      warnings.push('customer key custody but no human admin can sign in: the gateway cannot be unsealed, nor its password set');
     }
   }
 

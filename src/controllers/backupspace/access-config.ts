@@ -51,9 +51,10 @@ export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
       quotaBytes: Number(parseQuantity(space.spec.size)),
       appendOnly: space.spec.access?.appendOnly ?? false,
       encryptAtRest: space.spec.encryption?.atRest ?? true,
-      keyCustody: keys.custody === 'customer' && keys.record
-        ? { mode: 'customer', keyId: keys.keyId, record: keys.record }
-        : { mode: 'provider', keyId: keys.keyId },
+      // Customer custody without a key yet: the gateway waits for the customer to set the password.
+      keyCustody: keys.custody === 'customer'
+        ? { mode: 'customer', ...(keys.keyId && keys.record ? { keyId: keys.keyId, record: keys.record, ...(keys.recordVersion ? { recordVersion: keys.recordVersion } : {}) } : {}) }
+        : { mode: 'provider', keyId: keys.keyId ?? '' },
     },
     endpoints: inputs.endpoints
       .map(({ endpoint, credentialHash, repository, enrolment }) => {
