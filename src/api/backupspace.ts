@@ -38,7 +38,7 @@ export const BackupSpaceSpec = Type.Object({
     })),
     customerPasswordSecretRef: Type.Optional({
       ...SecretKeyReference,
-      description: 'Customer custody only: a short-lived Secret (key `password` unless given) holding the customer\'s password. The operator derives the wrapping key from it, stores only the wrapped key, salt, KDF parameters and a verifier, and deletes the Secret. The password is never stored.',
+      description: 'Customer custody only, optional: a short-lived Secret (key `password` unless given) holding the customer\'s password. The operator derives the wrapping key from it, stores only the wrapped key, salt, KDF parameters and a verifier, and deletes the Secret. The password is never stored. Without it (the customer-only way, no provider credential involved) the space waits Sealed (KeyReady=False, AwaitingCustomerPassword) until a tenant admin, signed in at the gateway with password and TOTP, sets the space password (POST /v1/password {newPassword}); the gateway makes the data key and only its wrapped record reaches the key Secret. The password is changed the same way ({oldPassword, newPassword}): the data key is re-wrapped, no data is re-encrypted.',
     }),
     atRest: Type.Optional(Type.Boolean({
       default: true,

@@ -116,7 +116,7 @@ export const TenantSpec = Type.Object({
     twoFactor: Type.Optional(stringEnum(TWO_FACTOR_MODES, { default: 'Optional', description: 'Two-factor authentication for the tenant\'s people (S12): Required (password and TOTP), Optional (TOTP when enrolled), Disabled (no human access routes).' })),
     keyCustody: Type.Optional(stringEnum(KEY_CUSTODY_MODES, {
       default: 'provider',
-      description: 'Who can unlock the spaces\' data keys (S6, S13). provider: wrapped by the operator\'s master key. customer: wrapped by a key derived from a password only the customer knows; the provider cannot read the data, and a lost password means the data is lost. Cannot be changed once set.',
+      description: 'Who can unlock the spaces\' data keys (S6, S13). provider: wrapped by the operator\'s master key. customer: wrapped by a key derived from a password only the customer knows, which a tenant admin sets and changes at the space\'s gateway (signed in with password and TOTP) with no provider credential involved; the provider cannot read the data, and a lost password means the data is lost. Cannot be changed once set.',
       'x-kubernetes-validations': [immutable('keyCustody', 'keys already wrapped for one custody cannot be handed to another; create a new tenant')],
     })),
   }, { default: { twoFactor: 'Optional', keyCustody: 'provider' }, description: 'Security options.' })),

@@ -21,7 +21,9 @@ export interface SpaceFacts {
 export function spaceFactsOf(access: GatewayAccessConfig, dataKey: Buffer | null): SpaceFacts {
   const custody = access.space.keyCustody;
   let key: ExportKey;
-  if (custody.mode === 'customer') key = { mode: 'customer', keyId: custody.keyId, record: custody.record };
+  if (custody.mode === 'customer' && custody.keyId !== undefined && custody.record !== undefined) key = { mode: 'customer', keyId: custody.keyId, record: custody.record };
+  // No space password was ever set: the gateway never had a key, so it stored nothing encrypted.
+  else if (custody.mode === 'customer') key = { mode: 'none' };
   else if (dataKey !== null) key = { mode: 'provider', dataKey };
   else if (access.space.encryptAtRest) throw new Error(`${DATA_KEY_FILE} is missing: the space is encrypted at rest under provider custody, so the export needs its data key`);
   else key = { mode: 'none' };

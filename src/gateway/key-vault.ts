@@ -107,7 +107,9 @@ export class KeyVault {
     const custody = access.space.keyCustody;
     if (custody.mode === 'customer') {
       if (this.#key !== null && this.#keyId === custody.keyId) return; // still unsealed with the same key
-      this.#set(null, null, 'sealed', 'the gateway is sealed: a tenant admin must unseal it with the customer key password (POST /v1/unseal)');
+      this.#set(null, null, 'sealed', custody.record === undefined
+        ? 'the gateway is sealed: no space password is set yet; a tenant admin sets it (POST /v1/password)'
+        : 'the gateway is sealed: a tenant admin must unseal it with the customer key password (POST /v1/unseal)');
       return;
     }
     if (providerKey === null) {
@@ -144,6 +146,7 @@ export class KeyVault {
   async #unsealNow(access: GatewayAccessConfig, password: string): Promise<void> {
     const custody = access.space.keyCustody;
     if (custody.mode !== 'customer') throw new UnsealError('the space is not under customer key custody');
+    if (custody.record === undefined || custody.keyId === undefined) throw new UnsealError('no space password is set yet: a tenant admin sets it first (POST /v1/password)');
     this.attempts.check();
     let key: Buffer;
     try {

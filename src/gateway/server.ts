@@ -30,6 +30,9 @@ import { GATEWAY_STATE_DIR, SpaceQuota, isVolumeFull, type QuotaTiming } from '.
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
 import { SessionSigner } from './sessions.ts';
+import { ENROL_PATH, handleEnrol } from './enrol-route.ts';
+import { EnrolmentLedger } from './enrolment-ledger.ts';
+import { adopted, CUSTOMER_KEY_DIR, CustomerKeyStore, effectiveAccess } from './customer-key-store.ts';
 
 export interface GatewayOptions {
   configDir: string;
@@ -150,8 +153,18 @@ export class Gateway {
       'data directory scanned',
     );
 
+    const customerKeys = new CustomerKeyStore(join(options.dataDir, GATEWAY_STATE_DIR, CUSTOMER_KEY_DIR), quota.owner);
+    await customerKeys.refresh().catch((error: unknown) => log.error({ err: error }, 'the customer key record on the volume is unreadable; ignoring it'));
     const vault = new KeyVault();
-    vault.configure(config.access, loaded.providerKey);
+    vault.configure(effectiveAccess(config.access, customerKeys.staged), loaded.providerKey);
+    // Once the operator stored a record set here in the key Secret, no copy stays on the volume (customer-key-store.ts).
+    const forgetAdopted = (): void => {
+      customerKeys.forgetIfAdopted(config.access).then(
+        (removed) => { if (removed) log.info('the customer key record is in the key Secret now; removed its copy from the volume'); },
+        (error: unknown) => log.error({ err: error }, 'could not remove the adopted customer key record from the volume'),
+      );
+    };
+    forgetAdopted();
     const metrics = new GatewayMetrics();
     // Learnt once listening (port 0 in tests): peers on our own port and address are ourselves.
     let selfPort = options.port;
@@ -176,6 +189,9 @@ export class Gateway {
       startedAt: new Date(),
       peers,
       peerToken: () => peerToken,
+      caCert: () => caCert,
+      enrolments: new EnrolmentLedger(join(options.dataDir, GATEWAY_STATE_DIR, 'enrolments')),
+      customerKeys,
     };
     const peerProblem = peers.problem();
     if (peerProblem !== null) log.warn({ warning: peerProblem }, 'unseal relay disabled');
@@ -202,7 +218,8 @@ export class Gateway {
         peerToken = reloaded.peerToken;
         caCert = reloaded.caCert;
         context.credentials.clear();
-        vault.configure(config.access, reloaded.providerKey);
+        vault.configure(effectiveAccess(config.access, customerKeys.staged), reloaded.providerKey);
+        forgetAdopted();
         if (reloaded.sessionKey !== null) context.sessions.setKey(reloaded.sessionKey);
         for (const warning of config.warnings) log.warn({ warning }, 'access configuration warning');
       },
@@ -275,6 +292,7 @@ export class Gateway {
 
 function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' | 'peer' {
   if (label === 'human') return 'human';
+  if (label === 'enrol') return 'endpoint';
   if (label === 'peer') return 'peer';
   if (label === 'report' || label === 'metrics') return 'report';
   return 'endpoint';
@@ -299,6 +317,9 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
+    } else if (path === ENROL_PATH) {
+      label = 'enrol';
+      await handleEnrol(context, req, res);
     } else if (isPeerRoute(path)) {
       label = 'peer';
       await handlePeerRequest(context, req, res, path);
@@ -364,7 +385,10 @@ async function serveReport(context: GatewayContext, req: IncomingMessage, res: S
   if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
   await requireReportToken(context, req);
   await freshUsage(context);
-  sendJson(res, 200, reportOf(context, context.peers.enabled ? await context.peers.states() : undefined));
+  // A record the customer set here that the operator has not stored yet: it stores it in the key Secret.
+  const staged = await context.customerKeys.refresh().catch(() => context.customerKeys.staged);
+  const pending = staged !== null && !adopted(context.config().access, staged) ? { customerKey: staged } : {};
+  sendJson(res, 200, { ...reportOf(context, context.peers.enabled ? await context.peers.states() : undefined), ...pending });
 }
 
 function reportOf(context: GatewayContext, peers?: PeerOutcome[]) {

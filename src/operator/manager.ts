@@ -104,7 +104,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
       reports,
     }, options.concurrency),
     createReportPoller(ctx, { reports, certificateAuthority, reportIntervalMs: options.reportIntervalMs, gatewayAddresses: options.gatewayAddresses }, options.concurrency),
-    createEndpointController(ctx, reports, options.concurrency),
+    createEndpointController(ctx, { reports, certificateAuthority }, options.concurrency),
   ];
 }
 

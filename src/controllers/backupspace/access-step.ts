@@ -7,7 +7,7 @@ import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { secretField } from '../../runtime/kube/secrets.ts';
 import { enrolledUsers } from '../access/desired.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { repositoryPathOf } from '../endpoint/desired.ts';
+import { enrolmentOf, repositoryPathOf } from '../endpoint/desired.ts';
 import { enrolmentSecretName, endpointCredentialsSecretName, PASSWORD_HASH_ANNOTATION } from '../labels.ts';
 import { renderAccessConfig, type AccessInputs } from './access-config.ts';
 import { credentialHashOf } from './credentials-step.ts';
@@ -30,7 +30,9 @@ export function accessInputs(facts: Pick<ProvisionFacts, 'space' | 'tenant' | 'e
     endpoints: endpoints.flatMap((endpoint) => {
       const credentials = secret(endpointCredentialsSecretName(endpoint.metadata.name ?? ''));
       const hash = credentialHashOf(credentials);
-      return hash ? [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials) }] : [];
+      if (!hash) return [];
+      const enrolment = enrolmentOf(credentials);
+      return [{ endpoint, credentialHash: hash, repository: repositoryPathOf(endpoint.metadata.name ?? '', credentials), ...(enrolment ? { enrolment } : {}) }];
     }),
     users: enrolledUsers(tenant).flatMap((user) => {
       const enrolment = secret(enrolmentSecretName(user.name));

@@ -26,7 +26,8 @@ import type { GatewayReports } from './report.ts';
 import { judgeRules } from './rules.ts';
 import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
-import { gatherFacts, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { gatherFacts, secretOf, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { storeReportedCustomerKey } from './customer-key-step.ts';
 import { upToDateCondition } from './upgrade.ts';
 import { planGatewayImage } from './upgrade-step.ts';
 import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
@@ -117,14 +118,17 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   if (!address.ok) return address.halt;
   observation.address = address.value;
 
-  const keys = await completeKeys(ctx, facts, stored.value);
-  if (!keys.ok) return keys.halt;
-  observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
+  const completed = await completeKeys(ctx, facts, stored.value);
+  if (!completed.ok) return completed.halt;
+  const report = options.reports.get(facts.key)?.report;
+  // A space password the customer set or changed at the gateway goes into the key Secret first.
+  const keys = await storeReportedCustomerKey(ctx, facts, completed.value, secretOf(caches, facts.namespace, facts.names.keySecret), report);
+  observation.keys = { keyId: keys.keys.keyId, custody: keys.keys.custody };
 
   const credentials = await ensureCredentials(ctx, caches, options.certificateAuthority, facts, address.value);
   if (!credentials.ok) return credentials.halt;
 
-  await applyAccessConfig(ctx, caches, facts, keys.value, credentials.value.reportTokenHash);
+  await applyAccessConfig(ctx, caches, facts, keys, credentials.value.reportTokenHash);
 
   // options.gatewayImage is the operator's current gateway image; a Manual space may stay on another.
   const plan = await planGatewayImage(ctx, caches, facts, options.gatewayImage);
@@ -132,6 +136,6 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   Object.assign(observation, workload);
   observation.upToDate = upToDateCondition({ space: facts.space, ...plan, current: options.gatewayImage, observed: workload.gateway, wanted: replicasOf(facts.space) });
 
-  observation.gatewayReport = options.reports.get(facts.key)?.report;
+  observation.gatewayReport = report;
   return { kind: 'done' };
 }

@@ -13,7 +13,8 @@ export interface SpaceObservation {
   /** A rule the space breaks, or a step it waits on, that stops it before or during provisioning. */
   blocked?: { state: 'stalled' | 'progressing'; reason: string; message: string };
   datacenter?: Datacenter;
-  keys?: { keyId: string; custody: 'provider' | 'customer' };
+  /** keyId is absent while a customer-custody space waits for its password. */
+  keys?: { keyId?: string; custody: 'provider' | 'customer' };
   address?: string;
   volume?: V1PersistentVolumeClaim;
   gateway?: V1Deployment;
@@ -109,7 +110,9 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
   const health = spaceHealth(space, observation);
   const previous = space.status ?? {};
   let conditions = healthConditions(previous.conditions, health, generation, now);
-  if (observation.keys) {
+  if (observation.keys && !observation.keys.keyId) {
+    conditions = setCondition(conditions, { type: 'KeyReady', status: 'False', reason: 'AwaitingCustomerPassword', message: 'no data key yet: a tenant admin sets the space password at the gateway (POST /v1/password, signed in with password and TOTP), which makes the key; the provider never sees the password' }, generation, now);
+  } else if (observation.keys) {
     conditions = setCondition(conditions, {
       type: 'KeyReady',
       status: 'True',
