@@ -23,11 +23,11 @@ import { parseUsage, usageText } from './usage-text.ts';
 const TOTP_CODE = /^[0-9]{6}$/;
 
 /**
- * The set-password route. PROVISIONAL: not on main yet (another branch adds it); this is the shape
- * agreed for it — POST /v1/space-password {current?, new} with the session — and a gateway without
- * it answers 404, which the command reports as such.
+ * The gateway's route for the space password (src/gateway/password-route.ts): `{newPassword}` the first
+ * time, `{oldPassword, newPassword}` to change it. An older gateway without it answers 404, which the
+ * command reports as such.
  */
-export const SET_PASSWORD_ROUTE = '/v1/space-password';
+export const SET_PASSWORD_ROUTE = '/v1/password';
 
 interface LoginFlags { gateway?: string; caFile?: string; user?: string; passwordFile?: string; totpCode?: string }
 
@@ -109,7 +109,7 @@ export async function setPassword(flags: { caFile?: string; currentPasswordFile?
     if (next === '') throw new Error('no new password given');
     if ((await promptHidden('New password again: ', terminal)) !== next) throw new Error('the two new passwords differ; nothing was changed');
   }
-  const answer = await callGateway(target, 'POST', SET_PASSWORD_ROUTE, { token: stored.token, body: { ...(current !== undefined ? { current } : {}), new: next } });
+  const answer = await callGateway(target, 'POST', SET_PASSWORD_ROUTE, { token: stored.token, body: { ...(current !== undefined ? { oldPassword: current } : {}), newPassword: next } });
   if (answer.status === 404) throw new Error(`set-password: ${stored.gateway} has no ${SET_PASSWORD_ROUTE} route; the gateway must be upgraded before the password can be set from here`);
   if (answer.status !== 200 && answer.status !== 204) throw refusal('set-password', answer);
   return `Password of the space set by ${stored.user}. It is not stored anywhere: without it, a sealed space cannot be opened.`;

@@ -103,12 +103,16 @@ describe('the customer commands against a real gateway', () => {
     expect(json.space.usedBytes).toBe(report.space.usedBytes);
   });
 
-  it('set-password says plainly when the gateway has no route for it yet', async () => {
+  it('set-password changes the space password, refusing a wrong current one, and never prints it', async () => {
     const file = join(home, 'new-password');
-    await writeFile(file, 'a-new-password\n', { mode: 0o600 });
-    const result = await cli(['set-password', '--new-password-file', file, '--current-password-file', '-'], `${fixture.secrets.customerPassword}\n`);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`set-password: ${fixture.baseUrl()} has no /v1/space-password route`);
+    await writeFile(file, 'a-new-space-password-2026\n', { mode: 0o600 });
+    const wrong = await cli(['set-password', '--new-password-file', file, '--current-password-file', '-'], 'not-the-password\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('set-password refused');
+    const changed = await cli(['set-password', '--new-password-file', file, '--current-password-file', '-'], `${fixture.secrets.customerPassword}\n`);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toContain('Password of the space set by alice');
+    expect(changed.stdout + changed.stderr).not.toContain('a-new-space-password-2026');
   });
 
   it('never trust a gateway the CA file does not vouch for', async () => {
