@@ -33,6 +33,8 @@ export interface GatewayContext {
   peers: Peers;
   /** The per-space peer token in force, or null when the config dir has none. */
   peerToken(): string | null;
+  /** False while the data key is still to come from the operator's key service (/readyz says 503). */
+  ready(): boolean;
 }
 
 /** Keys for at-rest encryption when a data key is loaded. */

@@ -54,6 +54,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/* The webhook Service; the cert-manager Certificate carries the same name (--webhook-service). */}}
+{{- define "tbo.keyService" -}}
+{{- printf "%s-keys" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "tbo.webhookService" -}}
 {{- printf "%s-webhook" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
