@@ -86,16 +86,22 @@ export interface KeyServiceOptionsOf {
   url?: string;
 }
 
-/** Where the gateways reach the key service, for their Deployment and NetworkPolicy. */
-export function keyServiceLocation(options: KeyServiceOptionsOf, namespace: string): KeyServiceLocation {
+/**
+ * Where the gateways reach the key service, for their Deployment and NetworkPolicy: the port the
+ * operator pods listen on (`boundPort` when the flag asked for any port, as tests do), the Service
+ * of that port unless a URL is given.
+ */
+export function keyServiceLocation(options: KeyServiceOptionsOf, namespace: string, boundPort?: number): KeyServiceLocation {
   const bind = parseBindAddress(options.bindAddress, '--key-service-bind-address');
   if (!bind) throw new Error('--key-service-bind-address cannot be 0: provider-custody gateways get their data key only from the key service');
-  return { url: options.url ?? `https://${options.service}.${namespace}.svc:${bind.port}`, namespace, port: bind.port };
+  const port = bind.port === 0 ? boundPort ?? 0 : bind.port;
+  if (port < 1) throw new Error('--key-service-bind-address: the key service port is not known before it listens');
+  return { url: options.url ?? `https://${options.service}.${namespace}.svc:${port}`, namespace, port };
 }
 
-function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, masterKey: () => Promise<MasterKey>): ExportRunner {
+function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, masterKey: () => Promise<MasterKey>, keyService: KeyServiceLocation): ExportRunner {
   if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root, masterKey });
-  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), keyService: keyServiceLocation(options.keyService, options.namespace) });
+  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), keyService });
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -109,18 +115,18 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
   return { cert: `${issued.certificate}${ca.certificate}`, key: issued.privateKey };
 }
 
-function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }): Controller[] {
+function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation): Controller[] {
   // The gateways' reports: the poller writes them, the space and endpoint controllers subscribe.
   const reports = new GatewayReports();
   const { certificateAuthority, masterKey } = keys;
   return [
     createDatacenterController(ctx),
-    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, masterKey), organization: options.exportOrganization }, options.concurrency),
+    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, masterKey, keyService), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       operatorNamespace: options.namespace,
       gatewayImage: options.gatewayImage,
-      keyService: keyServiceLocation(options.keyService, options.namespace),
+      keyService,
       masterKey,
       certificateAuthority,
       reports,
@@ -154,7 +160,6 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     now: () => new Date(),
   };
   const keys = { masterKey: masterKeyProvider(client, options.namespace), certificateAuthority: operatorCaProvider(client, options.namespace) };
-  const controllers = buildControllers(ctx, options, keys);
   registerFleetMetrics(metrics.registry, informerFleetView(informers));
   const webhook = startWebhook(ctx, options.webhook, options.namespace, stop.signal);
 
@@ -179,6 +184,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     logger: logger.child({ component: 'key-service' }),
   }) : undefined;
   const servers = [probeServer, metricsServer].filter((s) => s !== undefined);
+  const controllers = buildControllers(ctx, options, keys, keyServiceLocation(options.keyService, options.namespace, keyService?.port));
   logger.info({ identity, server: client.serverUrl, probePort: probeServer?.port, metricsPort: metricsServer?.port, keyServicePort: keyService?.port, leaderElection: options.leaderElect }, 'operator starting');
 
   informers.start(stop.signal);
