@@ -30,7 +30,7 @@ import { createReadyTenant, createSpace, ensureDatacenters, readObject, removeTe
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, serviceAccountToken, uniqueName } from '../support/kube.ts';
 import { OperatorProcess } from '../support/operator.ts';
-import { httpsGet } from '../support/tls.ts';
+import { expectAeadOnlyTls, httpsGet } from '../support/tls.ts';
 import { ensureServiceAccount, metricsReaderToken } from '../support/tokens.ts';
 
 const { kubeconfigPath } = clients();
@@ -117,6 +117,8 @@ describe('the key service (hardening item 10)', () => {
     for (const value of decoded) expect(value.includes(key)).toBe(false);
     expect(secretField(secrets.find((s) => s.metadata?.name === 'alpha-gateway-config'), 'data.key')).toBeUndefined();
     expect(await operator.logText()).not.toContain(dataKey);
+    // The one TLS policy of every server (pki/tls-policy.ts): ECDHE + AEAD on TLS 1.2, TLS 1.3.
+    await expectAeadOnlyTls(keyPort);
   });
 
   it('refuses another space\'s gateway (403), no or a garbage token (401), and a token for another audience (401)', async () => {
