@@ -103,7 +103,10 @@ export function masterKeyProvider(client: KubeClient, namespace: string): () => 
 export interface SpaceKeys {
   custody: KeyCustody;
   keyId: string;
-  /** Present under provider custody: the data key, unwrapped, for the gateway. */
+  /**
+   * Present under provider custody: the data key, unwrapped in this process's memory to check it is
+   * the one named; never written to any object (the gateway asks the key service for it).
+   */
   dataKey?: Buffer;
   /** Present under customer custody: what the gateway needs to unseal with the customer's password. */
   record?: CustomerKeyRecord;
