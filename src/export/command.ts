@@ -34,6 +34,8 @@ interface ExportFlags extends S3Flags {
   created?: string;
   configDir?: string;
   dataKeyFile?: string;
+  keyServiceUrl?: string;
+  keyTokenFile?: string;
   targetDir?: string;
 }
 
@@ -71,7 +73,9 @@ export function targetOf(flags: S3Flags & { targetDir?: string }): ExportTarget 
 async function spaceFacts(flags: ExportFlags): Promise<SpaceFacts> {
   if (flags.configDir !== undefined) {
     if (flags.dataKeyFile !== undefined) throw new Error('give either --config-dir or --data-key-file, not both');
-    const facts = await readSpaceFacts(flags.configDir);
+    if (Boolean(flags.keyServiceUrl) !== Boolean(flags.keyTokenFile)) throw new Error('--key-service-url and --key-token-file go together');
+    const keyService = flags.keyServiceUrl && flags.keyTokenFile ? { url: flags.keyServiceUrl, tokenFile: flags.keyTokenFile } : undefined;
+    const facts = await readSpaceFacts(flags.configDir, keyService);
     if (flags.spaceUid !== undefined && flags.spaceUid !== facts.spaceUid) throw new Error(`--space-uid ${flags.spaceUid} differs from the uid in --config-dir (${facts.spaceUid})`);
     if (flags.space !== undefined && flags.space !== facts.space) throw new Error(`--space ${flags.space} differs from the space in --config-dir (${facts.space})`);
     return facts;
@@ -105,8 +109,10 @@ export function registerExportCommands(program: Command): void {
       .requiredOption('--export-id <id>', 'deterministic export id: lowercase letters, digits, "-"')
       .requiredOption('--organization <name>', 'bag-info Source-Organization (the provider)')
       .option('--created <time>', 'ISO 8601 time of the export decision; the same id and time give the same bytes (default: now)')
-      .option('--config-dir <dir>', "the gateway's config directory: access.json and, under provider custody, data.key")
+      .option('--config-dir <dir>', "the gateway's config directory: access.json, ca.crt and (outside a cluster, provider custody) data.key")
       .option('--data-key-file <file>', 'base64 data key file (provider custody) when there is no --config-dir')
+      .option('--key-service-url <base>', 'with --config-dir and no data.key: get the provider data key from the operator\'s key service (as the space\'s gateway)')
+      .option('--key-token-file <path>', 'the projected ServiceAccount token to present to the key service')
       .option('--target-dir <dir>', 'write the archive into this directory (a mounted PVC)')
       .option('--s3-bucket <bucket>', 'write the archive to this S3 bucket (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)')
       .option('--s3-prefix <prefix>', 'key prefix in the bucket', '')

@@ -42,6 +42,8 @@ export interface GatewayContext {
   enrolments: EnrolmentLedger;
   /** The customer's key record as set through the gateway, until the operator has stored it. */
   customerKeys: CustomerKeyStore;
+  /** False while the data key is still to come from the operator's key service (/readyz says 503). */
+  ready(): boolean;
 }
 
 /** Keys for at-rest encryption when a data key is loaded. */

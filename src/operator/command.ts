@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log/logger.ts';
-import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
+import { addWebhookFlags, httpsBaseUrl, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
 import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
@@ -40,6 +40,9 @@ export function registerOperatorCommand(program: Command): void {
     .option('--lease-duration <duration>', 'how long a leader\'s lease lasts without renewal', duration('--lease-duration'), 15_000)
     .option('--metrics-bind-address <address>', 'HTTPS address of /metrics; 0 disables', ':8443')
     .option('--health-probe-bind-address <address>', 'HTTPS address of /healthz and /readyz; 0 disables', ':8081')
+    .option('--key-service-bind-address <address>', 'HTTPS address of the key service the provider-custody gateways get their data key from', ':9444')
+    .option('--key-service-name <name>', 'Service (in --namespace) through which the gateways reach the key service', 'tenant-backup-keys')
+    .option('--key-service-url <base>', 'base URL the gateways are given instead of the Service, e.g. https://127.0.0.1:9444 when the operator runs outside the cluster', httpsBaseUrl('--key-service-url'))
     .option('--tls-cert-file <path>', 'certificate for the metrics and probe endpoints (default: self-issued at start)')
     .option('--tls-key-file <path>', 'key of --tls-cert-file')
     .option('--kube-api-qps <n>', 'requests per second to the API server, sustained (client-side limit, as client-go\'s QPS)', positiveInteger('--kube-api-qps'), DEFAULT_RATE_LIMIT.qps)
@@ -63,6 +66,7 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
+      keyServiceBindAddress: string; keyServiceName: string; keyServiceUrl?: string;
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
@@ -83,6 +87,7 @@ export function registerOperatorCommand(program: Command): void {
         leaseDurationMs: flags.leaseDuration,
         metricsAddress: flags.metricsBindAddress,
         probeAddress: flags.healthProbeBindAddress,
+        keyService: { bindAddress: flags.keyServiceBindAddress, service: flags.keyServiceName, ...(flags.keyServiceUrl ? { url: flags.keyServiceUrl } : {}) },
         tlsCertFile: flags.tlsCertFile,
         tlsKeyFile: flags.tlsKeyFile,
         concurrency: flags.concurrency,

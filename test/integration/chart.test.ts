@@ -21,6 +21,7 @@ import { GATEWAY_PORT, NAME_LABEL, OPERATOR_NAME } from '../../src/controllers/l
 import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
 import { parseGatewayWorkload } from '../../src/operator/gateway-workload-flag.ts';
+import { keyServiceLocation } from '../../src/operator/manager.ts';
 import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
 import { freePort } from '../harness/ports.ts';
@@ -140,6 +141,23 @@ describe('the chart', () => {
     expect(container?.ports?.find((p) => p.name === 'https-webhook')?.containerPort).toBe(9443);
     const policy = only<V1NetworkPolicy>(objects, 'NetworkPolicy');
     expect(policy.spec?.egress?.some((rule) => rule.ports?.some((p) => p.port === GATEWAY_PORT))).toBe(true);
+
+    // The gateways reach the key service through its Service, at the address the operator tells them.
+    const keyService = only<V1Service>(objects, 'Service', flag(args, 'key-service-name'));
+    expect(keyService.spec?.ports).toEqual([expect.objectContaining({ port: 9444, targetPort: 'https-keys' })]);
+    expect(container?.ports?.find((p) => p.name === 'https-keys')?.containerPort).toBe(9444);
+    expect(flag(args, 'key-service-bind-address')).toBe(':9444');
+    const location = keyServiceLocation({ bindAddress: flag(args, 'key-service-bind-address') ?? '', service: flag(args, 'key-service-name') ?? '' }, 'tb-system');
+    expect(location.url).toBe('https://tbo-tenant-backup-operator-keys.tb-system.svc:9444');
+    // Only the tenants' gateway and export pods may reach it.
+    const keysIngress = policy.spec?.ingress?.find((rule) => rule.ports?.some((p) => p.port === 'https-keys'));
+    expect((keysIngress as { from?: unknown } | undefined)?.from).toEqual([{
+      namespaceSelector: { matchExpressions: [{ key: 'tenantbackup.io/tenant', operator: 'Exists' }] },
+      podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['gateway', 'export'] }] },
+    }]);
+    // Metrics and probes on ports of their own: /metrics needs credentials, the probes do not.
+    expect(flag(args, 'metrics-bind-address')).toBe(':8443');
+    expect(flag(args, 'health-probe-bind-address')).toBe(':8081');
     expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
   });
 
@@ -177,13 +195,18 @@ describe('the chart', () => {
 
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
-    const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
+    const rules = only<V1ClusterRole>(objects, 'ClusterRole', 'tbo-tenant-backup-operator').rules ?? [];
     for (const rule of rules) {
       for (const value of [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]) expect(value, JSON.stringify(rule)).not.toContain('*');
       expect(rule.nonResourceURLs).toBeUndefined();
       for (const verb of ['escalate', 'bind', 'impersonate', 'deletecollection']) expect(rule.verbs).not.toContain(verb);
     }
     // Only creating it cannot be limited to a name; changing it is limited to the operator's own.
+    // TokenReview and SubjectAccessReview: who calls /metrics and the key service, and may they.
+    expect(rules).toContainEqual(expect.objectContaining({ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }));
+    expect(rules).toContainEqual(expect.objectContaining({ apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] }));
+    // The scraper's ClusterRole grants get on /metrics and nothing else.
+    expect(only<V1ClusterRole>(objects, 'ClusterRole', 'tbo-tenant-backup-operator-metrics-reader').rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const webhookRules = rules.filter((r) => r.resources?.includes('validatingwebhookconfigurations'));
     expect(webhookRules.map((r) => [r.verbs, r.resourceNames])).toEqual([[['create'], undefined], [['patch'], [WEBHOOK_CONFIGURATION_NAME]]]);
     const roleRules = only<V1Role>(objects, 'Role').rules ?? [];
@@ -216,10 +239,12 @@ describe('the chart', () => {
       // and reads the certificate from its fixed Secret.
       const certificate = only<Rendered & { spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } }>(objects, 'Certificate', service);
       expect(certificate.spec.secretName).toBe(WEBHOOK_TLS_SECRET);
-      const names = servingNames({ bindAddress: ':9443', service, certSource: 'cert-manager', secretName: WEBHOOK_TLS_SECRET }, namespace);
+      const names = servingNames({ service }, namespace);
       expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining(names.dnsNames));
       expect(only<Rendered>(objects, 'Issuer').metadata.name).toBe(certificate.spec.issuerRef.name);
-      expect(only<Rendered>(objects, 'ServiceMonitor').kind).toBe('ServiceMonitor');
+      const monitor = only<Rendered & { spec: { endpoints: { scheme: string; port: string; bearerTokenFile: string }[] } }>(objects, 'ServiceMonitor');
+      // Prometheus scrapes over TLS with its ServiceAccount token (the operator checks it).
+      expect(monitor.spec.endpoints[0]).toMatchObject({ scheme: 'https', port: 'https-metrics', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
       // The operator does not write the certificate Secret then.
       expect((only<V1Role>(objects, 'Role').rules ?? []).some((r) => r.resources?.includes('secrets'))).toBe(false);
       // cert-manager and prometheus-operator are not installed here: only the chart's other objects go to the server.
@@ -271,7 +296,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     // A gateway setting, so the chart's flag reaches the real operator and the gateway (below).
     const { objects } = await render(release, namespace, ['gateway.podLabels.team=storage']);
     rbacObjects = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
-    expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
+    // The operator's own, and the metrics-reader ClusterRole for the scraper (bound by the provider).
+    expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     await applyToServer(rbacObjects, false);
     serviceAccount = only<Rendered>(rbacObjects, 'ServiceAccount').metadata.name;
 
@@ -283,7 +309,7 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     // The operator runs with the flags the chart gives it, but for listen addresses: it runs on
     // loopback, and the API server calls its webhook by URL instead of through the Service.
     const deployment = only<V1Deployment>(objects, 'Deployment');
-    const listen = /^--(metrics|health-probe|webhook)-bind-address=/;
+    const listen = /^--(metrics|health-probe|webhook|key-service)-bind-address=/;
     const args = operatorArgs(deployment).slice(1).filter((a) => !listen.test(a));
     const port = await freePort();
     operator = await OperatorProcess.start(tokenKubeconfig, [

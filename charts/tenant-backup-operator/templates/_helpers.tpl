@@ -72,6 +72,10 @@ at start-up too; values.schema.json refuses a malformed digest before anything i
 {{- end -}}
 
 {{/* The webhook Service; the cert-manager Certificate carries the same name (--webhook-service). */}}
+{{- define "tbo.keyService" -}}
+{{- printf "%s-keys" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "tbo.webhookService" -}}
 {{- printf "%s-webhook" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

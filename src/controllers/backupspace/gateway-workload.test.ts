@@ -4,6 +4,7 @@ import { GATEWAY_WORKLOAD_ANNOTATION, INSTANCE_LABEL, NAME_LABEL } from '../labe
 import { desiredGateway, gatewaySelector } from './desired.ts';
 import { DEFAULT_GATEWAY_WORKLOAD, gatewayPodFields, gatewayWorkloadDigest, mergeGatewayWorkload } from './gateway-workload.ts';
 
+const keyService = { url: 'https://tenant-backup-keys.tbo.svc:9444', namespace: 'tbo', port: 9444 };
 const values = {
   priorityClassName: 'backup-gateways',
   tolerations: [{ key: 'dedicated', operator: 'Equal' as const, value: 'storage', effect: 'NoSchedule' as const }],
@@ -49,7 +50,7 @@ describe('gateway pod settings', () => {
   it('builds the gateway Deployment from the merged settings, its selector labels untouched by a datacenter', () => {
     const milan = datacenter('it-mil1', 'IT', { gateway: { resources: { requests: { cpu: '250m', memory: '192Mi' }, limits: { cpu: '2', memory: '640Mi' } }, podLabels: { [NAME_LABEL]: 'hijack', zone: 'a' } } });
     const vault = space('vault', 'tenant-acme');
-    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'img', gatewayWorkload: values }) as unknown as {
+    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'img', gatewayWorkload: values, keyService }) as unknown as {
       metadata: { annotations: Record<string, string> };
       spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { priorityClassName?: string; tolerations?: unknown[]; containers: { resources: unknown }[] } } };
     };
@@ -61,7 +62,7 @@ describe('gateway pod settings', () => {
     expect(template.metadata.labels).toMatchObject({ ...gatewaySelector(vault), team: 'storage', tier: 'gold', zone: 'a' });
     expect(deployment.spec.selector.matchLabels).toEqual(gatewaySelector(vault));
     // Without any settings: the benchmark-sized defaults.
-    const plain = desiredGateway(vault, 'acme', datacenter('it-mil1', 'IT'), { gatewayImage: 'img' }) as unknown as typeof deployment;
+    const plain = desiredGateway(vault, 'acme', datacenter('it-mil1', 'IT'), { gatewayImage: 'img', keyService }) as unknown as typeof deployment;
     expect(plain.spec.template.spec.containers[0]?.resources).toEqual(DEFAULT_GATEWAY_WORKLOAD.resources);
     expect(plain.spec.template.spec.priorityClassName).toBeUndefined();
     expect(plain.metadata.annotations[GATEWAY_WORKLOAD_ANNOTATION]).not.toBe(deployment.metadata.annotations[GATEWAY_WORKLOAD_ANNOTATION]);

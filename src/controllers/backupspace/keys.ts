@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { BackupSpace } from '../../api/types.ts';
+import { API } from '../../api/refs.ts';
 import {
   checkPasswordPolicy,
   decodeMasterKey,
@@ -105,7 +106,10 @@ export interface SpaceKeys {
   keyId?: string;
   /** Customer custody: how many times the password was set or changed through the gateway. */
   recordVersion?: number;
-  /** Present under provider custody: the data key, unwrapped, for the gateway. */
+  /**
+   * Present under provider custody: the data key, unwrapped in this process's memory to check it is
+   * the one named; never written to any object (the gateway asks the key service for it).
+   */
   dataKey?: Buffer;
   /** Present under customer custody: what the gateway needs to unseal with the customer's password. */
   record?: CustomerKeyRecord;
@@ -204,4 +208,36 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
       data,
     },
   };
+}
+
+/** Why a space's provider data key cannot be handed out: no such space or key, or not ours to give. */
+export class SpaceKeyUnavailableError extends Error {
+  override readonly name = 'SpaceKeyUnavailableError';
+  readonly reason: 'SpaceNotFound' | 'KeyNotFound' | 'CustomerCustody' | 'KeyUnreadable';
+  constructor(reason: SpaceKeyUnavailableError['reason'], message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A provider-custody space's data key, unwrapped with the master key from its key Secret as the API
+ * server has it now: for its gateway (the key service) and the operator's own exports. It lives only
+ * in memory; the caller zeroes it when done. A customer-custody key is never unwrapped here: only the
+ * customer's password opens it.
+ */
+export async function providerDataKey(client: KubeClient, master: Buffer, namespace: string, name: string): Promise<{ keyId: string; dataKey: Buffer }> {
+  const space = await getObject<BackupSpace>(client, API.BackupSpace, name, namespace);
+  if (!space || space.metadata.deletionTimestamp) throw new SpaceKeyUnavailableError('SpaceNotFound', `no backup space ${namespace}/${name}`);
+  const secretName = spaceObjectNames(name).keySecret;
+  const secret = await getObject<Secret>(client, K8S.Secret, secretName, namespace);
+  if (!secret) throw new SpaceKeyUnavailableError('KeyNotFound', `backup space ${namespace}/${name} has no key Secret ${secretName} yet`);
+  let keys: SpaceKeys;
+  try {
+    keys = readSpaceKeys(space, secret, master);
+  } catch (error) {
+    throw new SpaceKeyUnavailableError('KeyUnreadable', `the key Secret ${namespace}/${secretName} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`);
+  }
+  if (keys.custody !== 'provider' || !keys.dataKey || keys.keyId === undefined) throw new SpaceKeyUnavailableError('CustomerCustody', `backup space ${namespace}/${name} is under customer key custody: its key is opened by the customer's password at unseal, never by the operator`);
+  return { keyId: keys.keyId, dataKey: keys.dataKey };
 }

@@ -1,8 +1,9 @@
 /**
  * The way out for export Jobs. A tenant namespace denies all traffic in and out (desired.ts), so an
  * export or verify Job could not reach its S3 target. This NetworkPolicy opens, for the pods of one
- * export only (selected by their labels), exactly two things: DNS to the cluster's resolver, and TCP
- * to the port of the target's endpoint — at any address, since the endpoint may be outside the
+ * export only (selected by their labels), exactly these: DNS to the cluster's resolver, the
+ * operator's key service (an export Job gets the data key as the gateway does), and TCP to the port
+ * of the target's endpoint — at any address, since the endpoint may be outside the
  * cluster as well as in it. Nothing else of the tenant's pods gains any egress. It is made with the
  * Job and deleted with it (and, at the latest, with the namespace).
  *
@@ -11,7 +12,7 @@
  */
 import type { ExportTarget } from '../../api/tenant.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
-import { CLUSTER_DNS } from '../backupspace/desired.ts';
+import { CLUSTER_DNS, keyServiceEgress, type KeyServiceLocation } from '../backupspace/desired.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../labels.ts';
 
 /** AWS S3 of the region when no endpoint is named; an endpoint is always https:// (the CRD's rule). */
@@ -32,11 +33,11 @@ export function targetPort(target: ExportTarget): number | undefined {
 
 /**
  * Pure: the egress policy of one export's pods (`podLabels`, a subset of the Job pods' labels), or
- * undefined when the target needs no network (a volume).
+ * undefined when it needs no network (a volume target, and no key service to ask for the data key).
  */
-export function desiredExportEgress(namespace: string, exportId: string, component: string, podLabels: Record<string, string>, target: ExportTarget): ApplyObject | undefined {
+export function desiredExportEgress(namespace: string, exportId: string, component: string, podLabels: Record<string, string>, target: ExportTarget, keyService?: KeyServiceLocation): ApplyObject | undefined {
   const port = targetPort(target);
-  if (port === undefined) return undefined;
+  if (port === undefined && !keyService) return undefined;
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -50,7 +51,9 @@ export function desiredExportEgress(namespace: string, exportId: string, compone
           ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
         },
         // No `to`: any address, only this port.
-        { ports: [{ protocol: 'TCP', port }] },
+        ...(port === undefined ? [] : [{ ports: [{ protocol: 'TCP', port }] }]),
+        // An export Job gets the provider's data key as the gateway does (hardening item 10).
+        ...(keyService ? [keyServiceEgress(keyService)] : []),
       ],
     },
   };

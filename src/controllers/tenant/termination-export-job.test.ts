@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { datacenter } from '../../../test/support/objects.ts';
+import { desiredExportEgress } from './termination-export-egress.ts';
 import { desiredExportJob, exportJobName, parseResultLine, unsupportedTarget } from './termination-export-job.ts';
 import type { ExportRequest } from './termination-runner.ts';
 
@@ -32,10 +33,22 @@ describe('the export Job', () => {
 
   it('mounts the space\'s volume read-only and the gateway\'s configuration (its key material), S3 credentials from a copy in the namespace, never in args', () => {
     expect(pod?.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'main-data', readOnly: true } });
-    expect(pod?.volumes).toContainEqual({ name: 'config', secret: { secretName: 'main-gateway-config', defaultMode: 0o440 } });
+    expect(pod?.volumes).toContainEqual({ name: 'config', projected: { defaultMode: 0o440, sources: [{ secret: { name: 'main-gateway-config' } }, { secret: { name: 'main-gateway-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] } });
     expect(container?.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data', readOnly: true });
     expect(container?.env?.map((e) => [e.name, e.valueFrom?.secretKeyRef?.name])).toEqual([['AWS_ACCESS_KEY_ID', `${request.space.exportId}-s3`], ['AWS_SECRET_ACCESS_KEY', `${request.space.exportId}-s3`]]);
     expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+
+  it('gets a provider data key from the key service as the space\'s gateway ServiceAccount, and its egress opens to it (hardening item 10)', () => {
+    const keyService = { url: 'https://tenant-backup-keys.tbo.svc:9444', namespace: 'tbo', port: 9444 };
+    const withKeys = desiredExportJob(request, datacenter('it-mil1', 'IT'), 'img', 'export', undefined, keyService);
+    const spec = withKeys.spec?.template.spec;
+    expect(spec?.serviceAccountName).toBe('main-gateway');
+    expect(spec?.automountServiceAccountToken).toBe(false);
+    expect(spec?.containers[0]?.args?.slice(-4)).toEqual(['--key-service-url', keyService.url, '--key-token-file', '/var/run/secrets/tenantbackup.io/key-service/token']);
+    expect(spec?.volumes?.find((v) => v.name === 'key-token')?.projected?.sources?.[0]?.serviceAccountToken).toMatchObject({ audience: 'tenantbackup.io/key-service' });
+    const egress = desiredExportEgress('tenant-acme', request.space.exportId, 'export', { 'tenantbackup.io/export-id': request.space.exportId }, { persistentVolumeClaim: { namespace: 'tenant-acme', claimName: 'x' } }, keyService) as unknown as { spec: { egress: { ports: { port: number }[] }[] } };
+    expect(egress.spec.egress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([53, 53, 9444]);
   });
 
   it('verifies with a second Job that re-reads the archive and mounts no data', () => {

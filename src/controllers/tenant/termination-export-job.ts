@@ -24,7 +24,7 @@ import { secretField } from '../../runtime/kube/secrets.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, spaceObjectNames } from '../labels.ts';
-import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
+import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT, keyTokenMount, keyTokenVolume, keyServiceArgs, type KeyServiceLocation } from '../backupspace/desired.ts';
 import { desiredExportEgress, exportEgressPolicyName } from './termination-export-egress.ts';
 import type { ExportRequest, ExportRunner } from './termination-runner.ts';
 
@@ -65,13 +65,13 @@ function targetArgs(target: ApiExportTarget): string[] {
 const RESULT_TO_TERMINATION_MESSAGE = 'exec node "$0" "$@" > /dev/termination-log';
 
 /** Pure: the Job that exports (or verifies) one space. */
-export function desiredExportJob(request: ExportRequest, datacenter: Datacenter, image: string, purpose: JobPurpose, location?: string): V1Job {
+export function desiredExportJob(request: ExportRequest, datacenter: Datacenter, image: string, purpose: JobPurpose, location?: string, keyService?: KeyServiceLocation): V1Job {
   const { space } = request;
   const names = spaceObjectNames(space.name);
   const s3 = request.target.s3;
   const labels = { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: EXPORT_COMPONENT, [SPACE_LABEL]: space.name, 'tenantbackup.io/export-id': space.exportId };
   const args = purpose === 'export'
-    ? ['export', '--data-dir', DATA_DIR, '--config-dir', CONFIG_DIR, '--tenant', request.tenant, '--export-id', space.exportId, '--organization', request.organization, '--created', request.createdAt.toISOString(), ...targetArgs(request.target)]
+    ? ['export', '--data-dir', DATA_DIR, '--config-dir', CONFIG_DIR, '--tenant', request.tenant, '--export-id', space.exportId, '--organization', request.organization, '--created', request.createdAt.toISOString(), ...targetArgs(request.target), ...(keyService ? keyServiceArgs(keyService) : [])]
     : ['verify-export', location ?? '', ...connectionArgs(request.target)];
   const env = s3
     ? ['accessKeyId', 'secretAccessKey'].map((key) => ({
@@ -90,6 +90,8 @@ export function desiredExportJob(request: ExportRequest, datacenter: Datacenter,
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          // As the space's gateway: the key service hands a provider data key to that identity only.
+          ...(purpose === 'export' && keyService ? { serviceAccountName: names.serviceAccount } : {}),
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
@@ -109,14 +111,17 @@ export function desiredExportJob(request: ExportRequest, datacenter: Datacenter,
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
             volumeMounts: [
               ...(purpose === 'export' ? [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, { name: 'data', mountPath: DATA_DIR, readOnly: true }] : []),
+              ...(purpose === 'export' && keyService ? [keyTokenMount()] : []),
               ...(s3?.caBundle ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
               { name: 'tmp', mountPath: '/tmp' },
             ],
           }],
           volumes: [
             ...(purpose === 'export' ? [
-              { name: 'config', secret: { secretName: names.configSecret, defaultMode: 0o440 } },
+              // ca.crt (the operator's CA) verifies the key service.
+              { name: 'config', projected: { defaultMode: 0o440, sources: [{ secret: { name: names.configSecret } }, { secret: { name: names.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] } },
               { name: 'data', persistentVolumeClaim: { claimName: names.volume, readOnly: true } },
+              ...(keyService ? [keyTokenVolume()] : []),
             ] : []),
             ...(s3?.caBundle ? [{ name: 'ca', secret: { secretName: s3CredentialsCopyName(space.exportId), items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
@@ -148,6 +153,8 @@ export interface JobRunnerOptions {
   image: string;
   operatorNamespace: string;
   datacenters: Informer<Datacenter>;
+  /** Where the export Job gets a provider-custody space's data key. */
+  keyService?: KeyServiceLocation;
 }
 
 export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
@@ -184,9 +191,9 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
       const datacenter = options.datacenters.get(request.space.datacenter);
       if (!datacenter) return { state: 'failed', message: `datacenter ${request.space.datacenter} of space ${request.space.name} does not exist; the export must run in it` };
       await copyS3Secret(request);
-      const egress = desiredExportEgress(namespace, request.space.exportId, EXPORT_COMPONENT, { [COMPONENT_LABEL]: EXPORT_COMPONENT, 'tenantbackup.io/export-id': request.space.exportId }, request.target);
+      const egress = desiredExportEgress(namespace, request.space.exportId, EXPORT_COMPONENT, { [COMPONENT_LABEL]: EXPORT_COMPONENT, 'tenantbackup.io/export-id': request.space.exportId }, request.target, options.keyService);
       if (egress) await createObjectOnce(client, K8S.NetworkPolicy, namespace, egress);
-      await createObjectOnce<V1Job>(client, JOB, namespace, desiredExportJob(request, datacenter, options.image, purpose, location));
+      await createObjectOnce<V1Job>(client, JOB, namespace, desiredExportJob(request, datacenter, options.image, purpose, location, options.keyService));
       return { state: 'running' };
     }
     const conditions = job.status?.conditions ?? [];
