@@ -20,6 +20,18 @@ import { ExportVerificationError } from './verify.ts';
 /** Answers the receiver gives as text are read up to this size (a VerifyResult or an error line). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
+/**
+ * How long the first request retries a receiver it cannot reach: a new pod is let through the
+ * NetworkPolicies only once the CNI has seen it (seconds), and the receiver may still be starting.
+ */
+const FIRST_CONTACT_MS = 120_000;
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+function unreachable(error: unknown): boolean {
+  const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && UNREACHABLE.has(code);
+}
+
 async function answerText(response: IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
@@ -44,7 +56,7 @@ export function receiverBase(url: string): URL {
   return parsed;
 }
 
-export function httpTarget(target: HttpTarget): OpenedTarget {
+export function httpTarget(target: HttpTarget, firstContactMs = FIRST_CONTACT_MS): OpenedTarget {
   const base = receiverBase(target.url);
   const token = readFileSync(target.tokenFile, 'utf8').replace(/\r?\n$/, '');
   if (token === '') throw new Error(`--http-token-file ${target.tokenFile} is empty`);
@@ -58,6 +70,13 @@ export function httpTarget(target: HttpTarget): OpenedTarget {
       headers: { authorization: `Bearer ${token}`, ...headers },
       minVersion: 'TLSv1.2',
       ...(ca === undefined ? {} : { ca }),
+    });
+    // Only the connection has a deadline: an upload's body may take as long as the archive does.
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return;
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), 10_000);
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
     });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', resolve);
@@ -80,7 +99,19 @@ export function httpTarget(target: HttpTarget): OpenedTarget {
   return {
     location: (archive) => urlOf(archive).href,
     async finished(archive) {
-      const { status, text } = await small('HEAD', archive);
+      // The first request of an export: it waits out a receiver that cannot be reached yet.
+      const deadline = Date.now() + firstContactMs;
+      let answer: { status: number; text: string };
+      for (;;) {
+        try {
+          answer = await small('HEAD', archive);
+          break;
+        } catch (error) {
+          if (!unreachable(error) || Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
+      }
+      const { status, text } = answer;
       if (status === 200) return true;
       if (status === 404) return false;
       throw failure(`HEAD ${archive} at`, status, text);

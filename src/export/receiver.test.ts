@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
 import { exportSpace } from './export.ts';
+import { httpTarget } from './http-target.ts';
 import { requestedName, startReceiver, tokenMatches, type RunningReceiver } from './receiver.ts';
 import type { ExportOptions } from './types.ts';
 import { verifyExport } from './verify.ts';
@@ -155,6 +156,25 @@ describe('the export relay (http target → receive-export)', () => {
     await writeFile(otherFile, other.certificate);
     await expect(exportSpace(options({ kind: 'http', url, caFile: otherFile, tokenFile }))).rejects.toThrow(/certificate/);
     await expect(exportSpace(options({ kind: 'http', url: url.replace('https', 'http'), caFile, tokenFile }))).rejects.toThrow(/https:\/\//);
+  });
+});
+
+describe('the first contact', () => {
+  it('waits out a receiver that does not listen yet, and gives up after its deadline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-late-'));
+    const probe = await startReceiver({ directory: dir, locationBase: 'pvc://p/c', token: TOKEN, tls, host: '127.0.0.1', port: 0, log: () => undefined });
+    const port = probe.port;
+    await probe.close();
+    const url = `https://localhost:${port}/`;
+    await expect(httpTarget({ kind: 'http', url, caFile, tokenFile }, 1000).finished(ARCHIVE)).rejects.toThrow(/ECONNREFUSED/);
+    const late = setTimeout(() => {
+      void startReceiver({ directory: dir, locationBase: 'pvc://p/c', token: TOKEN, tls, host: '127.0.0.1', port, log: () => undefined }).then((r) => running.push(r));
+    }, 2500);
+    try {
+      await expect(httpTarget({ kind: 'http', url, caFile, tokenFile }, 15_000).finished(ARCHIVE)).resolves.toBe(false);
+    } finally {
+      clearTimeout(late);
+    }
   });
 });
 

@@ -22,7 +22,7 @@ import { API } from '../api/refs.ts';
 import type { Datacenter } from '../api/types.ts';
 import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
 import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
-import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
+import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { InformerFactory } from '../runtime/informer-factory.ts';
@@ -68,9 +68,9 @@ export interface OperatorOptions {
   exportOrganization: string;
 }
 
-function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions): ExportRunner {
+function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, certificateAuthority: () => Promise<PemKeyPair>): ExportRunner {
   if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root });
-  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter) });
+  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), certificateAuthority });
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -90,7 +90,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions): Con
   const certificateAuthority = operatorCaProvider(ctx.client, options.namespace);
   return [
     createDatacenterController(ctx),
-    createTenantController(ctx, { runner: exportRunnerOf(ctx, options), organization: options.exportOrganization }, options.concurrency),
+    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, certificateAuthority), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       operatorNamespace: options.namespace,

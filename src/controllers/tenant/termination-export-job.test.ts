@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { datacenter } from '../../../test/support/objects.ts';
-import { desiredExportJob, exportJobName, parseResultLine, unsupportedTarget } from './termination-export-job.ts';
+import { desiredExportJob, exportJobName, parseResultLine } from './termination-export-job.ts';
 import type { ExportRequest } from './termination-runner.ts';
 
 const request: ExportRequest = {
@@ -45,9 +45,16 @@ describe('the export Job', () => {
     expect(verify.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(['ca', 'tmp']);
   });
 
-  it('says why a claim target cannot be written by a Job of the tenant\'s namespace', () => {
-    expect(unsupportedTarget({ persistentVolumeClaim: { namespace: 'provider', claimName: 'exports' } })).toContain('a pod mounts only claims of its own namespace');
-    expect(unsupportedTarget(request.target)).toBeUndefined();
+  it('sends to a claim target through the relay\'s receiver, presenting the CA and token as mounted files only', () => {
+    const toClaim = desiredExportJob({ ...request, target: { persistentVolumeClaim: { namespace: 'provider', claimName: 'exports' } } }, datacenter('it-mil1', 'IT'), 'img', 'export');
+    const spec = toClaim.spec?.template.spec;
+    expect(toClaim.metadata?.namespace).toBe('tenant-acme');
+    expect(spec?.containers[0]?.args?.slice(-6)).toEqual(['--http-target', 'https://term-0123456789abcdef0123-receiver.provider.svc:8443/', '--http-ca-file', '/etc/export-relay/ca.crt', '--http-token-file', '/etc/export-relay/token']);
+    expect(spec?.volumes).toContainEqual({ name: 'relay', secret: { secretName: 'term-0123456789abcdef0123-relay', defaultMode: 0o440 } });
+    expect(spec?.containers[0]?.volumeMounts).toContainEqual({ name: 'relay', mountPath: '/etc/export-relay', readOnly: true });
+    expect(spec?.containers[0]?.env).toEqual([]);
+    // The claim itself is not mounted here: the export pod could not (another namespace).
+    expect(spec?.volumes?.filter((v) => v.persistentVolumeClaim).map((v) => v.persistentVolumeClaim?.claimName)).toEqual(['main-data']);
   });
 });
 
