@@ -32,6 +32,11 @@ import type { VerifyResult } from './types.ts';
 import { ExportVerificationError, parseChecksumFile } from './verify.ts';
 
 const MAX_CHECKSUM_BYTES = 4096;
+/**
+ * An upload that sends nothing for this long is given up (and its partial file removed): its sender
+ * is gone without closing the connection, and a new sender must not be refused as "in progress".
+ */
+const UPLOAD_IDLE_MS = 5 * 60_000;
 
 export interface ReceiverOptions {
   /** The directory archives are written into: the target claim, mounted. */
@@ -119,16 +124,20 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
         callback(null, chunk);
       },
     });
+    req.socket.setTimeout(UPLOAD_IDLE_MS, () => req.destroy(new Error(`nothing received for ${UPLOAD_IDLE_MS / 1000} s`)));
     try {
       await pipeline(req, tally, entry.write.stream);
     } catch (error) {
       // The connection broke (or the disk failed): nothing of this upload stays.
+      req.socket.setTimeout(0);
       pending.delete(archive);
       await entry.write.abort();
       log(`upload of ${archive} broke after ${size} bytes, partial file removed: ${(error as Error).message}`);
       if (!res.headersSent && !res.destroyed) answer(res, 500, `${archive}: the upload could not be written: ${(error as Error).message}`);
       return;
     }
+    // Idle keep-alive connections are the server's to close; only an upload has a deadline.
+    req.socket.setTimeout(0);
     entry.received = { sha256: hash.digest('hex'), size };
     log(`received ${archive}: ${size} bytes, sha256 ${entry.received.sha256}`);
     answer(res, 202, `${archive}: ${size} bytes received; PUT ${checksumFileName(archive)} to finish it`);

@@ -267,12 +267,6 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     return exported(parseResultLine(exporter.log), exportJobName(request.space.exportId, 'export'));
   }
 
-  /** After a failed verification the export is made again, so what made it must go (its Jobs are kept until cleanup otherwise). */
-  async function forgetExport(request: ExportRequest): Promise<void> {
-    await deleteObject(client, JOB, exportJobName(request.space.exportId, 'export'), request.space.namespace);
-    if (request.target.persistentVolumeClaim) await deleteObject(client, JOB, relayNames(request.space.exportId).receiverJob, request.target.persistentVolumeClaim.namespace);
-  }
-
   async function verifyJob(request: ExportRequest, location: string): Promise<JobState> {
     if (!request.target.persistentVolumeClaim) return runSpaceJob(request, 'verify', s3Destination(request.target), location);
     const claim = claimOf(request);
@@ -298,10 +292,7 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     async verify(request, location): Promise<VerifyProgress> {
       const state = await verifyJob(request, location);
       if (state.state === 'running') return { state: 'running', message: `Job ${request.target.persistentVolumeClaim ? relayNames(request.space.exportId).verifyJob : exportJobName(request.space.exportId, 'verify')} is re-reading ${location}` };
-      if (state.state === 'failed') {
-        await forgetExport(request);
-        return state;
-      }
+      if (state.state === 'failed') return state;
       const result = parseResultLine(state.log);
       if (!result || typeof result.size !== 'number' || typeof result.verifiedAt !== 'string') return { state: 'failed', message: `the verify Job of ${location} succeeded without printing its result line` };
       return { state: 'verified', verifiedAt: result.verifiedAt, size: result.size, sha256: String(result.sha256) };

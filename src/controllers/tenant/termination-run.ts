@@ -100,6 +100,9 @@ async function performVerify(ctx: ControllerContext, options: TerminationOptions
   // Not what was exported: export again under the same id (the same archive name), never go on.
   const why = progress.state === 'failed' ? progress.message : `read back ${progress.size} bytes with sha256 ${progress.sha256}, but ${space.size} bytes with sha256 ${space.sha256} were recorded`;
   const { location: _l, size: _s, sha256: _h, exportedAt: _e, ...unexported } = space;
+  // What made and checked this export goes first (a finished Job would hand back the same result);
+  // a crash before the save below only repeats the verification.
+  await options.runner.cleanup?.(request);
   await save({ ...record, phase: 'Exporting', spaces: record.spaces.map((s) => (s.uid === space.uid ? unexported : s)) });
   const failed: Health = { state: 'progressing', reason: 'ExportVerificationFailed', message: `the export of space ${space.name} did not verify and is made again: ${why}` };
   await ctx.recorder.warning(tenant, 'ExportVerificationFailed', failed.message);
