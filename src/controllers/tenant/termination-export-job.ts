@@ -227,9 +227,12 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     const { ca, token } = await receiverSecret(request);
     // A copy made from what is stored: applied, so that it follows a receiver Secret made again.
     await applyObject(client, K8S.Secret, desiredRelaySecret(request, ca, token));
-    await createObjectOnce(client, K8S.Service, claim.namespace, desiredReceiverService(request));
     await createObjectOnce(client, K8S.NetworkPolicy, claim.namespace, desiredReceiverIngress(request));
     await createObjectOnce<V1Job>(client, JOB, claim.namespace, desiredReceiverJob(request, datacenter, options.image));
+    // The Service follows the Job it belongs to. One left by a Job deleted meanwhile is being
+    // collected; the next call makes this Job's.
+    const job = await getObject<V1Job & KubeObject>(client, JOB, relayNames(request.space.exportId).receiverJob, claim.namespace);
+    if (job) await createObjectOnce(client, K8S.Service, claim.namespace, desiredReceiverService(request, { ...job, apiVersion: 'batch/v1', kind: 'Job' }));
   }
 
   async function receiverReady(request: ExportRequest): Promise<boolean> {
@@ -307,7 +310,7 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
       const names = relayNames(exportId);
       await deleteObject(client, K8S.Secret, names.relaySecret, namespace);
       for (const job of [names.receiverJob, names.verifyJob]) await deleteObject(client, JOB, job, claim.namespace);
-      await deleteObject(client, K8S.Service, names.service, claim.namespace);
+      // The receiver's Service goes with its Job (owner reference, garbage collector).
       await deleteObject(client, K8S.NetworkPolicy, names.ingressPolicy, claim.namespace);
       await deleteObject(client, K8S.Secret, names.receiverSecret, claim.namespace);
     },

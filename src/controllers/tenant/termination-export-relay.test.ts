@@ -21,17 +21,20 @@ const request: ExportRequest = {
   target: { persistentVolumeClaim: { namespace: 'provider', claimName: 'exports' } },
 };
 const dc = datacenter('it-mil1', 'IT');
+const receiverJobObject = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `receive-${EXPORT_ID}`, namespace: 'provider', uid: 'job-uid' } };
 const countryOnly = [{ matchExpressions: [{ key: 'tenantbackup.io/country', operator: 'In', values: ['IT'] }] }];
 
 describe('the relay to a claim of another namespace', () => {
   it('names everything by the export id, in the claim\'s namespace but for the tenant\'s copy of the CA and token', () => {
     const names = relayNames(EXPORT_ID);
     expect(Object.values(names).every((n) => n.includes(EXPORT_ID) && n.length <= 63)).toBe(true);
-    expect(desiredReceiverService(request).metadata).toMatchObject({ name: names.service, namespace: 'provider', labels: { 'tenantbackup.io/tenant': 'acme', 'tenantbackup.io/export-id': EXPORT_ID } });
+    expect(desiredReceiverService(request, receiverJobObject).metadata).toMatchObject({ name: names.service, namespace: 'provider', labels: { 'tenantbackup.io/tenant': 'acme', 'tenantbackup.io/export-id': EXPORT_ID } });
     expect(desiredReceiverJob(request, dc, 'img').metadata).toMatchObject({ name: names.receiverJob, namespace: 'provider' });
     expect(desiredReceiverIngress(request).metadata).toMatchObject({ name: names.ingressPolicy, namespace: 'provider' });
     expect(desiredRelaySecret(request, 'ca', 'token').metadata).toMatchObject({ name: names.relaySecret, namespace: 'tenant-acme' });
     expect(receiverUrl(EXPORT_ID, 'provider')).toBe(`https://${names.service}.provider.svc:8443/`);
+    // The Service goes with the receiver Job (garbage collector), without blocking its deletion.
+    expect(desiredReceiverService(request, receiverJobObject).metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: names.receiverJob, uid: 'job-uid', controller: true, blockOwnerDeletion: false }]);
   });
 
   it('runs the receiver beside the claim, mounted read-write, held to the space\'s country; secrets only as mounted files', () => {
@@ -48,7 +51,7 @@ describe('the relay to a claim of another namespace', () => {
     expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     // The Service selects exactly these pods, on the pod's own port.
-    const service = desiredReceiverService(request).spec as { selector: Record<string, string>; ports: { port: number; targetPort: number }[] };
+    const service = desiredReceiverService(request, receiverJobObject).spec as { selector: Record<string, string>; ports: { port: number; targetPort: number }[] };
     expect(Object.entries(service.selector).every(([k, v]) => job.spec?.template.metadata?.labels?.[k] === v)).toBe(true);
     expect(service.ports).toEqual([{ name: 'https', port: 8443, targetPort: 8443, protocol: 'TCP' }]);
   });

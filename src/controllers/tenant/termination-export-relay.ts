@@ -16,6 +16,7 @@
 import type { V1Affinity, V1Job, V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import type { Datacenter } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
+import { controllerReference, type KubeObject } from '../../runtime/object.ts';
 import { base64 } from '../../runtime/kube/secrets.ts';
 import type { TlsMaterial } from '../../pki/tls-secret.ts';
 import { tlsSecretData, TLS_SECRET_TYPE } from '../../pki/tls-secret.ts';
@@ -124,12 +125,22 @@ export function desiredRelaySecret(request: ExportRequest, caPem: string, token:
   };
 }
 
-export function desiredReceiverService(request: ExportRequest): ApplyObject {
+/**
+ * Pure: the receiver's Service, owned by the receiver Job (`receiverJob`, as stored) so that the
+ * garbage collector deletes it with the Job: the operator needs no right to delete Services.
+ */
+export function desiredReceiverService(request: ExportRequest, receiverJob: KubeObject): ApplyObject {
   const claim = claimOf(request);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: relayNames(request.space.exportId).service, namespace: claim.namespace, labels: relayLabels(request, RECEIVER_COMPONENT) },
+    metadata: {
+      name: relayNames(request.space.exportId).service,
+      namespace: claim.namespace,
+      labels: relayLabels(request, RECEIVER_COMPONENT),
+      // Not blocking: that would need update on jobs/finalizers where OwnerReferencesPermissionEnforcement is on.
+      ownerReferences: [{ ...controllerReference(receiverJob), blockOwnerDeletion: false }],
+    },
     // The Service's port is the pod's: NetworkPolicies match ports after the Service's translation.
     spec: { selector: receiverSelector(request.space.exportId), ports: [{ name: 'https', port: RECEIVER_PORT, targetPort: RECEIVER_PORT, protocol: 'TCP' }] },
   };
