@@ -155,4 +155,29 @@ describe('a claim target with --export-runner=job', () => {
     // The claim itself stays: it is the provider's, and holds the archive.
     expect(await readObject(client, K8S.PersistentVolumeClaim, 'exports', provider)).toBeDefined();
   });
+
+  it('says why the receiver does not run, starts no export Job until it listens, and removes the relay when the export is waived', async () => {
+    await client.request({
+      method: 'POST', path: collectionPath(K8S.PersistentVolumeClaim, provider),
+      body: { metadata: { name: 'nowhere' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'no-such-class', resources: { requests: { storage: '1Gi' } } } },
+    });
+    const name = uniqueName('relay-stuck');
+    tenants.push(name);
+    const root = await mkdtemp(join(tmpdir(), 'relay-unused-'));
+    const { namespace } = await tenantWithData(client, root, name, [{ name: 'main', datacenter: 'it-mil1', endpoints: [] }], { exportTarget: { persistentVolumeClaim: { namespace: provider, claimName: 'nowhere' } } });
+    await mergePatch(client, API.Tenant, name, undefined, { spec: { contract: { state: 'Terminated' } } });
+    const stuck = await eventually('the termination to say why the receiver waits', async () => {
+      const tenant = await readObject<{ status?: { termination?: { message?: string } } }>(client, API.Tenant, name);
+      return tenant?.status?.termination?.message?.includes('not scheduled') ? tenant : undefined;
+    }, { timeoutMs: 90_000 });
+    expect(stuck.status?.termination?.message).toMatch(/waiting for the export receiver .* beside claim nowhere to listen: not scheduled: ./);
+    const exportId = (await terminationRecord(client, operatorNamespace, name))?.spaces[0]?.exportId ?? '';
+    expect(await readObject(client, JOB, exportJobName(exportId, 'export'), namespace)).toBeUndefined();
+    expect(await labelled(provider, exportId)).toEqual([`Job/${relayNames(exportId).receiverJob}`, `NetworkPolicy/${relayNames(exportId).ingressPolicy}`, `Secret/${relayNames(exportId).receiverSecret}`, `Service/${relayNames(exportId).service}`]);
+
+    // The provider gives up and waives the export: the relay beside the claim goes before anything is destroyed.
+    await mergePatch(client, API.Tenant, name, undefined, { spec: { contract: { exportOnTermination: false } } });
+    await waitForTerminationPhase(client, name, 'Done');
+    expect(await labelled(provider, exportId)).toEqual([]);
+  });
 });

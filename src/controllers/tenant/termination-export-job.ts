@@ -235,10 +235,13 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     if (job) await createObjectOnce(client, K8S.Service, claim.namespace, desiredReceiverService(request, { ...job, apiVersion: 'batch/v1', kind: 'Job' }));
   }
 
-  async function receiverReady(request: ExportRequest): Promise<boolean> {
+  /** True when a receiver pod is Ready; else why not, when its pod says (e.g. it cannot be scheduled). */
+  async function receiverReady(request: ExportRequest): Promise<true | string> {
     const claim = claimOf(request);
     const pods = await listAll<V1Pod & KubeObject>(client, K8S.Pod, { namespace: claim.namespace, labelSelector: `job-name=${relayNames(request.space.exportId).receiverJob}` });
-    return pods.items.some((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (pods.items.some((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) return true;
+    const unscheduled = pods.items.flatMap((p) => p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    return unscheduled?.message ? `: not scheduled: ${unscheduled.message}` : '';
   }
 
   function exported(result: Record<string, unknown> | undefined, job: string): ExportProgress {
@@ -263,7 +266,8 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     if (receiver?.state === 'succeeded') return exported(parseResultLine(receiver.log), `${claim.namespace}/${names.receiverJob}`);
     if (receiver?.state === 'failed') return receiver;
     await ensureRelay(request, datacenter);
-    if (!(await receiverReady(request))) return { state: 'running', message: `waiting for the export receiver ${claim.namespace}/${names.receiverJob} beside claim ${claim.claimName} to listen` };
+    const ready = await receiverReady(request);
+    if (ready !== true) return { state: 'running', message: `waiting for the export receiver ${claim.namespace}/${names.receiverJob} beside claim ${claim.claimName} to listen${ready}` };
     const exporter = await runSpaceJob(request, 'export', relayDestination(request));
     if (exporter.state === 'running') return { state: 'running', message: `Job ${exportJobName(request.space.exportId, 'export')} is exporting space ${request.space.name} to claim ${claim.namespace}/${claim.claimName}` };
     if (exporter.state === 'failed') return exporter;

@@ -109,6 +109,12 @@ async function performVerify(ctx: ControllerContext, options: TerminationOptions
   return { health: failed, requeueAfterMs: 5000 };
 }
 
+/** The runner's leftovers of every space's export (idempotent: what is gone already is skipped). */
+async function cleanupExports(options: TerminationOptions, tenant: Tenant, record: TerminationRecord): Promise<void> {
+  if (!options.runner.cleanup || !tenant.spec.contract?.exportTarget) return;
+  for (const space of record.spaces) await options.runner.cleanup(exportRequest(tenant, record, space.uid, options));
+}
+
 /** Deletes `Kind/namespace/name` objects (deleteObject tolerates what is already gone). */
 async function deleteAll(ctx: ControllerContext, objects: readonly string[]): Promise<void> {
   for (const object of objects) {
@@ -133,6 +139,9 @@ export async function runTermination(ctx: ControllerContext, sources: FactSource
   let requeueAfterMs: number | undefined;
   switch (step.kind) {
     case 'record':
+      // Before anything is destroyed, whatever an export left outside the tenant's namespace goes
+      // (an export waived half-way leaves a runner's relay in the provider's namespace otherwise).
+      if (step.record.phase === 'Shredding' && stored.record.phase !== 'Shredding') await cleanupExports(options, tenant, step.record);
       await save(step.record);
       await ctx.recorder.normal(tenant, step.reason, step.message);
       log.info({ to: step.record.phase, reason: step.reason }, step.message);
