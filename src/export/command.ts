@@ -165,7 +165,8 @@ export function registerExportCommands(program: Command): void {
     .requiredOption('--tls-key-file <file>', 'PEM private key of the certificate')
     .requiredOption('--token-file <file>', 'file holding the bearer token senders must present')
     .option('--listen <address>', 'host:port to listen on', ':8443')
-    .action(async (flags: { dir: string; location: string; tlsCertFile: string; tlsKeyFile: string; tokenFile: string; listen: string }) => {
+    .option('--archive <name>', 'the one archive to take (<tenant>_<space>_<export id>.tar); others are refused')
+    .action(async (flags: { dir: string; location: string; tlsCertFile: string; tlsKeyFile: string; tokenFile: string; listen: string; archive?: string }) => {
       const { startReceiver } = await import('./receiver.ts');
       const { parseListenAddress } = await import('../runtime/listen-address.ts');
       const address = parseListenAddress(flags.listen, '--listen');
@@ -175,6 +176,7 @@ export function registerExportCommands(program: Command): void {
         directory: flags.dir,
         locationBase: flags.location,
         token,
+        ...(flags.archive === undefined ? {} : { archive: flags.archive }),
         tls: { cert: await readFile(flags.tlsCertFile), key: await readFile(flags.tlsKeyFile) },
         host: address.host,
         port: address.port,

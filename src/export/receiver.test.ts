@@ -47,9 +47,9 @@ afterEach(async () => {
   for (const receiver of running.splice(0)) await receiver.close();
 });
 
-async function receiver(): Promise<{ running: RunningReceiver; dir: string; url: string }> {
+async function receiver(only?: string): Promise<{ running: RunningReceiver; dir: string; url: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'relay-claim-'));
-  const started = await startReceiver({ directory: dir, locationBase: 'pvc://provider/exports', token: TOKEN, tls, host: '127.0.0.1', port: 0, log: () => undefined });
+  const started = await startReceiver({ directory: dir, locationBase: 'pvc://provider/exports', token: TOKEN, tls, host: '127.0.0.1', port: 0, log: () => undefined, ...(only === undefined ? {} : { archive: only }) });
   running.push(started);
   return { running: started, dir, url: `https://localhost:${started.port}/` };
 }
@@ -147,6 +147,15 @@ describe('the export relay (http target → receive-export)', () => {
     expect(await readdir(dir)).toEqual([]);
     expect(requestedName(`/${ARCHIVE}.sha256`)).toEqual({ archive: ARCHIVE, checksum: true });
     expect(requestedName('/a/b_c_d.tar')).toHaveProperty('problem');
+  });
+
+  it('given the one archive it is for, refuses every other name (403) and takes that one', async () => {
+    const { dir, url } = await receiver(ARCHIVE);
+    expect(await send(url, 'PUT', '/acme_other_term-0123.tar', { body: Buffer.from('x') })).toBe(403);
+    expect(await send(url, 'HEAD', '/acme_other_term-0123.tar')).toBe(403);
+    expect(await readdir(dir)).toEqual([]);
+    await exportSpace(options({ kind: 'http', url, caFile, tokenFile }));
+    expect((await readdir(dir)).sort()).toEqual([ARCHIVE, `${ARCHIVE}.sha256`]);
   });
 
   it('is reached only over TLS it can verify: an exporter trusting another CA fails', async () => {

@@ -13,7 +13,8 @@
  *                            looks finished) when it does not verify
  *
  * Every request needs the bearer token (compared in constant time). A name is one path segment of
- * our archive naming; a path separator, `..` or anything else is refused. A broken upload leaves no
+ * our archive naming; a path separator, `..` or anything else is refused; given the one archive it
+ * is for, the receiver refuses every other. A broken upload leaves no
  * partial file. The receiver stops only after a successful POST: that is what the exporter asks
  * last, so a restarted exporter (reusing the finished archive) still finds it serving.
  */
@@ -44,6 +45,8 @@ export interface ReceiverOptions {
   /** Where that directory is, as the result names it: `pvc://<namespace>/<claim>`. */
   locationBase: string;
   token: string;
+  /** The one archive it takes (others are refused, 403); absent: any archive name. */
+  archive?: string;
   tls: { cert: string | Buffer; key: string | Buffer };
   host?: string;
   port?: number;
@@ -193,6 +196,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
       return answer(res, 400, name.problem);
     }
     const { archive, checksum } = name;
+    if (options.archive !== undefined && archive !== options.archive) {
+      req.resume();
+      return answer(res, 403, `this receiver takes only ${options.archive}`);
+    }
     if (req.method === 'HEAD' && !checksum) return answer(res, (await target.finished(archive)) ? 200 : 404);
     if (req.method === 'PUT') return checksum ? receiveChecksum(req, res, archive) : receiveArchive(req, res, archive);
     if (req.method === 'POST' && !checksum) {

@@ -44,7 +44,7 @@ describe('the relay to a claim of another namespace', () => {
     expect(pod?.volumes).toContainEqual({ name: 'claim', persistentVolumeClaim: { claimName: 'exports' } });
     expect(container?.volumeMounts).toContainEqual({ name: 'claim', mountPath: '/export' });
     expect(pod?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual(countryOnly);
-    expect(container?.args).toEqual(['receive-export', '--dir', '/export', '--location', 'pvc://provider/exports', '--listen', ':8443',
+    expect(container?.args).toEqual(['receive-export', '--dir', '/export', '--location', 'pvc://provider/exports', '--listen', ':8443', '--archive', `acme_main_${EXPORT_ID}.tar`,
       '--tls-cert-file', '/etc/export-receiver/tls.crt', '--tls-key-file', '/etc/export-receiver/tls.key', '--token-file', '/etc/export-receiver/token']);
     expect(container?.env).toEqual([]);
     expect(container?.readinessProbe).toMatchObject({ tcpSocket: { port: 8443 } });

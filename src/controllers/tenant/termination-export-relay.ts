@@ -15,6 +15,7 @@
  */
 import type { V1Affinity, V1Job, V1NetworkPolicyPeer } from '@kubernetes/client-node';
 import type { Datacenter } from '../../api/types.ts';
+import { archiveName } from '../../export/names.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { controllerReference, type KubeObject } from '../../runtime/object.ts';
 import { base64 } from '../../runtime/kube/secrets.ts';
@@ -156,7 +157,7 @@ export function desiredReceiverJob(request: ExportRequest, datacenter: Datacente
     labels: { ...relayLabels(request, RECEIVER_COMPONENT), ...receiverSelector(request.space.exportId) },
     image,
     container: 'receive',
-    args: ['receive-export', '--dir', CLAIM_DIR, '--location', claimLocation(claim), '--listen', `:${RECEIVER_PORT}`,
+    args: ['receive-export', '--dir', CLAIM_DIR, '--location', claimLocation(claim), '--listen', `:${RECEIVER_PORT}`, '--archive', archiveName(request.tenant, request.space.name, request.space.exportId),
       '--tls-cert-file', `${RECEIVER_SECRET_DIR}/tls.crt`, '--tls-key-file', `${RECEIVER_SECRET_DIR}/tls.key`, '--token-file', `${RECEIVER_SECRET_DIR}/${TOKEN_KEY}`],
     ports: [{ name: 'https', containerPort: RECEIVER_PORT, protocol: 'TCP' }],
     // Ready once it listens: the operator starts the exporter only then.
