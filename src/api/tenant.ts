@@ -163,7 +163,7 @@ export const SpaceTerminationStatus = Type.Object({
   name: Type.String({ maxLength: 253, description: 'BackupSpace name.' }),
   uid: Type.String({ maxLength: 64, description: 'BackupSpace uid: the export belongs to this space, not to a later one of the same name.' }),
   exportId: Type.Optional(Type.String({ maxLength: 63, description: 'Deterministic id of the space\'s export (from tenant and space uids): a restart never makes a second export.' })),
-  location: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the archive is (a path on the target volume, or s3://bucket/key).' })),
+  location: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the archive is: pvc://<namespace>/<claim>/<archive> on the target claim (a host path under --export-runner=local), or s3://bucket/key.' })),
   size: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Archive size in bytes.' })),
   sha256: Type.Optional(Type.String({ maxLength: 64, description: 'SHA-256 of the archive (hex), as in <archive>.sha256.' })),
   exportedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the archive was written.' })),

@@ -1,6 +1,7 @@
 /**
- * `tenant-backup export`, `verify-export` and `open-export`: what the in-cluster export Job runs, and
- * what a person runs by hand on a space's volume or on an archive they were given.
+ * `tenant-backup export`, `verify-export`, `open-export` and `receive-export`: what the in-cluster
+ * export Jobs run (receive-export is the relay's end beside a claim of another namespace), and what a
+ * person runs by hand on a space's volume or on an archive they were given.
  *
  * export prints ONE JSON line on stdout — {exportId, location, archive, size, sha256, files, bytes}
  * — and exits 0 only after it has read its own archive back from the target and verified it.
@@ -24,7 +25,13 @@ interface S3Flags {
   s3VirtualHosted?: boolean;
 }
 
-interface ExportFlags extends S3Flags {
+interface HttpFlags {
+  httpTarget?: string;
+  httpCaFile?: string;
+  httpTokenFile?: string;
+}
+
+interface ExportFlags extends S3Flags, HttpFlags {
   dataDir: string;
   tenant: string;
   space?: string;
@@ -57,11 +64,17 @@ function s3Connection(flags: S3Flags): S3Connection {
 }
 
 /** Pure: the target the flags name; throws naming the flag when they are not one target. */
-export function targetOf(flags: S3Flags & { targetDir?: string }): ExportTarget {
+export function targetOf(flags: S3Flags & HttpFlags & { targetDir?: string }): ExportTarget {
   const wantsS3 = flags.s3Bucket !== undefined || flags.s3Endpoint !== undefined;
-  if (flags.targetDir !== undefined && wantsS3) throw new Error('give either --target-dir or --s3-bucket, not both');
+  const named = [flags.targetDir !== undefined && '--target-dir', wantsS3 && '--s3-bucket', flags.httpTarget !== undefined && '--http-target'].filter((n): n is string => typeof n === 'string');
+  if (named.length > 1) throw new Error(`give one of --target-dir, --s3-bucket or --http-target, not ${named.join(' and ')}`);
+  if (flags.httpTarget === undefined && (flags.httpCaFile !== undefined || flags.httpTokenFile !== undefined)) throw new Error('--http-ca-file and --http-token-file go with --http-target');
   if (flags.targetDir !== undefined) return { kind: 'directory', path: flags.targetDir };
-  if (flags.s3Bucket === undefined) throw new Error('a target is required: --target-dir <dir> or --s3-bucket <bucket> (with --s3-endpoint for a non-AWS store)');
+  if (flags.httpTarget !== undefined) {
+    if (flags.httpTokenFile === undefined) throw new Error('--http-target needs --http-token-file <file> (the receiver\'s bearer token)');
+    return { kind: 'http', url: flags.httpTarget, tokenFile: flags.httpTokenFile, ...(flags.httpCaFile === undefined ? {} : { caFile: flags.httpCaFile }) };
+  }
+  if (flags.s3Bucket === undefined) throw new Error('a target is required: --target-dir <dir>, --s3-bucket <bucket> (with --s3-endpoint for a non-AWS store) or --http-target <url>');
   let partSizeBytes: number | undefined;
   if (flags.s3PartSize !== undefined) {
     partSizeBytes = Number(flags.s3PartSize);
@@ -116,7 +129,10 @@ export function registerExportCommands(program: Command): void {
       .option('--target-dir <dir>', 'write the archive into this directory (a mounted PVC)')
       .option('--s3-bucket <bucket>', 'write the archive to this S3 bucket (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)')
       .option('--s3-prefix <prefix>', 'key prefix in the bucket', '')
-      .option('--s3-part-size <bytes>', 'multipart part size (at least 5 MiB)'),
+      .option('--s3-part-size <bytes>', 'multipart part size (at least 5 MiB)')
+      .option('--http-target <url>', 'send the archive to a receive-export receiver at this https:// URL')
+      .option('--http-ca-file <file>', 'PEM CA bundle to trust for the receiver instead of the system CAs')
+      .option('--http-token-file <file>', "file holding the receiver's bearer token"),
   ).action(async (flags: ExportFlags) => {
     const facts = await spaceFacts(flags);
     const result = await exportSpace({
@@ -145,6 +161,37 @@ export function registerExportCommands(program: Command): void {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     process.stderr.write(`${result.location}: verified (${result.files} files, ${result.bytes} bytes, sha256 ${result.sha256})\n`);
   });
+
+  program
+    .command('receive-export')
+    .description("Receive one export over HTTPS (from export --http-target) into a directory, e.g. a claim of another namespace: written atomically, re-read and verified on request. Prints the verification as one JSON line and exits 0 once the archive is finished and verified.")
+    .requiredOption('--dir <dir>', 'directory the archive is written into (the mounted claim)')
+    .requiredOption('--location <url>', 'where that directory is, as results name it, e.g. pvc://<namespace>/<claim>')
+    .requiredOption('--tls-cert-file <file>', 'PEM serving certificate (and chain)')
+    .requiredOption('--tls-key-file <file>', 'PEM private key of the certificate')
+    .requiredOption('--token-file <file>', 'file holding the bearer token senders must present')
+    .option('--listen <address>', 'host:port to listen on', ':8443')
+    .option('--archive <name>', 'the one archive to take (<tenant>_<space>_<export id>.tar); others are refused')
+    .action(async (flags: { dir: string; location: string; tlsCertFile: string; tlsKeyFile: string; tokenFile: string; listen: string; archive?: string }) => {
+      const { startReceiver } = await import('./receiver.ts');
+      const { parseListenAddress } = await import('../runtime/listen-address.ts');
+      const address = parseListenAddress(flags.listen, '--listen');
+      const token = await readPassword(flags.tokenFile);
+      if (token === '') throw new Error(`--token-file ${flags.tokenFile} is empty`);
+      const receiver = await startReceiver({
+        directory: flags.dir,
+        locationBase: flags.location,
+        token,
+        ...(flags.archive === undefined ? {} : { archive: flags.archive }),
+        tls: { cert: await readFile(flags.tlsCertFile), key: await readFile(flags.tlsKeyFile) },
+        host: address.host,
+        port: address.port,
+      });
+      process.once('SIGTERM', () => void receiver.close().then(() => process.exit(143)));
+      process.stderr.write(`receiving exports on ${address.host}:${receiver.port} into ${flags.dir}\n`);
+      const result = await receiver.done;
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    });
 
   program
     .command('open-export')

@@ -23,7 +23,7 @@ import type { Datacenter } from '../api/types.ts';
 import type { GatewayWorkload } from '../api/gateway-workload.ts';
 import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
 import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
-import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
+import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { InformerFactory } from '../runtime/informer-factory.ts';
@@ -39,7 +39,6 @@ import { startWebhook } from '../webhook/run.ts';
 import { readFile } from 'node:fs/promises';
 import type { KeyServiceLocation } from '../controllers/backupspace/desired.ts';
 import type { MasterKey } from '../controllers/backupspace/keys-step.ts';
-import type { PemKeyPair } from '../pki/certificates.ts';
 import { RequestAuthenticator } from '../runtime/kube/request-auth.ts';
 import { startMetricsServer } from '../runtime/metrics-server.ts';
 import { servingNames } from '../webhook/options.ts';
@@ -102,9 +101,9 @@ export function keyServiceLocation(options: KeyServiceOptionsOf, namespace: stri
   return { url: options.url ?? `https://${options.service}.${namespace}.svc:${port}`, namespace, port };
 }
 
-function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, masterKey: () => Promise<MasterKey>, keyService: KeyServiceLocation): ExportRunner {
-  if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root, masterKey });
-  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), keyService });
+function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation): ExportRunner {
+  if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root, masterKey: keys.masterKey });
+  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), certificateAuthority: keys.certificateAuthority, keyService });
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -124,7 +123,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys
   const { certificateAuthority, masterKey } = keys;
   return [
     createDatacenterController(ctx),
-    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, masterKey, keyService), organization: options.exportOrganization }, options.concurrency),
+    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, { masterKey, certificateAuthority }, keyService), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       operatorNamespace: options.namespace,
