@@ -209,17 +209,11 @@ describe('checkSpaceCustody: the customer\'s password', () => {
   const customer = tenant('vault', { security: { keyCustody: 'customer' } });
   const password = { customerPasswordSecretRef: { name: 'pw' } };
 
-  it('refuses a new customer-custody space that names no password Secret', () => {
-    const inherited = denied(checkSpaceCustody(space('a', {}, 'tenant-vault'), customer));
-    expect(inherited).toMatchObject({ field: 'spec.encryption.customerPasswordSecretRef', rule: 'customer-password' });
-    expect(inherited.message).toBe('spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant vault\'s) wraps the data key with the customer\'s password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace tenant-vault holding the password (read once, then deleted, never stored)');
-    expect(denied(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme)).message).toContain('customer key custody (this space\'s)');
-  });
-
-  it('allows one that names it, provider custody, and a space whose key exists already', () => {
+  it('admits a new customer-custody space with or without a password Secret: the customer may set the password at the gateway', () => {
+    expect(checkSpaceCustody(space('a', {}, 'tenant-vault'), customer)).toEqual({ allowed: true });
+    expect(checkSpaceCustody(space('a', { encryption: { keyCustody: 'customer' } }), acme)).toEqual({ allowed: true });
     expect(checkSpaceCustody(space('a', { encryption: password }, 'tenant-vault'), customer)).toEqual({ allowed: true });
     expect(checkSpaceCustody(space('a'), acme)).toEqual({ allowed: true });
-    expect(checkSpaceCustody({ ...space('a', {}, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } }, customer)).toEqual({ allowed: true });
   });
 });
 

@@ -52,8 +52,6 @@ export const RULES = {
   addressPool: 'address-pool',
   /** A fixed address is no other space's. */
   addressTaken: 'address-taken',
-  /** A new space under customer custody names the Secret with the customer's password. */
-  customerPassword: 'customer-password',
 } as const;
 
 export type RuleName = (typeof RULES)[keyof typeof RULES];
@@ -262,18 +260,15 @@ export function effectiveCustody(space: BackupSpace, tenant: Tenant | undefined)
 
 /**
  * Customer custody on the tenant is a floor (S6): none of its spaces may hand the key to the provider.
- * A space under customer custody that is not built yet names the Secret holding the customer's
- * password: without it no data key can be wrapped, so nothing could be built.
+ * A customer-custody space needs no password Secret: without one it waits until a tenant admin sets
+ * the space password at the gateway (no provider credential involved, src/gateway/password-route.ts);
+ * customerPasswordSecretRef remains for customers who prefer to hand the password over as a Secret.
  */
 export function checkSpaceCustody(space: BackupSpace, tenant: Tenant): RuleResult {
   const floor = tenant.spec.security?.keyCustody ?? 'provider';
   const custody = effectiveCustody(space, tenant);
   if (floor === 'customer' && custody === 'provider') {
     return deny('spec.encryption.keyCustody', RULES.custody, `tenant ${tenantName(tenant)} requires customer key custody, so its spaces cannot use provider custody; remove keyCustody or set it to customer`);
-  }
-  if (custody === 'customer' && !space.spec.encryption?.customerPasswordSecretRef && !isBuilt(space)) {
-    const whose = space.spec.encryption?.keyCustody === 'customer' ? 'this space\'s' : `tenant ${tenantName(tenant)}'s`;
-    return deny('spec.encryption.customerPasswordSecretRef', RULES.customerPassword, `customer key custody (${whose}) wraps the data key with the customer's password, and no Secret with it is named; set customerPasswordSecretRef to a Secret of namespace ${space.metadata.namespace ?? ''} holding the password (read once, then deleted, never stored)`);
   }
   return ALLOWED;
 }

@@ -15,6 +15,8 @@ import { KEY_CUSTODY_MODES } from './tenant.ts';
 export const ACCESS_PROTOCOLS = ['restic-rest'] as const;
 export const SPACE_PHASES = ['Pending', 'Provisioning', 'Sealed', 'Ready', 'Blocked', 'Terminating'] as const;
 export const MAX_SPACE_REPLICAS = 5;
+/** Whether a space's gateway takes a new gateway image as soon as the operator has one (S3). */
+export const UPGRADE_POLICIES = ['Automatic', 'Manual'] as const;
 
 export const BackupSpaceSpec = Type.Object({
   size: quantity({
@@ -36,7 +38,7 @@ export const BackupSpaceSpec = Type.Object({
     })),
     customerPasswordSecretRef: Type.Optional({
       ...SecretKeyReference,
-      description: 'Customer custody only: a short-lived Secret (key `password` unless given) holding the customer\'s password. The operator derives the wrapping key from it, stores only the wrapped key, salt, KDF parameters and a verifier, and deletes the Secret. The password is never stored.',
+      description: 'Customer custody only, optional: a short-lived Secret (key `password` unless given) holding the customer\'s password. The operator derives the wrapping key from it, stores only the wrapped key, salt, KDF parameters and a verifier, and deletes the Secret. The password is never stored. Without it (the customer-only way, no provider credential involved) the space waits Sealed (KeyReady=False, AwaitingCustomerPassword) until a tenant admin, signed in at the gateway with password and TOTP, sets the space password (POST /v1/password {newPassword}); the gateway makes the data key and only its wrapped record reaches the key Secret. The password is changed the same way ({oldPassword, newPassword}): the data key is re-wrapped, no data is re-encrypted.',
     }),
     atRest: Type.Optional(Type.Boolean({
       default: true,
@@ -71,6 +73,11 @@ export const BackupSpaceSpec = Type.Object({
       'x-kubernetes-validations': [{ rule: 'isIP(self)', message: 'must be an IP address' }],
     })),
   }, { description: 'Expose the space on a fixed, geolocated address from its datacenter\'s pool (S8), through a LoadBalancer Service.' })),
+  upgrade: Type.Optional(Type.Object({
+    policy: Type.Optional(stringEnum(UPGRADE_POLICIES, {
+      description: 'Automatic: the gateway rolls to the operator\'s current gateway image as soon as there is a new one. Manual: it keeps the image it runs until approved (annotation tenantbackup.io/approve-upgrade set to the new image, or this field set back to Automatic); condition UpToDate says UpgradeAvailable meanwhile. Absent: the datacenter\'s spec.gatewayUpgrade.',
+    })),
+  }, { description: 'How the space\'s gateway is upgraded to a new gateway image (S3).' })),
 }, {
   'x-kubernetes-validations': [{
     rule: 'quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0',
@@ -119,6 +126,7 @@ export const backupSpaceResource = defineResource({
     { name: 'Address', type: 'string', jsonPath: '.status.address', priority: 1 },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+    { name: 'Up To Date', type: 'string', jsonPath: '.status.conditions[?(@.type=="UpToDate")].status', priority: 1, description: 'The gateway runs the operator\'s current gateway image' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
   rules: [{

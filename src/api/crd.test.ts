@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crdFiles } from './crd-files.ts';
+import { parse } from 'yaml';
+import { CHART_CRD_TEMPLATES, chartCrdTemplates, crdFiles } from './crd-files.ts';
 import { allCustomResourceDefinitions } from './crd.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -10,6 +11,26 @@ describe('CRDs', () => {
   it('crds/ is what src/api generates (run `npm run generate` after changing the API)', async () => {
     for (const [path, content] of crdFiles()) {
       expect(await readFile(join(root, path), 'utf8'), path).toBe(content);
+    }
+  });
+
+  it('the chart\'s CRD templates are what src/api generates, and nothing else is in their folder', async () => {
+    const templates = chartCrdTemplates();
+    expect((await readdir(join(root, CHART_CRD_TEMPLATES))).sort()).toEqual(templates.map(([path]) => path.slice(CHART_CRD_TEMPLATES.length + 1)).sort());
+    for (const [path, content] of templates) {
+      expect(await readFile(join(root, path), 'utf8'), `${path}: run npm run generate`).toBe(content);
+    }
+  });
+
+  it('templates the chart\'s CRDs around the generated spec, which they carry unchanged', () => {
+    const crds = allCustomResourceDefinitions();
+    for (const [[, template], crd] of chartCrdTemplates().map((t, i) => [t, crds[i]] as const)) {
+      const lines = template.split('\n');
+      expect(lines[0]).toBe('{{- if .Values.crds.enabled }}');
+      expect(template).toContain('    helm.sh/resource-policy: keep\n');
+      // Everything from `spec:` on is plain YAML: the CRD's spec, byte for byte what crds/ holds.
+      const spec = template.slice(template.indexOf('\nspec:\n') + 1, template.lastIndexOf('{{- end }}'));
+      expect(parse(spec)).toEqual({ spec: crd?.spec });
     }
   });
 

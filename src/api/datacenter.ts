@@ -1,5 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { GatewayWorkload } from './gateway-workload.ts';
 import { defineResource } from './resource.ts';
+import { UPGRADE_POLICIES } from './backupspace.ts';
 import {
   Conditions,
   countryCode,
@@ -44,6 +46,14 @@ export const DatacenterSpec = Type.Object({
     } as KubeSchemaOptions & { maxItems: number }),
     loadBalancerClass: Type.Optional(Type.String({ maxLength: 253, description: 'loadBalancerClass of the Services that carry the addresses; empty for the cluster default.' })),
   }, { description: 'Addresses for spaces that ask for a fixed IP.' })),
+  gatewayUpgrade: Type.Optional(stringEnum(UPGRADE_POLICIES, {
+    default: 'Automatic',
+    description: 'Upgrade policy of the gateways of this datacenter\'s spaces that set no spec.upgrade.policy of their own: Automatic (roll to the operator\'s new gateway image at once) or Manual (keep the image they run until approved, or until this is set to Automatic). A provider rolls a new gateway to one datacenter first by setting the others to Manual before upgrading the operator.',
+  })),
+  gateway: Type.Optional({
+    ...GatewayWorkload,
+    description: 'Gateway pod settings for the spaces of this datacenter, over the operator\'s (chart value gateway, flag --gateway-workload, over built-in defaults sized from the gateway benchmark): resources and priorityClassName and each list replace, podLabels and podAnnotations merge key by key. Changing them rolls the gateways of the datacenter\'s spaces.',
+  }),
 });
 export type DatacenterSpec = Static<typeof DatacenterSpec>;
 

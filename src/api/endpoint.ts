@@ -33,7 +33,7 @@ export type EndpointSpec = Static<typeof EndpointSpec>;
 export const EndpointStatus = Type.Object({
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
-  credentialsSecretName: Type.Optional(Type.String({ maxLength: 253, description: 'Secret holding the endpoint\'s credentials and one-time activation code.' })),
+  credentialsSecretName: Type.Optional(Type.String({ maxLength: 253, description: 'Secret holding the endpoint\'s credentials (username, password), its restic repository URL, ca.crt (the CA that signs the gateway\'s certificate), and until the device has backed up its one-time activationCode with activationExpiresAt: the device exchanges the code once, before it expires, at its gateway\'s POST /v1/enrol for these credentials.' })),
   activation: Type.Optional(stringEnum(ACTIVATION_STATES, { description: 'Pending until the device first backs up, then Active; Suspended when access is refused.' })),
   repository: Type.Optional(Type.String({ maxLength: 512, description: 'The endpoint\'s private repository path on its space.' })),
   url: Type.Optional(Type.String({ maxLength: 1024, description: 'Repository URL for the backup client (without credentials).' })),

@@ -116,7 +116,7 @@ export const TenantSpec = Type.Object({
     twoFactor: Type.Optional(stringEnum(TWO_FACTOR_MODES, { default: 'Optional', description: 'Two-factor authentication for the tenant\'s people (S12): Required (password and TOTP), Optional (TOTP when enrolled), Disabled (no human access routes).' })),
     keyCustody: Type.Optional(stringEnum(KEY_CUSTODY_MODES, {
       default: 'provider',
-      description: 'Who can unlock the spaces\' data keys (S6, S13). provider: wrapped by the operator\'s master key. customer: wrapped by a key derived from a password only the customer knows; the provider cannot read the data, and a lost password means the data is lost. Cannot be changed once set.',
+      description: 'Who can unlock the spaces\' data keys (S6, S13). provider: wrapped by the operator\'s master key. customer: wrapped by a key derived from a password only the customer knows, which a tenant admin sets and changes at the space\'s gateway (signed in with password and TOTP) with no provider credential involved; the provider cannot read the data, and a lost password means the data is lost. Cannot be changed once set.',
       'x-kubernetes-validations': [immutable('keyCustody', 'keys already wrapped for one custody cannot be handed to another; create a new tenant')],
     })),
   }, { default: { twoFactor: 'Optional', keyCustody: 'provider' }, description: 'Security options.' })),
@@ -163,7 +163,7 @@ export const SpaceTerminationStatus = Type.Object({
   name: Type.String({ maxLength: 253, description: 'BackupSpace name.' }),
   uid: Type.String({ maxLength: 64, description: 'BackupSpace uid: the export belongs to this space, not to a later one of the same name.' }),
   exportId: Type.Optional(Type.String({ maxLength: 63, description: 'Deterministic id of the space\'s export (from tenant and space uids): a restart never makes a second export.' })),
-  location: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the archive is (a path on the target volume, or s3://bucket/key).' })),
+  location: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the archive is: pvc://<namespace>/<claim>/<archive> on the target claim (a host path under --export-runner=local), or s3://bucket/key.' })),
   size: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Archive size in bytes.' })),
   sha256: Type.Optional(Type.String({ maxLength: 64, description: 'SHA-256 of the archive (hex), as in <archive>.sha256.' })),
   exportedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the archive was written.' })),

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * One entry point for everything the image runs: `operator`, `gateway`, `export`, `validate`.
+ * One entry point for everything the image runs: `operator`, `gateway`, `export`, `validate`; and
+ * the customer admin's tools: `login`, `usage`, `unseal`, `set-password`.
  * Each subcommand lives beside the code it runs and registers itself here.
  */
 import { Command } from 'commander';

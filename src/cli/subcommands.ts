@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCustomerCommands } from '../customer/command.ts';
 import { registerExportCommands } from '../export/command.ts';
 import { registerGatewayCommand } from '../gateway/command.ts';
 import { registerOperatorCommand } from '../operator/command.ts';
@@ -6,6 +7,7 @@ import { registerValidateCommand } from '../validate/command.ts';
 
 /** Every subcommand of the entry point; each module adds itself with one line here. */
 export function registerSubcommands(program: Command): void {
+  registerCustomerCommands(program);
   registerExportCommands(program);
   registerGatewayCommand(program);
   registerOperatorCommand(program);

@@ -39,6 +39,8 @@ export const ACCESS_LABEL = 'tenantbackup.io/access';
  * cache; a look-alike namespace made by hand is not among them and lends no tenant's rights.
  */
 export const TENANT_NAMESPACE_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY},${TENANT_LABEL}`;
+/** On a gateway Deployment: digest of the pod settings it was built with (backupspace/gateway-workload.ts). */
+export const GATEWAY_WORKLOAD_ANNOTATION = 'tenantbackup.io/gateway-workload';
 export const CREDENTIAL_HASH_ANNOTATION = 'tenantbackup.io/credential-hash';
 export const PASSWORD_HASH_ANNOTATION = 'tenantbackup.io/password-hash';
 

@@ -38,6 +38,7 @@ export {
   verifyPassword,
   type CustomerKeyRecord,
 } from './customer-custody.ts';
+export { openEnrolment, sealEnrolment, validateEnrolmentSeal, type EnrolmentSeal } from './enrolment.ts';
 export {
   ACTIVATION_CODE_ALPHABET,
   ACTIVATION_CODE_BITS,

@@ -144,8 +144,12 @@ describe('README.txt', () => {
 describe('export CLI targets', () => {
   it('name the flag that is wrong', () => {
     expect(targetOf({ targetDir: '/x' })).toEqual({ kind: 'directory', path: '/x' });
-    expect(() => targetOf({})).toThrow(/--target-dir <dir> or --s3-bucket/);
-    expect(() => targetOf({ targetDir: '/x', s3Bucket: 'b' })).toThrow(/not both/);
+    expect(() => targetOf({})).toThrow(/--target-dir <dir>, --s3-bucket <bucket>/);
+    expect(() => targetOf({ targetDir: '/x', s3Bucket: 'b' })).toThrow(/not --target-dir and --s3-bucket/);
+    expect(() => targetOf({ httpTarget: 'https://r:8443/', s3Bucket: 'b' })).toThrow(/not --s3-bucket and --http-target/);
+    expect(() => targetOf({ httpTarget: 'https://r:8443/' })).toThrow(/--http-token-file/);
+    expect(() => targetOf({ httpTokenFile: '/t', targetDir: '/x' })).toThrow(/go with --http-target/);
+    expect(targetOf({ httpTarget: 'https://r:8443/', httpTokenFile: '/t', httpCaFile: '/ca' })).toEqual({ kind: 'http', url: 'https://r:8443/', tokenFile: '/t', caFile: '/ca' });
     expect(() => targetOf({ s3Bucket: 'b', s3PartSize: '1000' })).toThrow(/--s3-part-size/);
     expect(targetOf({ s3Bucket: 'b', s3Endpoint: 'https://s3:9000', s3Prefix: 'p' })).toMatchObject({ kind: 's3', bucket: 'b', prefix: 'p', endpoint: 'https://s3:9000', forcePathStyle: true, region: 'us-east-1' });
   });

@@ -10,7 +10,7 @@ import type { BagIdentity, Custody } from './bag.ts';
 import { scanVolume } from './scan.ts';
 import { openTarget } from './targets.ts';
 import type { ExportOptions, ExportResult, VerifyResult } from './types.ts';
-import { ExportVerificationError, verifyExport } from './verify.ts';
+import { ExportVerificationError } from './verify.ts';
 
 export function custodyOf(options: Pick<ExportOptions, 'key'>): Custody {
   if (options.key.mode === 'provider') return 'provider';
@@ -53,10 +53,9 @@ export async function exportSpace(options: ExportOptions): Promise<ExportResult>
   const target = await openTarget(options.target);
   const archive = archiveName(options.tenant, options.space, options.exportId);
   const location = target.location(archive);
-  const verifyOptions = { ...(target.connection === undefined ? {} : { s3: target.connection }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
 
   if (await target.finished(archive)) {
-    const existing = await verifyExport(location, verifyOptions).catch((error: unknown) => {
+    const existing = await target.verify(archive, options.signal).catch((error: unknown) => {
       if (error instanceof ExportVerificationError) return null; // damaged: written again below
       throw error;
     });
@@ -64,7 +63,7 @@ export async function exportSpace(options: ExportOptions): Promise<ExportResult>
   }
 
   const { written } = await writeExport(options);
-  const verification = await verifyExport(location, verifyOptions);
+  const verification = await target.verify(archive, options.signal);
   if (verification.sha256 !== written.sha256 || verification.size !== written.size || verification.files !== written.files || verification.bytes !== written.bytes) {
     throw new ExportVerificationError(`${location}: read back ${verification.size} bytes with sha256 ${verification.sha256}, but ${written.size} bytes with sha256 ${written.sha256} were written`);
   }

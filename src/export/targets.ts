@@ -1,8 +1,10 @@
 /**
- * Where an archive goes: a directory (a mounted PVC) or an S3-compatible store. Either way a
+ * Where an archive goes: a directory (a mounted PVC), an S3-compatible store, or a receiver over
+ * HTTPS (http-target.ts) that writes into a directory the exporter cannot mount. Either way a
  * partial archive never looks finished: the directory target writes `.<archive>.partial` and renames
- * it after an fsync; the S3 target's multipart upload only makes the object appear when it completes.
- * The `.sha256` file comes last, so an archive is finished exactly when its `.sha256` exists.
+ * it after an fsync; the S3 target's multipart upload only makes the object appear when it completes;
+ * the receiver writes with the directory target. The `.sha256` file comes last, so an archive is
+ * finished exactly when its `.sha256` exists.
  */
 import { constants, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,7 +12,8 @@ import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { checksumFileName } from './names.ts';
-import type { ExportTarget, S3Connection } from './types.ts';
+import type { ExportTarget, S3Connection, VerifyResult } from './types.ts';
+import { verifyExport } from './verify.ts';
 
 export interface ArchiveWrite {
   stream: Writable;
@@ -20,13 +23,16 @@ export interface ArchiveWrite {
 }
 
 export interface OpenedTarget {
-  /** Where an archive of this name is (or will be): an absolute path or `s3://bucket/key`. */
+  /** Where an archive of this name is (or will be): an absolute path, `s3://bucket/key` or the receiver's URL. */
   location(archive: string): string;
-  /** What verifyExport needs to read from this target. */
-  connection: S3Connection | undefined;
   /** True when the archive and its `.sha256` are both there. */
   finished(archive: string): Promise<boolean>;
   begin(archive: string): Promise<ArchiveWrite>;
+  /**
+   * Re-reads the finished archive from the target and checks every digest (verifyExport); throws
+   * ExportVerificationError when it does not verify.
+   */
+  verify(archive: string, signal?: AbortSignal): Promise<VerifyResult>;
 }
 
 async function syncDirectory(directory: string): Promise<void> {
@@ -52,11 +58,12 @@ async function writeFileAtomically(path: string, text: string): Promise<void> {
   await rename(temporary, path);
 }
 
-function directoryTarget(path: string): OpenedTarget {
+/** A directory target; the receiver (receiver.ts) writes with it too. */
+export function directoryTarget(path: string): OpenedTarget {
   const root = resolve(path);
   return {
     location: (archive) => join(root, archive),
-    connection: undefined,
+    verify: (archive, signal) => verifyExport(join(root, archive), signal === undefined ? {} : { signal }),
     async finished(archive) {
       return (await exists(join(root, archive))) && (await exists(join(root, checksumFileName(archive))));
     },
@@ -105,7 +112,7 @@ async function s3Target(target: Extract<ExportTarget, { kind: 's3' }>): Promise<
   };
   return {
     location: (archive) => `s3://${target.bucket}/${s3Key(target.prefix, archive)}`,
-    connection,
+    verify: (archive, signal) => verifyExport(`s3://${target.bucket}/${s3Key(target.prefix, archive)}`, { s3: connection, ...(signal === undefined ? {} : { signal }) }),
     async finished(archive) {
       const key = s3Key(target.prefix, archive);
       return (await objectExists(client, target.bucket, key)) && (await objectExists(client, target.bucket, checksumFileName(key)));
@@ -127,5 +134,6 @@ async function s3Target(target: Extract<ExportTarget, { kind: 's3' }>): Promise<
 
 export async function openTarget(target: ExportTarget): Promise<OpenedTarget> {
   if (target.kind === 'directory') return directoryTarget(target.path);
+  if (target.kind === 'http') return (await import('./http-target.ts')).httpTarget(target);
   return s3Target(target);
 }

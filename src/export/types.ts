@@ -56,7 +56,22 @@ export interface S3Target extends S3Connection {
   partSizeBytes?: number;
 }
 
-export type ExportTarget = DirectoryTarget | S3Target;
+/**
+ * A receiver (`tenant-backup receive-export`) that writes the archive where the exporter cannot: a
+ * claim of another namespace, mounted by the receiver's pod. The archive goes by HTTPS PUT, the
+ * receiver re-reads it from its disk when asked, and says where it is (e.g. `pvc://ns/claim/<archive>`).
+ */
+export interface HttpTarget {
+  kind: 'http';
+  /** https:// URL of the receiver; archive names are appended to it (`<url>/<archive>`). */
+  url: string;
+  /** PEM bundle of the CAs to trust for the receiver's certificate (instead of the system's). */
+  caFile?: string;
+  /** File holding the bearer token the receiver accepts (one trailing newline is ignored). */
+  tokenFile: string;
+}
+
+export type ExportTarget = DirectoryTarget | S3Target | HttpTarget;
 
 /** One endpoint of the space, as the gateway's access configuration names it. */
 export interface ExportEndpoint {
@@ -98,7 +113,7 @@ export interface ExportOptions {
 
 export interface ExportResult {
   exportId: string;
-  /** Where the archive is: an absolute file path or `s3://bucket/key`. */
+  /** Where the archive is: an absolute file path, `s3://bucket/key`, or where a receiver put it (`pvc://namespace/claim/<archive>`). */
   location: string;
   /** Archive file name, e.g. `acme_space-1_term-1a2b.tar`. */
   archive: string;

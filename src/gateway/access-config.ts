@@ -73,12 +73,19 @@ export interface ProviderKeyCustody {
 /**
  * Customer custody: the data key exists only wrapped by a key derived from the customer's password.
  * The gateway starts sealed and serves no data until a tenant admin unseals it with that password.
+ *
+ * Without `keyId` and `record` the customer has not set the password yet: a tenant admin sets it at
+ * the gateway (POST /v1/password), which makes the data key, wraps it and keeps the record on the
+ * volume until the operator has stored it in the space's key Secret (customer-key-store.ts); the
+ * record then comes back here with its `recordVersion`.
  */
 export interface CustomerKeyCustody {
   mode: 'customer';
-  keyId: string;
+  keyId?: string;
   /** The wrapped key record produced by src/crypto (salt, KDF parameters, verifier, wrapped key). */
-  record: CustomerKeyRecord;
+  record?: CustomerKeyRecord;
+  /** How many times the customer set or changed the password through the gateway (0: set through a password Secret). */
+  recordVersion?: number;
 }
 
 export interface CustomerKeyRecord {
@@ -98,6 +105,26 @@ export interface EndpointAccess {
   repository: string;
   /** False when the Endpoint is suspended or its tenant's contract is: access refused. */
   enabled: boolean;
+  /**
+   * The device's one-time enrolment (POST /v1/enrol), while its activation code is unused and
+   * unexpired as far as the operator knows; the gateway records use on the volume (enrolment.ts).
+   */
+  enrolment?: EndpointEnrolment;
+}
+
+export interface EndpointEnrolment {
+  /** The endpoint's credential sealed under its activation code (src/crypto/enrolment.ts). */
+  seal: EnrolmentSeal;
+  /** After this instant (RFC 3339) the code is refused. */
+  expiresAt: string;
+  /** The restic repository URL the device is given with its credential. */
+  repositoryUrl: string;
+}
+
+export interface EnrolmentSeal {
+  kdf: { name: 'scrypt'; cost: number; blockSize: number; parallelization: number; salt: string };
+  /** AES-256-GCM wrapping (wrap.ts format) of the credential's bytes under the code-derived key. */
+  wrappedCredential: string;
 }
 
 export type TwoFactorPolicy = 'two-factor' | 'one-factor' | 'disabled';

@@ -32,19 +32,23 @@ export function registerGatewayCommand(program: Command): void {
   program
     .command('gateway')
     .description('Serve one backup space: restic REST protocol v2 over TLS 1.2+, per-endpoint credentials and repositories, quota, append-only, at-rest encryption, human routes and reports')
-    .requiredOption('--config-dir <dir>', 'directory with access.json, tls.crt, tls.key and data.key or session.key when present (mounted Secrets)')
+    .requiredOption('--config-dir <dir>', 'directory with access.json, tls.crt, tls.key, ca.crt, and session.key or (outside a cluster) data.key when present (mounted Secrets)')
     .requiredOption('--data-dir <dir>', 'directory holding the repositories of the space (the space volume)')
     .option('--listen <host:port>', 'address to listen on', '0.0.0.0:8443')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.LOG_LEVEL ?? 'info')
     .option('--peers <host:port,...>', 'the other replicas of the space, to relay an unseal to (processes on one host; in a cluster use --peers-dns)')
     .option('--peers-dns <name>', 'DNS name listing every replica of the space (its headless Service), on this gateway\'s port')
-    .action(async (options: { configDir: string; dataDir: string; listen: string; logLevel: string; peers?: string; peersDns?: string }) => {
+    .option('--key-service-url <base>', 'the operator\'s key service, where a provider-custody gateway gets its data key at start (verified against ca.crt of --config-dir)')
+    .option('--key-token-file <path>', 'the projected ServiceAccount token to present to the key service')
+    .action(async (options: { configDir: string; dataDir: string; listen: string; logLevel: string; peers?: string; peersDns?: string; keyServiceUrl?: string; keyTokenFile?: string }) => {
       const log = createLogger({ name: 'gateway', level: options.logLevel });
       const { host, port } = parseListenAddress(options.listen);
       const peers = peerSourceOf(options);
+      if (Boolean(options.keyServiceUrl) !== Boolean(options.keyTokenFile)) throw new Error('--key-service-url and --key-token-file go together');
+      const keyService = options.keyServiceUrl && options.keyTokenFile ? { url: options.keyServiceUrl, tokenFile: options.keyTokenFile } : undefined;
       let gateway: Gateway;
       try {
-        gateway = await Gateway.start({ configDir: options.configDir, dataDir: options.dataDir, host, port, log, peers });
+        gateway = await Gateway.start({ configDir: options.configDir, dataDir: options.dataDir, host, port, log, peers, keyService });
       } catch (error) {
         log.fatal({ err: error }, 'gateway could not start');
         log.flush();

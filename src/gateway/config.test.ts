@@ -36,6 +36,24 @@ describe('parseAccessConfig', () => {
     expect(parsed.warnings).toEqual([]);
   });
 
+  it('accepts customer custody with no key yet (the password is set at the gateway), but not a key without its record', () => {
+    const awaiting = valid();
+    awaiting.space.keyCustody = { mode: 'customer' };
+    expect(parse(awaiting).access.space.keyCustody).toEqual({ mode: 'customer' });
+    const half = valid();
+    half.space.keyCustody = { mode: 'customer', keyId: keyIdOf(generateDataKey()) };
+    expect(() => parse(half)).toThrow(ConfigError);
+    const providerWithout = valid();
+    providerWithout.space.keyCustody = { mode: 'provider' } as unknown as GatewayAccessConfig['space']['keyCustody'];
+    expect(() => parse(providerWithout)).toThrow(/keyId/);
+  });
+
+  it('refuses an endpoint enrolment whose seal is malformed, naming the endpoint and field', () => {
+    const config = valid();
+    config.endpoints[0] = { ...config.endpoints[0] as GatewayAccessConfig['endpoints'][number], enrolment: { seal: { kdf: { name: 'scrypt', cost: 1024, blockSize: 8, parallelization: 1, salt: 'AAAA' }, wrappedCredential: 'v1.x.y' }, expiresAt: '2026-12-09T00:00:00Z', repositoryUrl: 'rest:https://h:8443/laptop-01/' } };
+    expect(() => parse(config)).toThrow(/endpoints\[0\] \(laptop-01\): enrolment\.seal: enrolment seal: kdf\.salt/);
+  });
+
   it('accepts fields it does not know (the contract may grow)', () => {
     expect(() => parse({ ...valid(), futureField: { x: 1 } })).not.toThrow();
   });

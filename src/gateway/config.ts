@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { InvalidKeyRecordError, KEY_BYTES, isSecretHash, validateCustomerKeyRecord } from '../crypto/index.ts';
+import { InvalidKeyRecordError, KEY_BYTES, isSecretHash, validateCustomerKeyRecord, validateEnrolmentSeal } from '../crypto/index.ts';
 import { ACCESS_CONFIG_VERSION, GATEWAY_RESERVED_PATH_SEGMENTS, type EndpointAccess, type GatewayAccessConfig, type HumanAccess } from './access-config.ts';
 import { isValidEndpointName, repositoriesOverlap, repositoryPathProblem } from './paths.ts';
 
@@ -56,10 +56,12 @@ const accessSchema = {
         encryptAtRest: { type: 'boolean' },
         keyCustody: {
           type: 'object',
-          required: ['mode', 'keyId'],
-          properties: { mode: { enum: ['provider', 'customer'] }, keyId: nonEmptyString, record: { type: 'object' } },
-          if: { properties: { mode: { const: 'customer' } } },
-          then: { required: ['record'] },
+          required: ['mode'],
+          properties: { mode: { enum: ['provider', 'customer'] }, keyId: nonEmptyString, record: { type: 'object' }, recordVersion: { type: 'integer', minimum: 0 } },
+          // Customer custody has a key and its record, or neither (the password is not set yet).
+          if: { properties: { mode: { const: 'provider' } } },
+          then: { required: ['keyId'] },
+          else: { anyOf: [{ required: ['keyId', 'record'] }, { not: { anyOf: [{ required: ['keyId'] }, { required: ['record'] }] } }] },
         },
       },
     },
@@ -68,7 +70,17 @@ const accessSchema = {
       items: {
         type: 'object',
         required: ['name', 'credentialHash', 'repository', 'enabled'],
-        properties: { name: nonEmptyString, credentialHash: nonEmptyString, repository: nonEmptyString, enabled: { type: 'boolean' } },
+        properties: {
+          name: nonEmptyString,
+          credentialHash: nonEmptyString,
+          repository: nonEmptyString,
+          enabled: { type: 'boolean' },
+          enrolment: {
+            type: 'object',
+            required: ['seal', 'expiresAt', 'repositoryUrl'],
+            properties: { seal: { type: 'object' }, expiresAt: nonEmptyString, repositoryUrl: nonEmptyString },
+          },
+        },
       },
     },
     maintenance: {
@@ -130,6 +142,15 @@ export function parseAccessConfig(text: string): AccessConfiguration {
     const pathProblem = repositoryPathProblem(endpoint.repository);
     if (pathProblem !== null) problems.push(`${where}: repository ${pathProblem}`);
     if (!isSecretHash(endpoint.credentialHash)) problems.push(`${where}: credentialHash is not a valid scrypt hash`);
+    if (endpoint.enrolment !== undefined) {
+      try {
+        validateEnrolmentSeal(endpoint.enrolment.seal);
+      } catch (error) {
+        if (!(error instanceof InvalidKeyRecordError)) throw error;
+        problems.push(`${where}: enrolment.seal: ${error.message}`);
+      }
+      if (Number.isNaN(Date.parse(endpoint.enrolment.expiresAt))) problems.push(`${where}: enrolment.expiresAt must be an RFC 3339 time`);
+    }
     for (const other of access.endpoints.slice(0, i)) {
       if (repositoriesOverlap(endpoint.repository, other.repository)) {
         problems.push(`${where}: repository overlaps the repository of endpoint ${other.name}`);
@@ -156,15 +177,17 @@ export function parseAccessConfig(text: string): AccessConfiguration {
   }
 
   const custody = access.space.keyCustody;
-  if (custody.mode === 'customer') {
+  if (custody.mode === 'customer' && custody.record !== undefined) {
     try {
       validateCustomerKeyRecord(custody.record);
     } catch (error) {
       if (!(error instanceof InvalidKeyRecordError)) throw error;
       problems.push(`space.keyCustody.record: ${error.message}`);
     }
+  }
+  if (custody.mode === 'customer') {
     if (access.humans.policy === 'disabled' || ![...users.values()].some((u) => u.role === 'admin')) {
-      warnings.push('customer key custody but no human admin can sign in: the gateway cannot be unsealed');
+      warnings.push('customer key custody but no human admin can sign in: the gateway cannot be unsealed, nor its password set');
     }
   }
 

@@ -8,6 +8,8 @@
  *   POST /v1/unseal     {password} (admin only): unseal a customer-custody gateway — this replica,
  *                       then every other replica of the space, to which the password (checked here
  *                       first) is relayed (peers.ts); a replica that is down does not fail the unseal
+ *   POST /v1/password   {newPassword, oldPassword?} (admin only): set the space password of a
+ *                       customer-custody space the first time, or change it (password-route.ts)
  *
  * Everything but /v1/session needs `Authorization: Bearer <token>` from /v1/session. With the
  * tenant's policy `disabled` these routes do not exist (404).
@@ -15,7 +17,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WrongPasswordError } from '../crypto/index.ts';
 import type { HumanAccess } from './access-config.ts';
-import type { GatewayContext } from './context.ts';
+import { accessInForce, type GatewayContext } from './context.ts';
+import { handlePassword } from './password-route.ts';
 import { signIn } from './human-auth.ts';
 import { HttpError, bearerToken, readJsonBody, sendJson } from './http-util.ts';
 import type { GatewayAccessConfig } from './access-config.ts';
@@ -26,7 +29,7 @@ import { endpointReports } from './report.ts';
 const SIGN_IN_REFUSED = 'sign-in refused: wrong user, password or code';
 const BEARER_CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="tenant-backup"' };
 
-function optionalString(body: unknown, field: string): string | undefined {
+export function optionalString(body: unknown, field: string): string | undefined {
   const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024) throw new HttpError(400, `field "${field}" must be a non-empty string`);
@@ -52,7 +55,7 @@ function sessionUser(context: GatewayContext, req: IncomingMessage): HumanAccess
 
 /** True when the path is a human route (handled here), for routing and metrics. */
 export function isHumanRoute(path: string): boolean {
-  return ['/v1/session', '/v1/usage', '/v1/snapshots', '/v1/unseal'].includes(path);
+  return ['/v1/session', '/v1/usage', '/v1/snapshots', '/v1/unseal', '/v1/password'].includes(path);
 }
 
 export async function handleHumanRequest(context: GatewayContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -74,6 +77,9 @@ export async function handleHumanRequest(context: GatewayContext, req: IncomingM
     case '/v1/unseal':
       expect('POST');
       return unseal(context, req, res);
+    case '/v1/password':
+      expect('POST');
+      return handlePassword(context, req, res, sessionUser(context, req));
     default:
       throw new HttpError(404, 'not found');
   }
@@ -132,12 +138,21 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
   const user = sessionUser(context, req);
   if (user.role !== 'admin') throw new HttpError(403, 'only a tenant admin may unseal the gateway');
   const password = requiredString(await readJsonBody(req), 'password');
-  const access = context.config().access;
+  const access = await accessInForce(context);
   if (access.space.keyCustody.mode !== 'customer') throw new HttpError(409, 'the space is not under customer key custody');
   const wasReady = context.vault.state === 'ready';
   // Checked here even when this replica is unsealed: only a right password is sent on to the others.
   await throttledUnseal(context, access, password, user.name, req.socket.remoteAddress);
   if (!wasReady) context.log.info({ user: user.name }, 'gateway unsealed');
+  sendJson(res, 200, {
+    state: 'ready',
+    ...(wasReady ? { message: 'already unsealed' } : {}),
+    replicas: await relayUnsealToPeers(context, password, user.name),
+  });
+}
+
+/** Sends a password checked here on to the other replicas; what became of each, for the answer. */
+export async function relayUnsealToPeers(context: GatewayContext, password: string, user: string): Promise<{ total: number; ready: number; peers: { peer: string; outcome: string; status?: number; message?: string }[] }> {
   const peers = await context.peers.relayUnseal(password).catch((error: unknown): PeerOutcome[] => {
     context.log.error({ err: error }, 'could not find the other replicas to relay the unseal to');
     return [];
@@ -145,13 +160,9 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
   const ready = peers.filter((p) => p.outcome === 'ready').length;
   if (peers.length > 0) {
     const failed = peers.filter((p) => p.outcome !== 'ready').map(({ peer, outcome, status }) => ({ peer, outcome, status }));
-    context.log[failed.length > 0 ? 'warn' : 'info']({ user: user.name, peers: peers.length, ready, failed }, 'unseal relayed to the other replicas');
+    context.log[failed.length > 0 ? 'warn' : 'info']({ user, peers: peers.length, ready, failed }, 'unseal relayed to the other replicas');
   }
-  sendJson(res, 200, {
-    state: 'ready',
-    ...(wasReady ? { message: 'already unsealed' } : {}),
-    replicas: { total: 1 + peers.length, ready: 1 + ready, peers: peers.map(({ peer, outcome, status, message }) => ({ peer, outcome, status, message })) },
-  });
+  return { total: 1 + peers.length, ready: 1 + ready, peers: peers.map(({ peer, outcome, status, message }) => ({ peer, outcome, status, message })) };
 }
 
 /**
@@ -159,7 +170,7 @@ async function unseal(context: GatewayContext, req: IncomingMessage, res: Server
  * it goes through the same bound (SignInThrottle, per user and per client), so wrong passwords here
  * lock the user's sign-in too, and a locked user or client is refused before any check.
  */
-async function throttledUnseal(context: GatewayContext, access: GatewayAccessConfig, password: string, user: string, client: string | undefined): Promise<void> {
+export async function throttledUnseal(context: GatewayContext, access: GatewayAccessConfig, password: string, user: string, client: string | undefined): Promise<void> {
   const verdict = context.signInThrottle.check(user, client);
   if (!verdict.allowed) {
     const retryAfter = Math.ceil(verdict.retryAfterMs / 1000);

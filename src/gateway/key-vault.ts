@@ -1,7 +1,8 @@
 /**
  * Holds the space's data key in memory and decides whether data may be served.
  *
- *  - Provider custody: the key comes from the `data.key` file; it must match the configured key id
+ *  - Provider custody: the key comes from the operator's key service (key-client.ts), or outside a
+ *    cluster from a `data.key` file; it is held in memory only and must match the configured key id
  *    (a swapped key would make existing objects unreadable, so we refuse rather than write with it).
  *  - Customer custody: the gateway starts sealed. A tenant admin unseals it with the customer's
  *    password; the key is unwrapped (src/crypto openWithPassword, bound to the space uid) and lives
@@ -102,16 +103,18 @@ export class KeyVault {
     return this.#key;
   }
 
-  /** Applies a (re)loaded configuration and, under provider custody, the data.key file. */
+  /** Applies a (re)loaded configuration and, under provider custody, the key (fetched or from data.key). */
   configure(access: GatewayAccessConfig, providerKey: Buffer | null): void {
     const custody = access.space.keyCustody;
     if (custody.mode === 'customer') {
       if (this.#key !== null && this.#keyId === custody.keyId) return; // still unsealed with the same key
-      this.#set(null, null, 'sealed', 'the gateway is sealed: a tenant admin must unseal it with the customer key password (POST /v1/unseal)');
+      this.#set(null, null, 'sealed', custody.record === undefined
+        ? 'the gateway is sealed: no space password is set yet; a tenant admin sets it (POST /v1/password)'
+        : 'the gateway is sealed: a tenant admin must unseal it with the customer key password (POST /v1/unseal)');
       return;
     }
     if (providerKey === null) {
-      this.#set(null, null, access.space.encryptAtRest ? 'key-missing' : 'ready', 'the space data key is not available (data.key missing)');
+      this.#set(null, null, access.space.encryptAtRest ? 'key-missing' : 'ready', 'the space data key is not available yet (it comes from the operator at start)');
       return;
     }
     if (keyIdOf(providerKey) !== custody.keyId) {
@@ -144,6 +147,7 @@ export class KeyVault {
   async #unsealNow(access: GatewayAccessConfig, password: string): Promise<void> {
     const custody = access.space.keyCustody;
     if (custody.mode !== 'customer') throw new UnsealError('the space is not under customer key custody');
+    if (custody.record === undefined || custody.keyId === undefined) throw new UnsealError('no space password is set yet: a tenant admin sets it first (POST /v1/password)');
     this.attempts.check();
     let key: Buffer;
     try {

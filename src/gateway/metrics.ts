@@ -16,6 +16,7 @@ export type RouteLabel =
   | 'object'
   | 'list'
   | 'human'
+  | 'enrol'
   | 'peer'
   | 'report'
   | 'metrics'

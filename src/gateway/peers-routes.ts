@@ -10,7 +10,7 @@
  * take it without the customer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayContext } from './context.ts';
+import { accessInForce, type GatewayContext } from './context.ts';
 import { HttpError, bearerToken, readJsonBody, sendJson } from './http-util.ts';
 import { requiredString, unsealChecked } from './human-routes.ts';
 import { PEER_STATE_PATH, PEER_UNSEAL_PATH, peerTokenMatches } from './peers.ts';
@@ -31,7 +31,8 @@ export async function handlePeerRequest(context: GatewayContext, req: IncomingMe
   }
   if (method !== 'POST') throw new HttpError(405, 'method not allowed', { Allow: 'POST' });
   const password = requiredString(await readJsonBody(req), 'password');
-  const access = context.config().access;
+  // The record in force: a password just set or changed on the relaying replica is on the volume.
+  const access = await accessInForce(context);
   if (access.space.keyCustody.mode !== 'customer') throw new HttpError(409, 'the space is not under customer key custody');
   const wasReady = context.vault.state === 'ready';
   await unsealChecked(context, access, password, { relayedFrom: req.socket.remoteAddress ?? 'unknown' });

@@ -8,6 +8,8 @@
  * Sizes are plaintext bytes as clients wrote them (what the quota counts), not bytes on disk.
  */
 
+import type { CustomerKeyRecord } from './access-config.ts';
+
 /** Version of this document's shape; bump on incompatible change. */
 export const GATEWAY_REPORT_VERSION = 1;
 
@@ -48,6 +50,11 @@ export interface GatewayReport {
     encryptAtRest: boolean;
   };
   endpoints: EndpointReport[];
+  /**
+   * A customer key record the customer set or changed through this gateway (POST /v1/password) and
+   * the configuration does not carry yet: the operator stores it in the space's key Secret.
+   */
+  customerKey?: { version: number; keyId: string; record: CustomerKeyRecord };
   /** Counters since the process started. */
   counters: {
     requests: number;

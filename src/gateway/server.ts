@@ -19,6 +19,8 @@ import { CredentialCache, VerifierBusyError } from './credential-cache.ts';
 import { TotpReplayGuard } from './human-auth.ts';
 import { handleHumanRequest, isHumanRoute } from './human-routes.ts';
 import { HttpError, bearerToken, sendError, sendJson, sendText } from './http-util.ts';
+import { keyIdOf } from '../crypto/index.ts';
+import { fetchDataKeyUntilDone, type KeyServiceClientOptions } from './key-client.ts';
 import { KeyVault } from './key-vault.ts';
 import { GatewayMetrics, type RouteLabel } from './metrics.ts';
 import { ObjectIndex } from './object-index.ts';
@@ -30,6 +32,9 @@ import { GATEWAY_STATE_DIR, SpaceQuota, isVolumeFull, type QuotaTiming } from '.
 import { GatewayCounters, buildReport } from './report.ts';
 import { handleDataRequest, routeLabel } from './restic-routes.ts';
 import { SessionSigner } from './sessions.ts';
+import { ENROL_PATH, handleEnrol } from './enrol-route.ts';
+import { EnrolmentLedger } from './enrolment-ledger.ts';
+import { adopted, CUSTOMER_KEY_DIR, CustomerKeyStore, effectiveAccess } from './customer-key-store.ts';
 
 export interface GatewayOptions {
   configDir: string;
@@ -47,6 +52,14 @@ export interface GatewayOptions {
   shutdownGraceMs?: number;
   /** The other replicas of the space (--peers / --peers-dns); none by default. */
   peers?: PeerSource;
+  /**
+   * Where a provider-custody gateway gets its data key (--key-service-url, --key-token-file). Without
+   * it the key is read from data.key in the configuration directory (outside a cluster: tests,
+   * development); the operator never writes that file.
+   */
+  keyService?: KeyServiceClientOptions;
+  /** Pauses between tries at the key service (tests). */
+  keyServiceTiming?: { baseMs: number; maxMs: number };
 }
 
 /** TLS settings of every gateway: the project's one server policy (S2). */
@@ -84,6 +97,11 @@ export class Gateway {
     this.#watcher = watcher;
     this.#shutdownGraceMs = shutdownGraceMs;
     this.#stopRescans = stopRescans;
+  }
+
+  /** False while a provider-custody gateway still waits for its key from the key service. */
+  get ready(): boolean {
+    return this.#context.ready();
   }
 
   /** Reads the configuration, scans the data directory and starts serving. Throws when the configuration is unusable. */
@@ -150,8 +168,39 @@ export class Gateway {
       'data directory scanned',
     );
 
+    const customerKeys = new CustomerKeyStore(join(options.dataDir, GATEWAY_STATE_DIR, CUSTOMER_KEY_DIR), quota.owner);
+    await customerKeys.refresh().catch((error: unknown) => log.error({ err: error }, 'the customer key record on the volume is unreadable; ignoring it'));
     const vault = new KeyVault();
-    vault.configure(config.access, loaded.providerKey);
+    // Under provider custody with a key service, the key is asked for in the background: until it
+    // comes, the gateway serves (the probes, the unseal route's 503s) but says it is not ready.
+    let fetchedKey: Buffer | null = null;
+    let keyWanted = false;
+    const keyFetch = new AbortController();
+    const providerKeyOf = (files: LoadedFiles): Buffer | null => files.providerKey ?? fetchedKey;
+    const fetchKey = (): void => {
+      const keyService = options.keyService;
+      if (keyWanted || !keyService || config.access.space.keyCustody.mode !== 'provider') return;
+      keyWanted = true;
+      // Read at each attempt: a reload may change the key id (or, rarely, the custody: then no key id
+      // matches and the fetch keeps waiting for a configuration that wants one).
+      const space = () => ({ namespace: config.access.space.namespace, name: config.access.space.name, keyId: config.access.space.keyCustody.keyId ?? '' });
+      void fetchDataKeyUntilDone(keyService, space, () => caCert, log, keyFetch.signal, options.keyServiceTiming).then((key) => {
+        keyWanted = false;
+        if (!key) return;
+        fetchedKey = key;
+        vault.configure(effectiveAccess(config.access, customerKeys.staged), fetchedKey);
+      });
+    };
+    vault.configure(effectiveAccess(config.access, customerKeys.staged), providerKeyOf(loaded));
+    if (loaded.providerKey === null) fetchKey();
+    // Once the operator stored a record set here in the key Secret, no copy stays on the volume (customer-key-store.ts).
+    const forgetAdopted = (): void => {
+      customerKeys.forgetIfAdopted(config.access).then(
+        (removed) => { if (removed) log.info('the customer key record is in the key Secret now; removed its copy from the volume'); },
+        (error: unknown) => log.error({ err: error }, 'could not remove the adopted customer key record from the volume'),
+      );
+    };
+    forgetAdopted();
     const metrics = new GatewayMetrics();
     // Learnt once listening (port 0 in tests): peers on our own port and address are ourselves.
     let selfPort = options.port;
@@ -176,6 +225,10 @@ export class Gateway {
       startedAt: new Date(),
       peers,
       peerToken: () => peerToken,
+      caCert: () => caCert,
+      enrolments: new EnrolmentLedger(join(options.dataDir, GATEWAY_STATE_DIR, 'enrolments')),
+      customerKeys,
+      ready: () => !(options.keyService && config.access.space.keyCustody.mode === 'provider' && vault.dataKey === null && config.access.space.encryptAtRest),
     };
     const peerProblem = peers.problem();
     if (peerProblem !== null) log.warn({ warning: peerProblem }, 'unseal relay disabled');
@@ -202,7 +255,11 @@ export class Gateway {
         peerToken = reloaded.peerToken;
         caCert = reloaded.caCert;
         context.credentials.clear();
-        vault.configure(config.access, reloaded.providerKey);
+        // A fetched key for another key id (the space's key changed) is dropped and asked for again.
+        if (fetchedKey !== null && config.access.space.keyCustody.mode === 'provider' && keyIdOf(fetchedKey) !== config.access.space.keyCustody.keyId) fetchedKey = null;
+        vault.configure(effectiveAccess(config.access, customerKeys.staged), providerKeyOf(reloaded));
+        forgetAdopted();
+        if (reloaded.providerKey === null && fetchedKey === null) fetchKey();
         if (reloaded.sessionKey !== null) context.sessions.setKey(reloaded.sessionKey);
         for (const warning of config.warnings) log.warn({ warning }, 'access configuration warning');
       },
@@ -224,6 +281,7 @@ export class Gateway {
         });
       });
     } catch (error) {
+      keyFetch.abort();
       watcher.stop();
       clearInterval(rescanTimer);
       await quota.close();
@@ -231,6 +289,7 @@ export class Gateway {
     }
     selfPort = (server.address() as AddressInfo).port;
     const stopRescans = (): void => {
+      keyFetch.abort();
       serving = false;
       clearInterval(rescanTimer);
       if (rescanSoon !== null) clearTimeout(rescanSoon);
@@ -275,6 +334,7 @@ export class Gateway {
 
 function authRealm(label: RouteLabel): 'endpoint' | 'human' | 'report' | 'peer' {
   if (label === 'human') return 'human';
+  if (label === 'enrol') return 'endpoint';
   if (label === 'peer') return 'peer';
   if (label === 'report' || label === 'metrics') return 'report';
   return 'endpoint';
@@ -289,16 +349,23 @@ async function handleRequest(context: GatewayContext, req: IncomingMessage, res:
     const target = parseRequestTarget(req.url);
     if (target === null) throw new HttpError(400, 'malformed request path');
     const { path, query } = target;
-    if (path === '/healthz' || path === '/readyz') {
+    if (path === '/healthz' || (path === '/readyz' && context.ready())) {
       label = 'probe';
       // Ready even when sealed: the unseal route must stay reachable through the Service.
       sendJson(res, 200, { status: 'ok', dataKeyState: context.vault.state });
+    } else if (path === '/readyz') {
+      label = 'probe';
+      // Alive (no restart) but not ready: the data key is still to come from the operator.
+      sendJson(res, 503, { status: 'waiting for the data key from the operator', dataKeyState: context.vault.state });
     } else if (path === '/metrics') {
       label = 'metrics';
       await serveMetrics(context, req, res);
     } else if (path === '/v1/report') {
       label = 'report';
       await serveReport(context, req, res);
+    } else if (path === ENROL_PATH) {
+      label = 'enrol';
+      await handleEnrol(context, req, res);
     } else if (isPeerRoute(path)) {
       label = 'peer';
       await handlePeerRequest(context, req, res, path);
@@ -364,7 +431,10 @@ async function serveReport(context: GatewayContext, req: IncomingMessage, res: S
   if (req.method !== 'GET') throw new HttpError(405, 'method not allowed', { Allow: 'GET' });
   await requireReportToken(context, req);
   await freshUsage(context);
-  sendJson(res, 200, reportOf(context, context.peers.enabled ? await context.peers.states() : undefined));
+  // A record the customer set here that the operator has not stored yet: it stores it in the key Secret.
+  const staged = await context.customerKeys.refresh().catch(() => context.customerKeys.staged);
+  const pending = staged !== null && !adopted(context.config().access, staged) ? { customerKey: staged } : {};
+  sendJson(res, 200, { ...reportOf(context, context.peers.enabled ? await context.peers.states() : undefined), ...pending });
 }
 
 function reportOf(context: GatewayContext, peers?: PeerOutcome[]) {

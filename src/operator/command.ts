@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log/logger.ts';
-import { addWebhookFlags, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
+import { addWebhookFlags, httpsBaseUrl, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
 import { parseAddressOverrides } from '../controllers/backupspace/report.ts';
 import { DEFAULT_RATE_LIMIT } from '../runtime/kube/rate-limit.ts';
 import { cidrList } from './cidrs.ts';
+import { parseImageReference } from './image-reference.ts';
+import { parseGatewayWorkload } from './gateway-workload-flag.ts';
+import type { GatewayWorkload } from '../api/gateway-workload.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -37,6 +40,9 @@ export function registerOperatorCommand(program: Command): void {
     .option('--lease-duration <duration>', 'how long a leader\'s lease lasts without renewal', duration('--lease-duration'), 15_000)
     .option('--metrics-bind-address <address>', 'HTTPS address of /metrics; 0 disables', ':8443')
     .option('--health-probe-bind-address <address>', 'HTTPS address of /healthz and /readyz; 0 disables', ':8081')
+    .option('--key-service-bind-address <address>', 'HTTPS address of the key service the provider-custody gateways get their data key from', ':9444')
+    .option('--key-service-name <name>', 'Service (in --namespace) through which the gateways reach the key service', 'tenant-backup-keys')
+    .option('--key-service-url <base>', 'base URL the gateways are given instead of the Service, e.g. https://127.0.0.1:9444 when the operator runs outside the cluster', httpsBaseUrl('--key-service-url'))
     .option('--tls-cert-file <path>', 'certificate for the metrics and probe endpoints (default: self-issued at start)')
     .option('--tls-key-file <path>', 'key of --tls-cert-file')
     .option('--kube-api-qps <n>', 'requests per second to the API server, sustained (client-side limit, as client-go\'s QPS)', positiveInteger('--kube-api-qps'), DEFAULT_RATE_LIMIT.qps)
@@ -47,7 +53,8 @@ export function registerOperatorCommand(program: Command): void {
     .option('--cluster-cidrs <list>', 'pod and service CIDRs of the cluster, IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--cluster-cidrs'), ['10.0.0.0/8', 'fd00::/8'])
     .option('--admin-cidrs <list>', 'the provider\'s admin networks (bastions, office, management VPN), IPv4 and IPv6, excluded from the internet client range of the tenants\' gateways', cidrList('--admin-cidrs'), [] as string[])
     .option('--user-prefix <prefix>', 'prefix of Kubernetes user names of tenant people (their email follows)', '')
-    .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image)', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
+    .option('--gateway-image <image>', 'image the space gateways run (the operator\'s own image; pin it as repository@sha256:<digest>); a space whose upgrade policy is Manual keeps the image its Deployment runs until approved', process.env.GATEWAY_IMAGE ?? 'ghcr.io/tenant-backup/tenant-backup-operator:0.1.0')
+    .option('--gateway-workload <json>', 'resources, priorityClassName, tolerations, podLabels, podAnnotations and topologySpreadConstraints of the gateway pods, as JSON in the shape of a Datacenter\'s spec.gateway (which overrides it per datacenter); unset: built-in defaults', parseGatewayWorkload('--gateway-workload'))
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -59,13 +66,17 @@ export function registerOperatorCommand(program: Command): void {
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
+      keyServiceBindAddress: string; keyServiceName: string; keyServiceUrl?: string;
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
-      gatewayImage: string; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
+      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       if (flags.exportRunner !== 'job' && flags.exportRunner !== 'local') throw new Error(`--export-runner must be job or local, not '${flags.exportRunner}'`);
       if (flags.exportRunner === 'local' && !flags.exportLocalRoot) throw new Error('--export-runner=local needs --export-local-root <dir>');
+      // Checked here, not by commander: a default (from $GATEWAY_IMAGE) never goes through an option parser.
+      parseImageReference(flags.gatewayImage, '--gateway-image');
+      if (flags.exportImage !== undefined) parseImageReference(flags.exportImage, '--export-image');
       const logger = createLogger({ name: 'operator', level: flags.logLevel });
       const options: OperatorOptions = {
         kubeconfig: flags.kubeconfig,
@@ -76,11 +87,13 @@ export function registerOperatorCommand(program: Command): void {
         leaseDurationMs: flags.leaseDuration,
         metricsAddress: flags.metricsBindAddress,
         probeAddress: flags.healthProbeBindAddress,
+        keyService: { bindAddress: flags.keyServiceBindAddress, service: flags.keyServiceName, ...(flags.keyServiceUrl ? { url: flags.keyServiceUrl } : {}) },
         tlsCertFile: flags.tlsCertFile,
         tlsKeyFile: flags.tlsKeyFile,
         concurrency: flags.concurrency,
         resyncMs: flags.resyncPeriod,
         gatewayImage: flags.gatewayImage,
+        gatewayWorkload: flags.gatewayWorkload,
         totpIssuer: flags.totpIssuer,
         reportIntervalMs: flags.reportInterval,
         gatewayAddresses: parseAddressOverrides(flags.gatewayAddress),

@@ -1,6 +1,6 @@
 /**
  * Runs the operator: caches on every replica (a standby is warm), controllers only on the leader,
- * probes and metrics over TLS, a clean shutdown on SIGTERM (finish the reconciles in flight, release
+ * probes, metrics (authenticated) and the gateways' key service over TLS, a clean shutdown on SIGTERM (finish the reconciles in flight, release
  * the lease). Losing leadership ends the process so that it restarts as a clean candidate, as
  * controller-runtime does.
  */
@@ -20,9 +20,10 @@ import { createReportPoller } from '../controllers/backupspace/report-poller.ts'
 import { masterKeyProvider } from '../controllers/backupspace/keys.ts';
 import { API } from '../api/refs.ts';
 import type { Datacenter } from '../api/types.ts';
+import type { GatewayWorkload } from '../api/gateway-workload.ts';
 import { localExportRunner, type ExportRunner } from '../controllers/tenant/termination-runner.ts';
 import { jobExportRunner } from '../controllers/tenant/termination-export-job.ts';
-import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
+import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } from '../pki/certificates.ts';
 import type { Controller } from '../runtime/controller.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { InformerFactory } from '../runtime/informer-factory.ts';
@@ -36,6 +37,12 @@ import { startProbeServer } from '../runtime/probe-server.ts';
 import type { WebhookOptions } from '../webhook/options.ts';
 import { startWebhook } from '../webhook/run.ts';
 import { readFile } from 'node:fs/promises';
+import type { KeyServiceLocation } from '../controllers/backupspace/desired.ts';
+import type { MasterKey } from '../controllers/backupspace/keys-step.ts';
+import { RequestAuthenticator } from '../runtime/kube/request-auth.ts';
+import { startMetricsServer } from '../runtime/metrics-server.ts';
+import { servingNames } from '../webhook/options.ts';
+import { KEY_SERVICE_AUDIENCE, startKeyService } from './key-service.ts';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -47,12 +54,16 @@ export interface OperatorOptions {
   leaseDurationMs: number;
   metricsAddress: string;
   probeAddress: string;
+  /** The gateways' key service (key-service.ts): where it listens, and how gateways reach it. */
+  keyService: KeyServiceOptionsOf;
   tlsCertFile?: string;
   tlsKeyFile?: string;
   concurrency: number;
   resyncMs: number;
   /** Image the gateways run: the operator's own, so that upgrading the operator rolls them (S3). */
   gatewayImage: string;
+  /** Gateway pod settings of this installation (between the defaults and each Datacenter's). */
+  gatewayWorkload?: GatewayWorkload;
   /** Issuer shown in authenticator apps for the tenants' 2FA enrolments. */
   totpIssuer: string;
   /** How often each ready gateway is asked for its usage report. */
@@ -68,9 +79,31 @@ export interface OperatorOptions {
   exportOrganization: string;
 }
 
-function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions): ExportRunner {
-  if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root });
-  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter) });
+/** The key service's flags: its bind address, its Service, and the URL gateways are given. */
+export interface KeyServiceOptionsOf {
+  bindAddress: string;
+  /** Service in the operator's namespace fronting every replica's key service. */
+  service: string;
+  /** What the gateways are told instead of the Service's address (an operator outside the cluster). */
+  url?: string;
+}
+
+/**
+ * Where the gateways reach the key service, for their Deployment and NetworkPolicy: the port the
+ * operator pods listen on (`boundPort` when the flag asked for any port, as tests do), the Service
+ * of that port unless a URL is given.
+ */
+export function keyServiceLocation(options: KeyServiceOptionsOf, namespace: string, boundPort?: number): KeyServiceLocation {
+  const bind = parseBindAddress(options.bindAddress, '--key-service-bind-address');
+  if (!bind) throw new Error('--key-service-bind-address cannot be 0: provider-custody gateways get their data key only from the key service');
+  const port = bind.port === 0 ? boundPort ?? 0 : bind.port;
+  if (port < 1) throw new Error('--key-service-bind-address: the key service port is not known before it listens');
+  return { url: options.url ?? `https://${options.service}.${namespace}.svc:${port}`, namespace, port };
+}
+
+function exportRunnerOf(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation): ExportRunner {
+  if (options.exportRunner.kind === 'local') return localExportRunner({ client: ctx.client, root: options.exportRunner.root, masterKey: keys.masterKey });
+  return jobExportRunner({ client: ctx.client, image: options.exportRunner.image, operatorNamespace: options.namespace, datacenters: ctx.informers.for<Datacenter>(API.Datacenter), certificateAuthority: keys.certificateAuthority, keyService });
 }
 
 async function servingTls(options: OperatorOptions): Promise<{ cert: string; key: string }> {
@@ -84,23 +117,25 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
   return { cert: `${issued.certificate}${ca.certificate}`, key: issued.privateKey };
 }
 
-function buildControllers(ctx: ControllerContext, options: OperatorOptions): Controller[] {
+function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation): Controller[] {
   // The gateways' reports: the poller writes them, the space and endpoint controllers subscribe.
   const reports = new GatewayReports();
-  const certificateAuthority = operatorCaProvider(ctx.client, options.namespace);
+  const { certificateAuthority, masterKey } = keys;
   return [
     createDatacenterController(ctx),
-    createTenantController(ctx, { runner: exportRunnerOf(ctx, options), organization: options.exportOrganization }, options.concurrency),
+    createTenantController(ctx, { runner: exportRunnerOf(ctx, options, { masterKey, certificateAuthority }, keyService), organization: options.exportOrganization }, options.concurrency),
     createAccessController(ctx, options.totpIssuer),
     createBackupSpaceController(ctx, {
       operatorNamespace: options.namespace,
       gatewayImage: options.gatewayImage,
-      masterKey: masterKeyProvider(ctx.client, options.namespace),
+      gatewayWorkload: options.gatewayWorkload,
+      keyService,
+      masterKey,
       certificateAuthority,
       reports,
     }, options.concurrency),
     createReportPoller(ctx, { reports, certificateAuthority, reportIntervalMs: options.reportIntervalMs, gatewayAddresses: options.gatewayAddresses }, options.concurrency),
-    createEndpointController(ctx, reports, options.concurrency),
+    createEndpointController(ctx, { reports, certificateAuthority }, options.concurrency),
   ];
 }
 
@@ -127,19 +162,33 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     settings: options.settings,
     now: () => new Date(),
   };
-  const controllers = buildControllers(ctx, options);
+  const keys = { masterKey: masterKeyProvider(client, options.namespace), certificateAuthority: operatorCaProvider(client, options.namespace) };
   registerFleetMetrics(metrics.registry, informerFleetView(informers));
   const webhook = startWebhook(ctx, options.webhook, options.namespace, stop.signal);
 
   const tls = await servingTls(options);
-  const servers = [];
   const probe = parseBindAddress(options.probeAddress, '--health-probe-bind-address');
   const metricsAt = parseBindAddress(options.metricsAddress, '--metrics-bind-address');
-  const sameAddress = probe && metricsAt && probe.host === metricsAt.host && probe.port === metricsAt.port;
-  const serving = { tls, registry: metrics.registry, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready() };
-  if (probe) servers.push(await startProbeServer({ ...probe, ...serving, serveProbes: true, serveMetrics: Boolean(sameAddress) }));
-  if (metricsAt && !sameAddress) servers.push(await startProbeServer({ ...metricsAt, ...serving, serveProbes: false, serveMetrics: true }));
-  logger.info({ identity, server: client.serverUrl, probePort: servers[0]?.port, metricsPort: servers.at(-1)?.port, leaderElection: options.leaderElect }, 'operator starting');
+  const keysAt = parseBindAddress(options.keyService.bindAddress, '--key-service-bind-address');
+  if (probe && metricsAt && probe.host === metricsAt.host && probe.port === metricsAt.port && probe.port !== 0) {
+    throw new Error('--metrics-bind-address and --health-probe-bind-address must differ: /metrics needs credentials, the probes do not');
+  }
+  const probeServer = probe ? await startProbeServer({ ...probe, tls, isAlive: () => !fatal, isReady: () => informers.allSynced() && webhook.ready() }) : undefined;
+  // Metrics for the cluster's authenticated and authorized callers only (TokenReview + SubjectAccessReview).
+  const metricsServer = metricsAt ? await startMetricsServer({ ...metricsAt, tls, registry: metrics.registry, auth: new RequestAuthenticator(client), logger }) : undefined;
+  // Every replica hands keys to gateways, which reach any of them through the Service.
+  const keyService = keysAt ? await startKeyService({
+    ...keysAt,
+    client,
+    auth: new RequestAuthenticator(client, { audiences: [KEY_SERVICE_AUDIENCE] }),
+    masterKey: keys.masterKey,
+    certificateAuthority: keys.certificateAuthority,
+    names: servingNames(options.keyService, options.namespace),
+    logger: logger.child({ component: 'key-service' }),
+  }) : undefined;
+  const servers = [probeServer, metricsServer].filter((s) => s !== undefined);
+  const controllers = buildControllers(ctx, options, keys, keyServiceLocation(options.keyService, options.namespace, keyService?.port));
+  logger.info({ identity, server: client.serverUrl, probePort: probeServer?.port, metricsPort: metricsServer?.port, keyServicePort: keyService?.port, leaderElection: options.leaderElect }, 'operator starting');
 
   informers.start(stop.signal);
   const runControllers = (signal: AbortSignal) => Promise.all(controllers.map((c) => c.run(signal)));
@@ -167,6 +216,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
   }
   stop.abort();
   for (const { server } of servers) server.close();
+  await keyService?.close();
   await webhook.stop();
   client.close();
   logger.info({ exitCode }, 'operator stopped');

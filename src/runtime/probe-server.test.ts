@@ -1,8 +1,7 @@
-/** The operator's probe and metrics server on loopback: what it answers, and its TLS policy. */
-import { Registry } from 'prom-client';
+/** The operator's probe server on loopback: what it answers, and its TLS policy. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServingCertificate } from '../pki/certificates.ts';
-import { expectAeadOnlyTls } from '../../test/support/tls.ts';
+import { expectAeadOnlyTls, httpsGet } from '../../test/support/tls.ts';
 import { startProbeServer } from './probe-server.ts';
 
 let served: Awaited<ReturnType<typeof startProbeServer>>;
@@ -14,11 +13,8 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     tls: { cert: serving.certificate, key: serving.privateKey },
-    registry: new Registry(),
     isAlive: () => true,
     isReady: () => true,
-    serveMetrics: true,
-    serveProbes: true,
   });
 });
 
@@ -26,9 +22,18 @@ afterAll(() => {
   served.server.close();
 });
 
-describe('the probe and metrics server TLS', () => {
+describe('the probe server TLS', () => {
   it('offers only ECDHE with AEAD suites on TLS 1.2, and TLS 1.3 as is (openssl s_client)', async () => {
     expect(served.port).toBeGreaterThan(0);
     await expectAeadOnlyTls(served.port);
+  });
+});
+
+describe('the probe server', () => {
+  it('answers the probes and nothing else: /metrics lives on its own authenticated port', async () => {
+    const get = async (path: string) => (await httpsGet(served.port, path)).status;
+    expect(await get('/healthz')).toBe(200);
+    expect(await get('/readyz')).toBe(200);
+    expect(await get('/metrics')).toBe(404);
   });
 });

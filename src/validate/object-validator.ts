@@ -4,6 +4,7 @@
  * validation reports them), list-map key uniqueness, and the CEL rules. Errors carry the same field
  * paths as the API server's (e.g. `spec.contacts[0].email`), so a pipeline finds what admission would.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { objectSchema, type ResourceDefinition } from '../api/resource.ts';
@@ -83,8 +84,7 @@ function describeAjvError(error: ErrorObject): FieldError {
   }
 }
 
-function schemaErrors(resource: ResourceDefinition, object: Record<string, unknown>): FieldError[] {
-  const validate = validatorFor(resource);
+function schemaErrors(validate: ValidateFunction, object: unknown): FieldError[] {
   if (validate(object)) return [];
   const errors = validate.errors ?? [];
   // int-or-string fields: the failing branches of anyOf say nothing the anyOf error does not.
@@ -172,12 +172,32 @@ function ruleErrors(schema: Schema, value: unknown, path: string): FieldError[] 
 const CEL_BLOCKING_RULES = new Set(['enum', 'required', 'maxLength', 'maxItems', 'type', 'format']);
 
 export function validateObject(resource: ResourceDefinition, object: Record<string, unknown>): FieldError[] {
-  const schema = JSON.parse(JSON.stringify(objectSchema(resource))) as Schema;
+  return validateWith(JSON.parse(JSON.stringify(objectSchema(resource))) as Schema, validatorFor(resource), object);
+}
+
+const valueValidators = new WeakMap<TSchema, { plain: Schema; validate: ValidateFunction }>();
+
+/**
+ * A value against one schema of this API (not a whole object), by the same checks: for settings
+ * given to the operator in the shape of a field (`--gateway-workload` is a Datacenter's spec.gateway).
+ * Paths are relative to the value (`resources.limits[memory]`).
+ */
+export function validateValue(schema: TSchema, value: unknown): FieldError[] {
+  let compiled = valueValidators.get(schema);
+  if (!compiled) {
+    const plain = JSON.parse(JSON.stringify(schema)) as Schema;
+    compiled = { plain, validate: ajv.compile(plain) };
+    valueValidators.set(schema, compiled);
+  }
+  return validateWith(compiled.plain, compiled.validate, value);
+}
+
+function validateWith(schema: Schema, validate: ValidateFunction, value: unknown): FieldError[] {
   // Strict field validation refuses unknown fields while decoding, before any other check.
-  const unknown = unknownFields(schema, object, '');
+  const unknown = unknownFields(schema, value, '');
   if (unknown.length > 0) return unknown;
-  const defaulted = structuredClone(object);
-  const errors = schemaErrors(resource, defaulted);
+  const defaulted = structuredClone(value);
+  const errors = schemaErrors(validate, defaulted);
   if (errors.some((e) => CEL_BLOCKING_RULES.has(e.rule))) {
     return [...errors, { path: '', rule: 'cel', message: 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation' }];
   }

@@ -26,18 +26,22 @@ export interface WebhookFlags {
   webhookCertSource: CertSource;
 }
 
-/** The API server only calls https URLs without credentials, query or fragment. */
-export function parseWebhookUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`--webhook-url must be a URL like https://127.0.0.1:9443, not '${value}'`);
-  }
-  if (url.protocol !== 'https:') throw new Error(`--webhook-url must use https, not ${url.protocol.replace(':', '')}`);
-  if (url.username || url.password || url.search || url.hash) throw new Error('--webhook-url cannot carry credentials, a query or a fragment');
-  return url.toString().replace(/\/+$/, '');
+/** An https base URL without credentials, query or fragment (the API server calls no other). */
+export function httpsBaseUrl(flag: string): (value: string) => string {
+  return (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error(`${flag} must be a URL like https://127.0.0.1:9443, not '${value}'`);
+    }
+    if (url.protocol !== 'https:') throw new Error(`${flag} must use https, not ${url.protocol.replace(':', '')}`);
+    if (url.username || url.password || url.search || url.hash) throw new Error(`${flag} cannot carry credentials, a query or a fragment`);
+    return url.toString().replace(/\/+$/, '');
+  };
 }
+
+export const parseWebhookUrl = httpsBaseUrl('--webhook-url');
 
 export function addWebhookFlags(command: Command): Command {
   return command
@@ -60,7 +64,7 @@ export function webhookOptions(flags: WebhookFlags): WebhookOptions {
 }
 
 /** Names the serving certificate must carry: the Service's DNS names, and the URL's host if given. */
-export function servingNames(options: WebhookOptions, namespace: string): { dnsNames: string[]; ipAddresses: string[] } {
+export function servingNames(options: Pick<WebhookOptions, 'service' | 'url'>, namespace: string): { dnsNames: string[]; ipAddresses: string[] } {
   const base = `${options.service}.${namespace}`;
   const dnsNames = [options.service, base, `${base}.svc`, `${base}.svc.cluster.local`];
   const ipAddresses: string[] = [];

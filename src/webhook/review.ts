@@ -131,7 +131,7 @@ export function parseReview(body: string): ParsedReview {
  * Rules about the object's own fields answer 422 Invalid (fix the object); rules about its relation
  * to other objects answer 403 Forbidden (the object is fine, but not allowed here and now).
  */
-const INVALID_RULES: ReadonlySet<RuleName> = new Set([RULES.quantity, RULES.replicas, RULES.sameNamespace, RULES.customerPassword]);
+const INVALID_RULES: ReadonlySet<RuleName> = new Set([RULES.quantity, RULES.replicas, RULES.sameNamespace]);
 
 export function verdictOf(result: RuleResult): Verdict {
   if (result.allowed) return { allowed: true };

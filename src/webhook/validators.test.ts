@@ -160,16 +160,9 @@ describe('backupspaces', () => {
       expect(message(verdict)).toBe('spec.datacenter: datacenter-ready: datacenter it-bad cannot host new spaces: it is Stalled (NoReadyNodes: 3 node(s) match spec.nodeSelector but none is Ready and schedulable); choose another datacenter, or wait until the provider has put it right');
     });
 
-    it('refuses customer custody without the password Secret, with 422', () => {
-      const verdict = judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '1Gi' }, 'tenant-vault')));
-      expect(verdict).toMatchObject({ allowed: false, status: { code: 422, details: { causes: [{ field: 'spec.encryption.customerPasswordSecretRef' }] } } });
-      expect(message(verdict)).toContain('spec.encryption.customerPasswordSecretRef: customer-password: customer key custody (tenant vault\'s)');
+    it('admits customer custody without the password Secret: the customer sets the password at the gateway', () => {
+      expect(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '1Gi' }, 'tenant-vault')))).toEqual({ allowed: true });
       expect(judge(SPACES, request('BackupSpace', 'CREATE', space('new', { size: '1Gi', encryption: { customerPasswordSecretRef: { name: 'pw' } } }, 'tenant-vault')))).toEqual({ allowed: true });
-      // A status in a create request proves nothing: nothing of a new space is built.
-      expect(judge(SPACES, request('BackupSpace', 'CREATE', { ...space('new', { size: '1Gi' }, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } })).allowed).toBe(false);
-      // Once its key exists the Secret is gone, and removing the reference is fine.
-      const built = { ...space('kept', { size: '1Gi', encryption: { customerPasswordSecretRef: { name: 'pw' } } }, 'tenant-vault'), status: { keyId: 'k1-0000000000000000' } };
-      expect(judge(SPACES, request('BackupSpace', 'UPDATE', { ...built, spec: { ...built.spec, encryption: {} } }, built))).toEqual({ allowed: true });
     });
   });
 

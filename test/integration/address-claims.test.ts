@@ -107,7 +107,7 @@ describe('fixed addresses', () => {
     }
   });
 
-  it('builds nothing, not even a key Secret, for a space whose address cannot be had or whose custody has no password', async () => {
+  it('builds nothing, not even a key Secret, for a space whose address cannot be had', async () => {
     const owner = uniqueName('nothing');
     const { namespace } = await createReadyTenant(client, owner, { quotas: { storage: '100Gi', spaces: 6, endpoints: 2 } });
     try {
@@ -116,10 +116,9 @@ describe('fixed addresses', () => {
       await eventually('the holder\'s address', async () => ((await readObject<BackupSpace>(client, API.BackupSpace, 'holder', namespace))?.status?.address === '192.0.2.30' ? true : undefined));
       const cases: [name: string, spec: Parameters<typeof createSpace>[3], reason: string, field: string][] = [
         ['taken', { datacenter: dcName, fixedAddress: { ip: '192.0.2.30' } }, 'AddressTaken', 'spec.fixedAddress.ip'],
-        // A space not yet built is judged by the admission rules first (rule address-pool, customer-password).
+        // A space not yet built is judged by the admission rules first (rule address-pool).
         ['outside', { datacenter: dcName, fixedAddress: { ip: '203.0.113.77' } }, 'AddressPool', 'spec.fixedAddress.ip'],
         ['poolless', { datacenter: noPool, fixedAddress: {} }, 'AddressPool', 'spec.fixedAddress'],
-        ['passwordless', { datacenter: dcName, encryption: { keyCustody: 'customer' } }, 'CustomerPassword', 'customerPasswordSecretRef'],
       ];
       for (const [name, spec] of cases) await createSpace(client, name, namespace, { size: '1Gi', replicas: 1, ...spec });
       for (const [name, , reason, field] of cases) {

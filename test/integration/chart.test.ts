@@ -7,31 +7,31 @@
  * certificate renewal, deletion) without one request refused — while what it was not given stays out
  * of reach.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { type V1ClusterRole, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1PolicyRule, type V1Role, type V1Secret, type V1Service } from '@kubernetes/client-node';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { crdFiles } from '../../src/api/crd-files.ts';
+import { allCustomResourceDefinitions } from '../../src/api/crd.ts';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../src/api/types.ts';
 import { GATEWAY_PORT, NAME_LABEL, OPERATOR_NAME } from '../../src/controllers/labels.ts';
 import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
+import { parseGatewayWorkload } from '../../src/operator/gateway-workload-flag.ts';
+import { keyServiceLocation } from '../../src/operator/manager.ts';
 import { servingNames, WEBHOOK_TLS_SECRET } from '../../src/webhook/options.ts';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SERVICE_PORT } from '../../src/webhook/registration.ts';
-import { defaultBinDir } from '../harness/controlplane.ts';
 import { freePort } from '../harness/ports.ts';
 import { canGetSecret, createEndpoint, createSpace, createTenant, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
+import { helm } from '../support/helm.ts';
 import { clients, eventually, serviceAccountToken, tokenKubeConfig, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
-const exec = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
 const chartDir = join(root, 'charts/tenant-backup-operator');
 const { kubeconfigPath } = clients();
@@ -42,23 +42,6 @@ interface Rendered {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [field: string]: unknown;
-}
-
-/** Helm keeps its caches and repositories under a throwaway home, never the user's ~/.config or ~/.cache. */
-const helmHome = await mkdtemp(join(tmpdir(), 'helm-home-'));
-
-async function helm(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const binary = join(defaultBinDir, 'helm');
-  try {
-    return await exec(binary, args, {
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },
-    });
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code?: number | string; stdout?: string; stderr?: string };
-    if (code === 'ENOENT') throw new Error('helm not built: run bash hack/controlplane/build.sh (make test does it)', { cause: error });
-    throw new Error(`helm ${args.join(' ')} failed (${code}):\n${stderr ?? ''}${stdout ?? ''}`, { cause: error });
-  }
 }
 
 /** `helm template` of the chart, as objects (comments and empty documents dropped). */
@@ -113,16 +96,23 @@ describe('the chart', () => {
     await helm(['lint', '--strict', chartDir, '--set', 'webhook.certSource=cert-manager', '--set', 'metrics.serviceMonitor.enabled=true']);
   });
 
-  it('carries the operator\'s version and the generated CRDs byte for byte', async () => {
+  it('carries the operator\'s version and the generated CRDs as templates, kept on uninstall unless told otherwise', async () => {
     const chart = parseYaml(await readFile(join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(chart.appVersion).toBe(pkg.version);
-    // Helm installs crds/ before the templates; it must be exactly what src/api generates (`npm run generate`).
-    const generated = crdFiles();
-    expect((await readdir(join(chartDir, 'crds'))).sort()).toEqual(generated.map(([path]) => basename(path)).sort());
-    for (const [path, content] of generated) {
-      expect(await readFile(join(chartDir, 'crds', basename(path)), 'utf8'), `charts/tenant-backup-operator/crds/${basename(path)}: run npm run generate`).toBe(content);
+    // Helm never upgrades crds/: the CRDs are templates (npm run generate writes them; src/api/crd.test.ts checks the bytes).
+    expect(existsSync(join(chartDir, 'crds'))).toBe(false);
+    const generated = allCustomResourceDefinitions();
+    const rendered = (await render('tbo', 'tb-system')).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(rendered.map((o) => o.metadata.name).sort()).toEqual(generated.map((c) => c.metadata?.name).sort());
+    for (const crd of rendered) {
+      expect(crd.spec, crd.metadata.name).toEqual(generated.find((c) => c.metadata?.name === crd.metadata.name)?.spec);
+      expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+      expect(crd.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
     }
+    const notKept = (await render('tbo', 'tb-system', ['crds.keep=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(notKept.map((o) => o.metadata.annotations?.['helm.sh/resource-policy'])).toEqual([undefined, undefined, undefined, undefined]);
+    expect((await render('tbo', 'tb-system', ['crds.enabled=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
   });
 
   it('renders a restricted, spread, HTTPS-probed Deployment whose names match what the operator expects', async () => {
@@ -151,6 +141,23 @@ describe('the chart', () => {
     expect(container?.ports?.find((p) => p.name === 'https-webhook')?.containerPort).toBe(9443);
     const policy = only<V1NetworkPolicy>(objects, 'NetworkPolicy');
     expect(policy.spec?.egress?.some((rule) => rule.ports?.some((p) => p.port === GATEWAY_PORT))).toBe(true);
+
+    // The gateways reach the key service through its Service, at the address the operator tells them.
+    const keyService = only<V1Service>(objects, 'Service', flag(args, 'key-service-name'));
+    expect(keyService.spec?.ports).toEqual([expect.objectContaining({ port: 9444, targetPort: 'https-keys' })]);
+    expect(container?.ports?.find((p) => p.name === 'https-keys')?.containerPort).toBe(9444);
+    expect(flag(args, 'key-service-bind-address')).toBe(':9444');
+    const location = keyServiceLocation({ bindAddress: flag(args, 'key-service-bind-address') ?? '', service: flag(args, 'key-service-name') ?? '' }, 'tb-system');
+    expect(location.url).toBe('https://tbo-tenant-backup-operator-keys.tb-system.svc:9444');
+    // Only the tenants' gateway and export pods may reach it.
+    const keysIngress = policy.spec?.ingress?.find((rule) => rule.ports?.some((p) => p.port === 'https-keys'));
+    expect((keysIngress as { from?: unknown } | undefined)?.from).toEqual([{
+      namespaceSelector: { matchExpressions: [{ key: 'tenantbackup.io/tenant', operator: 'Exists' }] },
+      podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['gateway', 'export'] }] },
+    }]);
+    // Metrics and probes on ports of their own: /metrics needs credentials, the probes do not.
+    expect(flag(args, 'metrics-bind-address')).toBe(':8443');
+    expect(flag(args, 'health-probe-bind-address')).toBe(':8081');
     expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
   });
 
@@ -162,15 +169,44 @@ describe('the chart', () => {
     expect(flag(set, 'admin-cidrs')).toBe('192.0.2.0/24,2001:db8:ad::/48');
   });
 
+  it('pins the gateways\' image by digest from gateway.image.digest, and refuses a malformed digest naming the value', async () => {
+    const digest = `sha256:${'5e'.repeat(32)}`;
+    const gatewayImage = async (values: string[]) => flag(operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', values)).objects, 'Deployment')), 'gateway-image');
+    expect(await gatewayImage([`gateway.image.digest=${digest}`])).toBe(`ghcr.io/tenant-backup/tenant-backup-operator@${digest}`);
+    expect(await gatewayImage([`gateway.image.digest=${digest}`, 'gateway.image.repository=registry.example/gw', 'gateway.image.tag=ignored'])).toBe(`registry.example/gw@${digest}`);
+    expect(await gatewayImage(['gateway.image.tag=0.2.0'])).toBe('ghcr.io/tenant-backup/tenant-backup-operator:0.2.0');
+    // The operator's own pinned image, when the gateways are given nothing of their own.
+    expect(await gatewayImage([`image.digest=${digest}`])).toBe(`ghcr.io/tenant-backup/tenant-backup-operator@${digest}`);
+    expect(await gatewayImage(['gatewayImage=registry.example/other:1', `gateway.image.digest=${digest}`])).toBe('registry.example/other:1');
+    await expect(render('tbo', 'tb-system', ['gateway.image.digest=sha256:abc'])).rejects.toThrow(/gateway\.image\.digest[\s\S]*does not match pattern/);
+    await expect(render('tbo', 'tb-system', [`gateway.image.digest=${'a'.repeat(64)}`])).rejects.toThrow(/gateway\.image\.digest/);
+  });
+
+  it('gives the operator the gateway pod settings given, as the flag it parses, and refuses its own labels', async () => {
+    expect(flag(operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system')).objects, 'Deployment')), 'gateway-workload')).toBeUndefined();
+    const set = ['gateway.priorityClassName=backup', 'gateway.podLabels.team=storage', 'gateway.resources.requests.memory=256Mi', 'gateway.resources.limits.memory=1Gi', 'gateway.tolerations[0].key=dedicated', 'gateway.tolerations[0].operator=Exists'];
+    const args = operatorArgs(only<V1Deployment>((await render('tbo', 'tb-system', set)).objects, 'Deployment'));
+    expect(parseGatewayWorkload('--gateway-workload')(flag(args, 'gateway-workload') ?? '')).toEqual({
+      priorityClassName: 'backup', podLabels: { team: 'storage' }, resources: { requests: { memory: '256Mi' }, limits: { memory: '1Gi' } }, tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+    });
+    await expect(render('tbo', 'tb-system', ['gateway.podLabels.app\\.kubernetes\\.io/instance=other'])).rejects.toThrow(/invalid propertyName 'app\.kubernetes\.io\/instance'/);
+    await expect(render('tbo', 'tb-system', ['gateway.priorityClassName=system-node-critical'])).rejects.toThrow(/priorityClassName/);
+  });
+
   it('gives the operator no wildcard, escalate, bind or impersonate, and its own webhook configuration only', async () => {
     const { objects } = await render('tbo', 'tb-system');
-    const rules = only<V1ClusterRole>(objects, 'ClusterRole').rules ?? [];
+    const rules = only<V1ClusterRole>(objects, 'ClusterRole', 'tbo-tenant-backup-operator').rules ?? [];
     for (const rule of rules) {
       for (const value of [...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? [])]) expect(value, JSON.stringify(rule)).not.toContain('*');
       expect(rule.nonResourceURLs).toBeUndefined();
       for (const verb of ['escalate', 'bind', 'impersonate', 'deletecollection']) expect(rule.verbs).not.toContain(verb);
     }
     // Only creating it cannot be limited to a name; changing it is limited to the operator's own.
+    // TokenReview and SubjectAccessReview: who calls /metrics and the key service, and may they.
+    expect(rules).toContainEqual(expect.objectContaining({ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }));
+    expect(rules).toContainEqual(expect.objectContaining({ apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] }));
+    // The scraper's ClusterRole grants get on /metrics and nothing else.
+    expect(only<V1ClusterRole>(objects, 'ClusterRole', 'tbo-tenant-backup-operator-metrics-reader').rules).toEqual([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const webhookRules = rules.filter((r) => r.resources?.includes('validatingwebhookconfigurations'));
     expect(webhookRules.map((r) => [r.verbs, r.resourceNames])).toEqual([[['create'], undefined], [['patch'], [WEBHOOK_CONFIGURATION_NAME]]]);
     const roleRules = only<V1Role>(objects, 'Role').rules ?? [];
@@ -182,7 +218,7 @@ describe('the chart', () => {
     const namespace = uniqueName('tbo-render');
     await createNamespace(namespace, { 'pod-security.kubernetes.io/warn': 'restricted' });
     try {
-      const { objects } = await render(uniqueName('render'), namespace, [], ['--include-crds']);
+      const { objects } = await render(uniqueName('render'), namespace);
       expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(4);
       const { stderr } = await applyToServer(objects, true);
       expect(stderr).not.toMatch(/would violate PodSecurity/);
@@ -203,10 +239,12 @@ describe('the chart', () => {
       // and reads the certificate from its fixed Secret.
       const certificate = only<Rendered & { spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } }>(objects, 'Certificate', service);
       expect(certificate.spec.secretName).toBe(WEBHOOK_TLS_SECRET);
-      const names = servingNames({ bindAddress: ':9443', service, certSource: 'cert-manager', secretName: WEBHOOK_TLS_SECRET }, namespace);
+      const names = servingNames({ service }, namespace);
       expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining(names.dnsNames));
       expect(only<Rendered>(objects, 'Issuer').metadata.name).toBe(certificate.spec.issuerRef.name);
-      expect(only<Rendered>(objects, 'ServiceMonitor').kind).toBe('ServiceMonitor');
+      const monitor = only<Rendered & { spec: { endpoints: { scheme: string; port: string; bearerTokenFile: string }[] } }>(objects, 'ServiceMonitor');
+      // Prometheus scrapes over TLS with its ServiceAccount token (the operator checks it).
+      expect(monitor.spec.endpoints[0]).toMatchObject({ scheme: 'https', port: 'https-metrics', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
       // The operator does not write the certificate Secret then.
       expect((only<V1Role>(objects, 'Role').rules ?? []).some((r) => r.resources?.includes('secrets'))).toBe(false);
       // cert-manager and prometheus-operator are not installed here: only the chart's other objects go to the server.
@@ -223,7 +261,8 @@ describe('the chart', () => {
     await createNamespace(namespace, RESTRICTED);
     try {
       // An image nobody can pull: on simulated nodes the pods "run" anyway, on a real cluster they never start.
-      await helm(['install', release, chartDir, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--set', 'image.repository=registry.invalid/tenant-backup-operator']);
+      // The suite's CRDs are installed by the harness, not by a release (chart-upgrade.test.ts installs them with helm).
+      await helm(['install', release, chartDir, '--kubeconfig', kubeconfigPath, '--namespace', namespace, '--set', 'image.repository=registry.invalid/tenant-backup-operator', '--set', 'crds.enabled=false']);
       const pods = await eventually('two operator pods bound to nodes', async () => {
         const list = await client.request<{ items: V1Pod[] }>({ method: 'GET', path: collectionPath(K8S.Pod, namespace), query: { labelSelector: `${NAME_LABEL}=${OPERATOR_NAME}` } });
         const bound = list.items.filter((p) => p.spec?.nodeName);
@@ -254,9 +293,11 @@ describe('the chart\'s RBAC, held by the real operator', () => {
   beforeAll(async () => {
     await ensureDatacenters(client);
     await createNamespace(namespace);
-    const { objects } = await render(release, namespace);
+    // A gateway setting, so the chart's flag reaches the real operator and the gateway (below).
+    const { objects } = await render(release, namespace, ['gateway.podLabels.team=storage']);
     rbacObjects = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
-    expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
+    // The operator's own, and the metrics-reader ClusterRole for the scraper (bound by the provider).
+    expect(rbacObjects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     await applyToServer(rbacObjects, false);
     serviceAccount = only<Rendered>(rbacObjects, 'ServiceAccount').metadata.name;
 
@@ -268,7 +309,7 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     // The operator runs with the flags the chart gives it, but for listen addresses: it runs on
     // loopback, and the API server calls its webhook by URL instead of through the Service.
     const deployment = only<V1Deployment>(objects, 'Deployment');
-    const listen = /^--(metrics|health-probe|webhook)-bind-address=/;
+    const listen = /^--(metrics|health-probe|webhook|key-service)-bind-address=/;
     const args = operatorArgs(deployment).slice(1).filter((a) => !listen.test(a));
     const port = await freePort();
     operator = await OperatorProcess.start(tokenKubeconfig, [
@@ -332,7 +373,8 @@ describe('the chart\'s RBAC, held by the real operator', () => {
     expect(space.status).toMatchObject({ datacenter: 'it-mil1', country: 'IT', keyCustody: 'provider', serviceName: 'main-gateway' });
     expect(space.status?.keyId).toMatch(/^k1-/);
     expect(await readObject(client, K8S.Secret, 'main-key', tenantNamespace)).toBeDefined();
-    expect(await readObject(client, K8S.Deployment, 'main-gateway', tenantNamespace)).toBeDefined();
+    const gateway = await readObject<V1Deployment>(client, K8S.Deployment, 'main-gateway', tenantNamespace);
+    expect(gateway?.spec?.template.metadata?.labels?.team, 'the chart\'s gateway.podLabels').toBe('storage');
     expect(await readObject(client, K8S.Service, 'main-gateway', tenantNamespace)).toBeDefined();
     // The master key and the CA are kept in the release namespace.
     expect(await readObject(client, K8S.Secret, 'tenant-backup-operator-master-key', namespace)).toBeDefined();

@@ -3,41 +3,23 @@
  * PrometheusRule with the real helm (and its values schema refuses a wrong threshold), and a real
  * operator process serves the fleet gauges the rules query, from its caches of the real API server.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { Datacenter, Tenant } from '../../src/api/types.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
-import { defaultBinDir } from '../harness/controlplane.ts';
 import { createObject, createTenant, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
+import { helm as runHelm } from '../support/helm.ts';
 import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { datacenter } from '../support/objects.ts';
 import { OperatorProcess } from '../support/operator.ts';
 
-const exec = promisify(execFile);
 const chartDir = join(import.meta.dirname, '../../charts/tenant-backup-operator');
-const helmHome = await mkdtemp(join(tmpdir(), 'helm-home-'));
-
-async function helm(args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec(join(defaultBinDir, 'helm'), args, {
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },
-    });
-    return stdout;
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code?: number | string; stdout?: string; stderr?: string };
-    if (code === 'ENOENT') throw new Error('helm not built: run bash hack/controlplane/build.sh (make test does it)', { cause: error });
-    throw new Error(`helm ${args.join(' ')} failed (${code}):\n${stderr ?? ''}${stdout ?? ''}`, { cause: error });
-  }
-}
+const helm = async (args: string[]): Promise<string> => (await runHelm(args)).stdout;
 
 interface Rendered { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; data?: Record<string, string>; spec?: { groups: { rules: { alert: string; expr: string; annotations: Record<string, string> }[] }[] } }
 

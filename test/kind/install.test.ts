@@ -1,6 +1,7 @@
 /**
  * The operator as users run it: installed by our chart from our image, two replicas with leader
- * election, the admission webhook refusing through the API server, metrics over TLS, the examples
+ * election, the admission webhook refusing through the API server, metrics over TLS for allowed
+ * tokens only, the examples
  * applied and their gateways running as real pods.
  */
 import { join } from 'node:path';
@@ -9,10 +10,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace } from '../../src/api/types.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
-import { createObject, readObject, waitForCondition } from '../support/cluster-objects.ts';
-import { eventually, refused } from '../support/kube.ts';
+import { createIfAbsent, createObject, readObject, waitForCondition } from '../support/cluster-objects.ts';
+import { eventually, refused, serviceAccountToken, uniqueName } from '../support/kube.ts';
+import { CLUSTER_ROLE_BINDING } from '../support/tokens.ts';
 import { datacenter, space } from '../support/objects.ts';
-import { OPERATOR_NAMESPACE } from './release.ts';
+import { OPERATOR_NAMESPACE, RELEASE } from './release.ts';
 import { client, kubectlOk, readyGatewayPods, runScript, waitForConnect } from './support.ts';
 
 const examples = join(import.meta.dirname, '../../examples');
@@ -69,23 +71,39 @@ describe('the operator installed by its chart', () => {
     expect(refusal.message).toMatch(/de-fra1|DE|residency/);
   });
 
-  it('serves its metrics over TLS only, to the monitoring namespace', async () => {
+  it('serves its metrics over TLS only, to the monitoring namespace, and only to a token allowed to get /metrics', async () => {
     const monitoring = await readObject(client, K8S.Namespace, 'monitoring') ? 'monitoring' : await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: 'monitoring' } } }).then(() => 'monitoring');
+    // A scraper ServiceAccount bound to the chart's metrics-reader ClusterRole, and one that is not.
+    const scraper = uniqueName('scraper');
+    const stranger = uniqueName('stranger');
+    for (const name of [scraper, stranger]) await createIfAbsent(client, K8S.ServiceAccount, { metadata: { name, namespace: monitoring } });
+    const binding = { metadata: { name: scraper }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${RELEASE}-metrics-reader` }, subjects: [{ kind: 'ServiceAccount', name: scraper, namespace: monitoring }] };
+    await createIfAbsent(client, CLUSTER_ROLE_BINDING, binding);
+    const tokens = uniqueName('scrape-tokens');
+    await client.request({ method: 'POST', path: collectionPath(K8S.Secret, monitoring), body: { metadata: { name: tokens }, stringData: {
+      ALLOWED: await serviceAccountToken(client, scraper, monitoring, 600),
+      DENIED: await serviceAccountToken(client, stranger, monitoring, 600),
+    } } });
     const pod = (await operatorPods())[0];
     const ip = pod?.status?.podIP;
     // A new pod is let in once kube-router has added it to the policy's address set: wait for that first.
     const scrape = await runScript(monitoring, `${waitForConnect()} && node -e '
 const https = require("https"), http = require("http");
-https.get({ host: "${ip}", port: 8443, path: "/metrics", rejectUnauthorized: false }, (res) => {
+const get = (label, token, then) => https.get({ host: "${ip}", port: 8443, path: "/metrics", rejectUnauthorized: false, headers: token ? { authorization: "Bearer " + token } : {} }, (res) => {
   const protocol = res.socket.getProtocol();
   let body = ""; res.on("data", (c) => body += c);
   res.on("end", () => {
-    console.log("TLS " + protocol + " status " + res.statusCode);
+    console.log(label + " TLS " + protocol + " status " + res.statusCode);
     console.log(body.split("\\n").filter((l) => l.includes("controller_runtime_reconcile_total")).slice(0, 3).join("\\n"));
-    http.get({ host: "${ip}", port: 8443, path: "/metrics" }, (r) => console.log("PLAIN status " + r.statusCode)).on("error", (e) => console.log("PLAIN refused " + e.code));
+    then();
   });
-}).on("error", (e) => console.log("TLS error " + e.message));'`, { env: { WAIT_HOST: ip ?? '', WAIT_PORT: '8443' } });
-    expect(scrape.logs).toMatch(/TLS TLSv1\.[23] status 200/);
+}).on("error", (e) => { console.log(label + " TLS error " + e.message); then(); });
+get("NONE", "", () => get("DENIED", process.env.DENIED, () => get("ALLOWED", process.env.ALLOWED, () =>
+  http.get({ host: "${ip}", port: 8443, path: "/metrics" }, (r) => console.log("PLAIN status " + r.statusCode)).on("error", (e) => console.log("PLAIN refused " + e.code)))));'`, { env: { WAIT_HOST: ip ?? '', WAIT_PORT: '8443' }, secretEnv: { secret: tokens, keys: ['ALLOWED', 'DENIED'] } });
+    await client.request({ method: 'DELETE', path: objectPath(K8S.Secret, tokens, monitoring) }).catch(() => undefined);
+    expect(scrape.logs).toMatch(/NONE TLS TLSv1\.[23] status 401/);
+    expect(scrape.logs).toMatch(/DENIED TLS TLSv1\.[23] status 403/);
+    expect(scrape.logs).toMatch(/ALLOWED TLS TLSv1\.[23] status 200/);
     expect(scrape.logs).toMatch(/# TYPE controller_runtime_reconcile_total counter/);
     expect(scrape.logs).not.toMatch(/PLAIN status 200/);
   });

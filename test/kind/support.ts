@@ -2,8 +2,11 @@
  * Helpers of the kind suite: a client for the kind cluster, pods that run a script and report, and the
  * tenants and spaces the tests build. Everything runs in real pods on real nodes.
  */
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Endpoint } from '../../src/api/types.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
@@ -12,6 +15,9 @@ import { secretField } from '../../src/runtime/kube/secrets.ts';
 import { readObject, waitForCondition } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
+import { run } from '../support/run.ts';
+import type { TerminationRecord } from '../../src/controllers/tenant/termination.ts';
+import { OPERATOR_NAMESPACE } from './release.ts';
 
 export const kubeconfig = inject('kindKubeconfig');
 export const client = KubeClient.load(kubeconfig);
@@ -121,15 +127,22 @@ const attempt = () => {
 attempt();'`;
 }
 
-/** A long-lived pod to probe from (`probeFrom`), so every probe comes from an address the policies already know. */
-export async function startProber(namespace: string): Promise<string> {
+/**
+ * A long-lived pod to probe from (`probeFrom`), so every probe comes from an address the policies
+ * already know; with `claim`, it mounts that claim read-only at `/claim` (to read what is on it).
+ */
+export async function startProber(namespace: string, options: { claim?: string } = {}): Promise<string> {
   const name = uniqueName('prober');
   const pod: V1Pod = {
     metadata: { name, namespace },
     spec: {
       restartPolicy: 'Never', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{ name: 'prober', image: clientImage, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+      containers: [{
+        name: 'prober', image: clientImage, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        ...(options.claim ? { volumeMounts: [{ name: 'claim', mountPath: '/claim', readOnly: true }] } : {}),
+      }],
+      ...(options.claim ? { volumes: [{ name: 'claim', persistentVolumeClaim: { claimName: options.claim, readOnly: true } }] } : {}),
     },
   };
   await client.request({ method: 'POST', path: collectionPath(K8S.Pod, namespace), body: pod });
@@ -193,3 +206,104 @@ r restore latest --target /tmp/restore
 (cd /tmp/restore/tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/restored.sums
 cmp /tmp/source.sums /tmp/restored.sums && echo RESTORE-IDENTICAL
 `;
+
+/** The repository password the termination tests' clients back up with (restic's own, client side). */
+export const RESTIC_PASSWORD = 'client-side-password';
+
+/** Backs up a tree of its own from a client pod and prints its checksums between markers. */
+export const BACKUP_WITH_SUMS = `set -eu
+${AWAIT_GATEWAY}
+mkdir -p /tmp/src/sub
+head -c 2097152 /dev/urandom > /tmp/src/random.bin
+echo "$RESTIC_USER $(date +%s%N)" > /tmp/src/sub/note.txt
+repo=$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")
+export RESTIC_PASSWORD=${RESTIC_PASSWORD}
+r() { restic --repo "$repo" --cacert /creds/ca.crt --cache-dir /tmp/cache "$@"; }
+r init
+r backup /tmp/src
+echo SUMS-BEGIN
+(cd /tmp/src && find . -type f -exec sha256sum {} + | sort)
+echo SUMS-END
+`;
+
+function sumsOf(logs: string): string {
+  const match = /SUMS-BEGIN\n([\s\S]*?)SUMS-END/.exec(logs);
+  if (!match?.[1]) throw new Error(`the backup printed no checksums:\n${logs}`);
+  return match[1].trim();
+}
+
+/** Real restic backups of each endpoint from client pods; per endpoint, the sorted `sha256sum` lines of its tree. */
+export async function backUpEndpoints(namespace: string, space: string, endpoints: readonly string[]): Promise<Map<string, string>> {
+  const clients = await createNamespace('ending-clients');
+  const backedUp = new Map<string, string>();
+  for (const endpoint of endpoints) {
+    const secret = await createDeviceSecret(clients, namespace, space, endpoint);
+    const backup = await runScript(clients, BACKUP_WITH_SUMS, { secretEnv: { secret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret, mountPath: '/creds' }, timeoutMs: 300_000 });
+    backedUp.set(endpoint, sumsOf(backup.logs));
+  }
+  return backedUp;
+}
+
+/** Every restic repository under a directory (a folder with a `config` and `data/`). */
+async function repositories(dir: string): Promise<string[]> {
+  const names = await readdir(dir, { withFileTypes: true });
+  if (names.some((entry) => entry.name === 'config' && entry.isFile()) && names.some((entry) => entry.name === 'data')) return [dir];
+  const nested = await Promise.all(names.filter((entry) => entry.isDirectory()).map((entry) => repositories(join(dir, entry.name))));
+  return nested.flat();
+}
+
+/**
+ * Checks an exported archive (with its .sha256 beside it in `dir`) as a customer would: sha256sum -c,
+ * tar -t, the bag's manifests with sha256sum -c, and plain restic restoring each repository to a tree
+ * identical to one of `backedUp`.
+ */
+export async function checkExportedArchive(archive: string, dir: string, backedUp: Map<string, string>): Promise<void> {
+  // The .sha256 names the archive by its base name, as sha256sum writes it: check from its folder.
+  const check = await run('bash', ['-c', `cd "${dir}" && sha256sum -c "$(basename "${archive}").sha256"`]);
+  expect(check.code, check.stderr).toBe(0);
+  const listing = await run('tar', ['-tf', archive]);
+  expect(listing.code, listing.stderr).toBe(0);
+  const out = join(dir, 'bag');
+  await mkdir(out);
+  expect((await run('tar', ['-xf', archive, '-C', out])).code).toBe(0);
+  const [bag] = await readdir(out);
+  const bagDir = join(out, bag ?? '');
+  for (const manifest of ['manifest-sha256.txt', 'tagmanifest-sha256.txt']) {
+    const result = await run('bash', ['-c', `cd "${bagDir}" && sha256sum -c --quiet ${manifest}`]);
+    expect(result.code, `${manifest}: ${result.stdout}${result.stderr}`).toBe(0);
+  }
+  // Each endpoint's repository in the bag restores, with plain restic, to the tree it backed up.
+  const repos = await repositories(join(bagDir, 'data'));
+  expect(repos).toHaveLength(backedUp.size);
+  const restored: string[] = [];
+  for (const repository of repos) {
+    const target = await mkdtemp(join(tmpdir(), 'kind-restore-'));
+    const env = { ...process.env, RESTIC_PASSWORD, RESTIC_REPOSITORY: repository, RESTIC_CACHE_DIR: join(dir, 'cache') };
+    const restore = await run('restic', ['restore', 'latest', '--target', target], { env, timeoutMs: 300_000 });
+    expect(restore.code, restore.stderr).toBe(0);
+    const sums = await run('bash', ['-c', `cd "${target}/tmp/src" && find . -type f -exec sha256sum {} + | sort`]);
+    restored.push(sums.stdout.trim());
+  }
+  expect(restored.sort()).toEqual([...backedUp.values()].sort());
+}
+
+/**
+ * Nothing of a terminated tenant is left: its namespace (and with it every Secret, PVC and key
+ * object) is gone, everything labelled as the tenant's anywhere is the record alone, volumes the
+ * cluster retains are Released, and no Secret names the namespace.
+ */
+export async function expectNothingOfTenantLeft(tenant: string, namespace: string, record: TerminationRecord | undefined): Promise<void> {
+  expect(await readObject(client, K8S.Namespace, namespace)).toBeUndefined();
+  const labelled = await kubectlOk(['get', 'namespaces,secrets,persistentvolumeclaims,configmaps,jobs,services,networkpolicies,backupspaces,endpoints.tenantbackup.io', '--all-namespaces', '-l', `tenantbackup.io/tenant=${tenant}`,
+    '-o', 'jsonpath={range .items[*]}{.metadata.namespace} {.kind} {.metadata.name}{"\\n"}{end}']);
+  const left = labelled.split('\n').filter(Boolean);
+  expect(left).toHaveLength(1);
+  expect(left[0]).toMatch(new RegExp(`^${OPERATOR_NAMESPACE} ConfigMap termination-${tenant}-`));
+  // A volume the cluster retains (this suite's static datacenter volumes are Retain) is no longer bound:
+  // what stays on it is the at-rest ciphertext, whose data key the record lists as shredded.
+  const pvs = await kubectlOk(['get', 'persistentvolumes', '-o', 'jsonpath={range .items[*]}{.spec.claimRef.namespace} {.status.phase}{"\\n"}{end}']);
+  for (const line of pvs.split('\n').filter((l) => l.startsWith(`${namespace} `))) expect(line).toBe(`${namespace} Released`);
+  expect(record?.destroyed.keyIds.length).toBeGreaterThan(0);
+  const secretsNamed = await kubectlOk(['get', 'secrets', '--all-namespaces', '-o', 'custom-columns=NS:.metadata.namespace,NAME:.metadata.name', '--no-headers']);
+  expect(secretsNamed.split('\n').filter((line) => line.includes(namespace))).toEqual([]);
+}

@@ -103,11 +103,12 @@ export async function createNamespace(core: CoreV1Api, prefix: string, labels: R
 }
 
 /** A token of the ServiceAccount, as a pod would have mounted it (TokenRequest). */
-export async function serviceAccountToken(client: KubeClient, name: string, namespace: string, expirationSeconds = 3600): Promise<string> {
+export async function serviceAccountToken(client: KubeClient, name: string, namespace: string, expirationSeconds = 3600, audiences: string[] = []): Promise<string> {
   const answer = await client.request<{ status: { token: string } }>({
     method: 'POST',
     path: `${objectPath(K8S.ServiceAccount, name, namespace)}/token`,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+    // No audiences: the API server's own; a projected token volume names its audience the same way.
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds, ...(audiences.length > 0 ? { audiences } : {}) } },
   });
   return answer.status.token;
 }

@@ -5,11 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API } from '../../src/api/refs.ts';
-import type { KubeClient } from '../../src/runtime/kube/client.ts';
+import { KubeClient } from '../../src/runtime/kube/client.ts';
+import { httpsGet } from './tls.ts';
+import { metricsReaderToken } from './tokens.ts';
 import { freePort } from '../harness/ports.ts';
 import { createObject } from './cluster-objects.ts';
 import { eventually, refused } from './kube.ts';
@@ -27,10 +28,13 @@ export class OperatorProcess {
   readonly child: ChildProcess;
   readonly logFile: string;
   readonly exited: Promise<number | null>;
+  readonly kubeconfig: string;
+  #metricsToken: { token: string; until: number } | undefined;
 
-  private constructor(child: ChildProcess, logFile: string) {
+  private constructor(child: ChildProcess, logFile: string, kubeconfig: string) {
     this.child = child;
     this.logFile = logFile;
+    this.kubeconfig = kubeconfig;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
@@ -43,6 +47,7 @@ export class OperatorProcess {
       '--kubeconfig', kubeconfig,
       '--metrics-bind-address', '127.0.0.1:0',
       '--health-probe-bind-address', '127.0.0.1:0',
+      '--key-service-bind-address', '127.0.0.1:0',
       '--log-level', 'debug',
       // No admission webhook unless a test asks for one (a later --webhook-bind-address wins): a
       // registered webhook that fails closed would refuse other tests' objects once its operator stops.
@@ -50,7 +55,7 @@ export class OperatorProcess {
       ...args,
     ], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     closeSync(fd);
-    const operator = new OperatorProcess(child, logFile);
+    const operator = new OperatorProcess(child, logFile, kubeconfig);
     await eventually('the operator to start', async () => (await operator.ports()) ?? undefined, { timeoutMs: 30_000 });
     return operator;
   }
@@ -71,29 +76,35 @@ export class OperatorProcess {
     return eventually(what, async () => (await this.logs()).find(match), { timeoutMs });
   }
 
-  /** Ports of the probe and metrics servers, from the start-up log line. */
-  async ports(): Promise<{ probe: number; metrics: number } | undefined> {
+  /** Ports of the probe, metrics and key servers, from the start-up log line. */
+  async ports(): Promise<{ probe: number; metrics: number; keys: number } | undefined> {
     const line = (await this.logs()).find((l) => l.msg === 'operator starting');
     if (!line) {
       if (this.child.exitCode !== null) throw new Error(`the operator exited with ${this.child.exitCode}:\n${await this.logText()}`);
       return undefined;
     }
-    return { probe: Number(line.probePort), metrics: Number(line.metricsPort) };
+    return { probe: Number(line.probePort), metrics: Number(line.metricsPort), keys: Number(line.keyServicePort) };
   }
 
-  /** The Prometheus metrics text (served over TLS with a self-issued certificate). */
+  /**
+   * The Prometheus metrics text (served over TLS with a self-issued certificate), read as a
+   * ServiceAccount allowed to get /metrics: the operator checks the token and the permission with the
+   * API server.
+   */
   async metrics(): Promise<string> {
     const ports = await this.ports();
     if (!ports) throw new Error('operator not started');
-    return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: ports.metrics, path: '/metrics', rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-        res.on('end', () => resolve(text));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    if (!this.#metricsToken || this.#metricsToken.until < Date.now()) {
+      const client = KubeClient.load(this.kubeconfig);
+      try {
+        this.#metricsToken = { token: await metricsReaderToken(client), until: Date.now() + 5 * 60_000 };
+      } finally {
+        client.close();
+      }
+    }
+    const answer = await httpsGet(ports.metrics, '/metrics', { token: this.#metricsToken.token });
+    if (answer.status !== 200) throw new Error(`GET /metrics answered ${answer.status}: ${answer.text}`);
+    return answer.text;
   }
 
   /** Value of a metric sample (summed over label sets matching `labels`), 0 when absent. */

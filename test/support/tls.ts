@@ -2,6 +2,8 @@
  * What a server's TLS offers, asked with the real openssl client: the checks every server of the
  * project must pass under the one policy of src/pki/tls-policy.ts (S2).
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { expect } from 'vitest';
 import { requireCommand } from '../harness/commands.ts';
 import { run } from './run.ts';
@@ -49,4 +51,24 @@ export async function expectAeadOnlyTls(port: number, options: { caFile?: string
   }
   const tls13 = await opensslHandshake(port, ['-tls1_3'], options);
   expect(tls13, tls13.output).toMatchObject({ ok: true, protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' });
+}
+
+/** A GET over TLS 1.2+ to 127.0.0.1 (certificate checked against `ca` when given), with an optional bearer token. */
+export function httpsGet(port: number, path: string, options: { ca?: string | Buffer; token?: string; servername?: string } = {}): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port,
+      path,
+      minVersion: 'TLSv1.2',
+      ...(options.ca ? { ca: options.ca, ...(options.servername ? { servername: options.servername } : {}) } : { rejectUnauthorized: false }),
+      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+    }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

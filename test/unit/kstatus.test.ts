@@ -80,6 +80,8 @@ describe('kstatus reads every reconcile outcome', () => {
       { name: 'gateway unschedulable', observation: { ...ready, gateway: gateway(0), pods: [unschedulable] }, expect: 'InProgress' },
       { name: 'gateway reports its key missing', observation: { ...ready, gatewayReport: report('key-missing') }, expect: 'Failed' },
       { name: 'gateway reports a key mismatch', observation: { ...ready, gatewayReport: report('key-mismatch') }, expect: 'Failed' },
+      // A Manual policy holding an upgrade back is a choice, not progress or a fault.
+      { name: 'upgrade held back', observation: { ...ready, upToDate: { type: 'UpToDate', status: 'False', reason: 'UpgradeAvailable', message: 'held' } }, expect: 'Current' },
     ]);
   });
 

@@ -47,8 +47,8 @@ describe('values.schema.json', () => {
     expect(validate(values), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it('describes every value of the dashboard and prometheusRule blocks', () => {
-    const missing = ['dashboard', 'prometheusRule'].flatMap((block) => paths(values[block], block)).filter((p) => !described(p));
+  it('describes every value of the crds, gateway, dashboard and prometheusRule blocks', () => {
+    const missing = ['crds', 'gateway', 'dashboard', 'prometheusRule'].flatMap((block) => paths(values[block], block)).filter((p) => !described(p));
     expect(missing).toEqual([]);
     expect(paths(values.prometheusRule, 'prometheusRule')).toContain('prometheusRule.thresholds.backupOverdueHours');
   });
@@ -60,5 +60,16 @@ describe('values.schema.json', () => {
     expect(errorsFor({ 'prometheusRule.thresholds.backupOverdueHours': 0 })).toEqual(['/prometheusRule/thresholds/backupOverdueHours must be > 0']);
     expect(errorsFor({ 'prometheusRule.namespace': 'Monitoring' })[0]).toMatch(/^\/prometheusRule\/namespace must match pattern/);
     expect(errorsFor({ 'prometheusRule.thresholds.backupOverdue': 26 })).toEqual(['/prometheusRule/thresholds must NOT have additional properties']);
+    expect(errorsFor({ 'crds.keep': 'no' })).toEqual(['/crds/keep must be boolean']);
+  });
+
+  it('takes gateway pod settings and refuses the operator\'s own labels and unknown resources', () => {
+    expect(errorsFor({ 'gateway.resources': { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: 2, memory: '640Mi' } }, 'gateway.podLabels': { team: 'storage' }, 'gateway.tolerations': [{ key: 'dedicated', operator: 'Exists' }] })).toEqual([]);
+    expect(errorsFor({ 'gateway.podLabels': { 'app.kubernetes.io/instance': 'x' } })).toContain('/gateway/podLabels property name must be valid');
+    expect(errorsFor({ 'gateway.podLabels': { 'tenantbackup.io/space': 'x' } })).toContain('/gateway/podLabels property name must be valid');
+    expect(errorsFor({ 'gateway.podAnnotations': { 'tenantbackup.io/gateway-workload': 'x' } })).toContain('/gateway/podAnnotations property name must be valid');
+    expect(errorsFor({ 'gateway.resources': { limits: { gpu: '1' } } })).toContain('/gateway/resources/limits property name must be valid');
+    expect(errorsFor({ 'gateway.priorityClassName': 'system-node-critical' })).toEqual(['/gateway/priorityClassName must NOT be valid']);
+    expect(errorsFor({ 'gateway.nodeSelector': {} })).toEqual(['/gateway must NOT have additional properties']);
   });
 });

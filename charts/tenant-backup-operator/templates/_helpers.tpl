@@ -53,7 +53,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The gateways' image (--gateway-image): gatewayImage as given; else gateway.image, each part falling
+back to the operator's; a digest pins it (repository@sha256:…). The operator checks the reference
+at start-up too; values.schema.json refuses a malformed digest before anything is installed.
+*/}}
+{{- define "tbo.gatewayImage" -}}
+{{- $g := .Values.gateway.image -}}
+{{- if .Values.gatewayImage -}}
+{{- .Values.gatewayImage -}}
+{{- else if $g.digest -}}
+{{- printf "%s@%s" (default .Values.image.repository $g.repository) $g.digest -}}
+{{- else if or $g.repository $g.tag -}}
+{{- printf "%s:%s" (default .Values.image.repository $g.repository) (default (default .Chart.AppVersion .Values.image.tag) $g.tag) -}}
+{{- else -}}
+{{- include "tbo.image" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The webhook Service; the cert-manager Certificate carries the same name (--webhook-service). */}}
+{{- define "tbo.keyService" -}}
+{{- printf "%s-keys" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "tbo.webhookService" -}}
 {{- printf "%s-webhook" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

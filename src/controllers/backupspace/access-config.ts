@@ -5,7 +5,7 @@
  */
 import { parseQuantity } from '../../admission/quantity.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
-import { ACCESS_CONFIG_VERSION, type GatewayAccessConfig, type TwoFactorPolicy } from '../../gateway/access-config.ts';
+import { ACCESS_CONFIG_VERSION, type EndpointEnrolment, type GatewayAccessConfig, type TwoFactorPolicy } from '../../gateway/access-config.ts';
 import { endpointRepository } from '../labels.ts';
 import { serviceActive } from '../tenant/termination.ts';
 import type { SpaceKeys } from './keys.ts';
@@ -17,7 +17,7 @@ export interface AccessInputs {
   tenant: Tenant;
   keys: SpaceKeys;
   /** Endpoints of this space with the hash of their issued credential (endpoints without one are left out). */
-  endpoints: { endpoint: Endpoint; credentialHash: string; repository?: string }[];
+  endpoints: { endpoint: Endpoint; credentialHash: string; repository?: string; enrolment?: EndpointEnrolment }[];
   /** Enrolled people with their password hash and TOTP secret. */
   users: { name: string; email: string; role: 'admin' | 'operator' | 'viewer'; passwordHash: string; totpSecret?: string }[];
   maintenanceHash?: string;
@@ -51,17 +51,23 @@ export function renderAccessConfig(inputs: AccessInputs): GatewayAccessConfig {
       quotaBytes: Number(parseQuantity(space.spec.size)),
       appendOnly: space.spec.access?.appendOnly ?? false,
       encryptAtRest: space.spec.encryption?.atRest ?? true,
-      keyCustody: keys.custody === 'customer' && keys.record
-        ? { mode: 'customer', keyId: keys.keyId, record: keys.record }
-        : { mode: 'provider', keyId: keys.keyId },
+      // Customer custody without a key yet: the gateway waits for the customer to set the password.
+      keyCustody: keys.custody === 'customer'
+        ? { mode: 'customer', ...(keys.keyId && keys.record ? { keyId: keys.keyId, record: keys.record, ...(keys.recordVersion ? { recordVersion: keys.recordVersion } : {}) } : {}) }
+        : { mode: 'provider', keyId: keys.keyId ?? '' },
     },
     endpoints: inputs.endpoints
-      .map(({ endpoint, credentialHash, repository }) => ({
-        name: endpoint.metadata.name ?? '',
-        credentialHash,
-        repository: repository ?? endpointRepository(endpoint.metadata.name ?? ''),
-        enabled: contractActive && !endpoint.spec.suspended && !endpoint.metadata.deletionTimestamp,
-      }))
+      .map(({ endpoint, credentialHash, repository, enrolment }) => {
+        const enabled = contractActive && !endpoint.spec.suspended && !endpoint.metadata.deletionTimestamp;
+        return {
+          name: endpoint.metadata.name ?? '',
+          credentialHash,
+          repository: repository ?? endpointRepository(endpoint.metadata.name ?? ''),
+          enabled,
+          // A device that may not back up is not handed its credentials either.
+          ...(enrolment && enabled ? { enrolment } : {}),
+        };
+      })
       .sort((a, b) => a.name.localeCompare(b.name)),
     ...(inputs.maintenanceHash ? { maintenance: { username: MAINTENANCE_USER, credentialHash: inputs.maintenanceHash } } : {}),
     humans: {

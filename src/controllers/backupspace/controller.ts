@@ -19,14 +19,17 @@ import { tenantNamespaces } from '../tenants.ts';
 import { applyAccessConfig } from './access-step.ts';
 import { assignAddress, giveBackAddress } from './address-step.ts';
 import { ensureCredentials } from './credentials-step.ts';
-import type { SpaceSettings } from './desired.ts';
+import { replicasOf, type SpaceSettings } from './desired.ts';
 import type { Secret } from './keys.ts';
 import { completeKeys, readKeys, type MasterKey } from './keys-step.ts';
 import type { GatewayReports } from './report.ts';
 import { judgeRules } from './rules.ts';
 import { cryptoShred, SPACE_FINALIZER } from './shred.ts';
 import { spaceStatus, type SpaceObservation } from './status.ts';
-import { gatherFacts, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { gatherFacts, secretOf, type Halt, type SpaceCaches, type SpaceFacts } from './step.ts';
+import { storeReportedCustomerKey } from './customer-key-step.ts';
+import { upToDateCondition } from './upgrade.ts';
+import { planGatewayImage } from './upgrade-step.ts';
 import { applyWorkload, OWNED_KINDS } from './workload-step.ts';
 
 export { SPACE_FINALIZER } from './shred.ts';
@@ -115,18 +118,24 @@ async function provision(ctx: ControllerContext, caches: SpaceCaches, options: S
   if (!address.ok) return address.halt;
   observation.address = address.value;
 
-  const keys = await completeKeys(ctx, facts, stored.value);
-  if (!keys.ok) return keys.halt;
-  observation.keys = { keyId: keys.value.keys.keyId, custody: keys.value.keys.custody };
+  const completed = await completeKeys(ctx, facts, stored.value);
+  if (!completed.ok) return completed.halt;
+  const report = options.reports.get(facts.key)?.report;
+  // A space password the customer set or changed at the gateway goes into the key Secret first.
+  const keys = await storeReportedCustomerKey(ctx, facts, completed.value, secretOf(caches, facts.namespace, facts.names.keySecret), report);
+  observation.keys = { keyId: keys.keys.keyId, custody: keys.keys.custody };
 
   const credentials = await ensureCredentials(ctx, caches, options.certificateAuthority, facts, address.value);
   if (!credentials.ok) return credentials.halt;
 
-  await applyAccessConfig(ctx, caches, facts, keys.value, credentials.value.reportTokenHash);
+  await applyAccessConfig(ctx, caches, facts, keys, credentials.value.reportTokenHash);
 
-  const workload = await applyWorkload(ctx, caches, facts, options, address.value);
+  // options.gatewayImage is the operator's current gateway image; a Manual space may stay on another.
+  const plan = await planGatewayImage(ctx, caches, facts, options.gatewayImage);
+  const workload = await applyWorkload(ctx, caches, facts, { ...options, gatewayImage: plan.choice.image }, address.value);
   Object.assign(observation, workload);
+  observation.upToDate = upToDateCondition({ space: facts.space, ...plan, current: options.gatewayImage, observed: workload.gateway, wanted: replicasOf(facts.space) });
 
-  observation.gatewayReport = options.reports.get(facts.key)?.report;
+  observation.gatewayReport = report;
   return { kind: 'done' };
 }

@@ -2,16 +2,59 @@ import { describe, expect, it } from 'vitest';
 import { datacenter, endpoint, space, tenant } from '../../../test/support/objects.ts';
 import { renderAccessConfig } from './access-config.ts';
 import { chooseAddress, poolAddresses } from './address.ts';
-import { desiredDisruptionBudget, desiredGateway, desiredService, desiredVolume, desiredVolumeEncryptionSecret } from './desired.ts';
+import { KEY_SERVICE_AUDIENCE } from '../../operator/key-service.ts';
+import { desiredDisruptionBudget, desiredGateway, desiredPeerPolicy, desiredService, desiredVolume, desiredVolumeEncryptionSecret, KEY_TOKEN_DIR } from './desired.ts';
+import { gatewayConfigSecret, holdsPlaintextKey } from './secrets.ts';
 import type { SpaceKeys } from './keys.ts';
 import { spaceStatus } from './status.ts';
 
 const milan = datacenter('it-mil1', 'IT', { nodeSelector: { matchLabels: { 'topology.kubernetes.io/zone': 'it-mil1' } }, addressPool: { addresses: ['203.0.113.0/29', '2001:db8::7'] } });
 const vault = space('vault', 'tenant-acme', { size: '200Gi', replicas: 3 });
+const keyService = { url: 'https://tenant-backup-keys.tbo.svc:9444', namespace: 'tbo', port: 9444 };
+const settings = { gatewayImage: 'registry.example/tbo:1.2.3', keyService };
+
+describe('the gateway\'s data key (hardening item 10)', () => {
+  type Pod = {
+    automountServiceAccountToken: boolean;
+    serviceAccountName: string;
+    containers: { args: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
+    volumes: { name: string; projected?: { sources: { serviceAccountToken?: { audience: string; expirationSeconds: number; path: string }; secret?: { name: string } }[] } }[];
+  };
+  const pod = (desiredGateway(vault, 'acme', milan, settings) as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
+
+  it('comes from the key service, proven by a token for the key service audience only, and no Secret holds it', () => {
+    const args = pod.containers[0]?.args ?? [];
+    expect(args[args.indexOf('--key-service-url') + 1]).toBe(keyService.url);
+    expect(args[args.indexOf('--key-token-file') + 1]).toBe(`${KEY_TOKEN_DIR}/token`);
+    // No API server token in the pod; one projected token for the key service, as the space's own ServiceAccount.
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe('vault-gateway');
+    const token = pod.volumes.find((v) => v.name === 'key-token')?.projected?.sources[0]?.serviceAccountToken;
+    expect(token).toEqual({ audience: KEY_SERVICE_AUDIENCE, expirationSeconds: 3600, path: 'token' });
+    expect(pod.containers[0]?.volumeMounts).toContainEqual(expect.objectContaining({ name: 'key-token', mountPath: KEY_TOKEN_DIR }));
+    // The config Secret rendered for a provider space has no data.key.
+    const secret = gatewayConfigSecret(vault, 'acme', { version: 1 } as never, 'c2Vzc2lvbg==') as unknown as { data: Record<string, string> };
+    expect(Object.keys(secret.data).sort()).toEqual(['access.json', 'session.key']);
+  });
+
+  it('is reached through the space\'s NetworkPolicy, to the operator pods of the operator namespace on the key port only', () => {
+    const policy = desiredPeerPolicy(vault, 'acme', keyService) as unknown as { spec: { egress: { to: unknown[]; ports: { port: number }[] }[] } };
+    expect(policy.spec.egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'tbo' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'tenant-backup-operator' } } }],
+      ports: [{ protocol: 'TCP', port: 9444 }],
+    });
+  });
+
+  it('tells a stored config Secret that still holds the plaintext key (an older operator\'s) from a clean one', () => {
+    expect(holdsPlaintextKey({ metadata: { name: 'vault-gateway-config' }, data: { 'access.json': 'e30=', 'data.key': 'a2V5' } })).toBe(true);
+    expect(holdsPlaintextKey({ metadata: { name: 'vault-gateway-config' }, data: { 'access.json': 'e30=' } })).toBe(false);
+    expect(holdsPlaintextKey(undefined)).toBe(false);
+  });
+});
 
 describe('space desired state', () => {
   it('pins the gateway to the datacenter\'s nodes of its country and spreads its replicas over distinct nodes', () => {
-    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'registry.example/tbo:1.2.3' }) as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } };
+    const deployment = desiredGateway(vault, 'acme', milan, settings) as unknown as { spec: { replicas: number; template: { spec: Record<string, unknown> } } };
     expect(deployment.spec.replicas).toBe(3);
     const pod = deployment.spec.template.spec as {
       affinity: { nodeAffinity: unknown; podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { topologyKey: string }[] } };

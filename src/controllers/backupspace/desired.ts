@@ -7,6 +7,7 @@
  * each other to relay an unseal (src/gateway/peers.ts).
  */
 import { DEFAULT_REPLICAS } from '../../admission/rules.ts';
+import type { GatewayWorkload } from '../../api/gateway-workload.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/command.ts';
@@ -16,17 +17,20 @@ import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import {
   COMPONENT_LABEL,
   GATEWAY_COMPONENT,
+  GATEWAY_WORKLOAD_ANNOTATION,
   GATEWAY_PORT,
   INSTANCE_LABEL,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   NAME_LABEL,
+  OPERATOR_NAME,
   SECRET_TYPE_LABEL,
   SPACE_LABEL,
   spaceObjectNames,
   TENANT_LABEL,
   type SecretType,
 } from '../labels.ts';
+import { DEFAULT_GATEWAY_WORKLOAD, gatewayPodFields, gatewayWorkloadDigest, mergeGatewayWorkload } from './gateway-workload.ts';
 
 export const GATEWAY_NAME = 'tenant-backup-gateway';
 /** The entry point inside the image (Dockerfile: WORKDIR /app, compiled to dist/). */
@@ -34,9 +38,53 @@ export const IMAGE_ENTRY_POINT = '/app/dist/cli/main.js';
 export const CONFIG_DIR = '/etc/gateway';
 export const DATA_DIR = '/data';
 
+/** Where gateways get their data key (src/operator/key-service.ts). */
+export interface KeyServiceLocation {
+  /** Base URL, e.g. https://tenant-backup-keys.tenant-backup-system.svc:9444. */
+  url: string;
+  /** The operator's namespace, which the gateways' egress to the key service is opened to. */
+  namespace: string;
+  /** The operator pods' key service port (the NetworkPolicy sees traffic after Service translation). */
+  port: number;
+}
+
 export interface SpaceSettings {
   /** Image of the gateway: the operator's own image, so upgrading the operator rolls the gateways (S3). */
   gatewayImage: string;
+  /** The operator's gateway pod settings (chart value `gateway`), between the defaults and each Datacenter's. */
+  gatewayWorkload?: GatewayWorkload;
+  keyService: KeyServiceLocation;
+}
+
+/** Where the gateway's projected ServiceAccount token for the key service is mounted. */
+export const KEY_TOKEN_DIR = '/var/run/secrets/tenantbackup.io/key-service';
+/** The audience of that token: the key service's (src/operator/key-service.ts KEY_SERVICE_AUDIENCE). */
+export const KEY_TOKEN_AUDIENCE = 'tenantbackup.io/key-service';
+/** Short-lived: the kubelet renews it; the gateway reads it again at each fetch. */
+const KEY_TOKEN_SECONDS = 3600;
+
+/** Arguments of the gateway (and export) command that point it at the key service. */
+export function keyServiceArgs(keyService: KeyServiceLocation): string[] {
+  return ['--key-service-url', keyService.url, '--key-token-file', `${KEY_TOKEN_DIR}/token`];
+}
+
+/**
+ * The pod's ServiceAccount token for the key service's audience only (the pod mounts no API server
+ * token: automountServiceAccountToken stays false), and where it is mounted.
+ */
+export function keyTokenVolume() {
+  return { name: 'key-token', projected: { defaultMode: 0o440, sources: [{ serviceAccountToken: { audience: KEY_TOKEN_AUDIENCE, expirationSeconds: KEY_TOKEN_SECONDS, path: 'token' } }] } };
+}
+export function keyTokenMount() {
+  return { name: 'key-token', mountPath: KEY_TOKEN_DIR, readOnly: true };
+}
+
+/** Egress to the operator's key service pods (the tenant namespace denies all egress otherwise). */
+export function keyServiceEgress(keyService: KeyServiceLocation) {
+  return {
+    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': keyService.namespace } }, podSelector: { matchLabels: { [NAME_LABEL]: OPERATOR_NAME } } }],
+    ports: [{ protocol: 'TCP', port: keyService.port }],
+  };
 }
 
 export function spaceLabels(space: BackupSpace, tenant: string): Record<string, string> {
@@ -87,18 +135,21 @@ export function desiredServiceAccount(space: BackupSpace, tenant: string): Apply
 export function desiredGateway(space: BackupSpace, tenant: string, datacenter: Datacenter, settings: SpaceSettings): ApplyObject {
   const names = spaceObjectNames(space.metadata.name ?? '');
   const selector = gatewaySelector(space);
+  const workload = mergeGatewayWorkload(DEFAULT_GATEWAY_WORKLOAD, settings.gatewayWorkload, datacenter.spec.gateway);
+  const pod = gatewayPodFields(workload, { ...spaceLabels(space, tenant), ...selector }, selector);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: metadata(space, tenant, names.gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }),
+    metadata: { ...metadata(space, tenant, names.gateway, { [COMPONENT_LABEL]: GATEWAY_COMPONENT }), annotations: { [GATEWAY_WORKLOAD_ANNOTATION]: gatewayWorkloadDigest(workload) } },
     spec: {
       replicas: replicasOf(space),
       selector: { matchLabels: selector },
       // A shared volume and at most one missing replica at a time.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
       template: {
-        metadata: { labels: { ...spaceLabels(space, tenant), ...selector } },
+        metadata: { labels: pod.labels, ...(pod.annotations ? { annotations: pod.annotations } : {}) },
         spec: {
+          ...pod.spec,
           serviceAccountName: names.serviceAccount,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -117,8 +168,11 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
             image: settings.gatewayImage,
             // Node flags the gateway needs cannot go through NODE_OPTIONS (see GATEWAY_NODE_FLAGS).
             command: ['node', ...GATEWAY_NODE_FLAGS, IMAGE_ENTRY_POINT],
-            args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`, '--peers-dns', names.peersService],
+            // The data key comes from the operator's key service at start, never from a Secret
+            // (hardening item 10); the operator's CA (ca.crt of the TLS Secret) verifies the service.
+            args: ['gateway', '--config-dir', CONFIG_DIR, '--data-dir', DATA_DIR, '--listen', `0.0.0.0:${GATEWAY_PORT}`, '--peers-dns', names.peersService, ...keyServiceArgs(settings.keyService)],
             ports: [{ name: 'https', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+            resources: pod.resources,
             readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 10 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' }, periodSeconds: 20, failureThreshold: 3 },
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -126,6 +180,7 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
               { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
               { name: 'data', mountPath: DATA_DIR },
               { name: 'tmp', mountPath: '/tmp' },
+              keyTokenMount(),
             ],
           }],
           volumes: [
@@ -139,6 +194,7 @@ export function desiredGateway(space: BackupSpace, tenant: string, datacenter: D
             },
             { name: 'data', persistentVolumeClaim: { claimName: names.volume } },
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            keyTokenVolume(),
           ],
         },
       },
@@ -194,7 +250,7 @@ export const CLUSTER_DNS = { namespace: 'kube-system', podLabels: { 'k8s-app': '
  * out), and DNS to the cluster's resolver for the peer lookup. Other spaces' gateways, even of the
  * same tenant, stay out. Policies add up, so the client ingress of the tenant's policy still applies.
  */
-export function desiredPeerPolicy(space: BackupSpace, tenant: string): ApplyObject {
+export function desiredPeerPolicy(space: BackupSpace, tenant: string, keyService?: KeyServiceLocation): ApplyObject {
   const peers = { podSelector: { matchLabels: gatewaySelector(space) } };
   const gatewayPort = [{ protocol: 'TCP', port: GATEWAY_PORT }];
   return {
@@ -211,6 +267,8 @@ export function desiredPeerPolicy(space: BackupSpace, tenant: string): ApplyObje
           to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': CLUSTER_DNS.namespace } }, podSelector: { matchLabels: { ...CLUSTER_DNS.podLabels } } }],
           ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
         },
+        // The operator's key service, where the gateway gets its data key at start.
+        ...(keyService ? [keyServiceEgress(keyService)] : []),
       ],
     },
   };

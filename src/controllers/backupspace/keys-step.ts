@@ -39,7 +39,7 @@ export function judgeKeySecret(facts: Pick<ProvisionFacts, 'space' | 'names'>, k
 /** The key read back must be the one the space's data is under. */
 export function judgeKeyId(facts: Pick<ProvisionFacts, 'space' | 'names'>, keys: SpaceKeys): StepResult<SpaceKeys> {
   const recorded = facts.space.status?.keyId;
-  if (recorded && recorded !== keys.keyId) return stall('KeyMismatch', `the key Secret ${facts.names.keySecret} holds key ${keys.keyId}, but this space's data is under key ${recorded}`, { warn: true });
+  if (recorded && recorded !== keys.keyId) return stall('KeyMismatch', `the key Secret ${facts.names.keySecret} holds ${keys.keyId ? `key ${keys.keyId}` : 'no key'}, but this space's data is under key ${recorded}`, { warn: true });
   return proceed(keys);
 }
 
@@ -78,7 +78,7 @@ export async function completeKeys(ctx: ControllerContext, facts: ProvisionFacts
     if (!outcome.created) return stall(outcome.reason, outcome.message, { requeueAfterMs: 5000 });
     const keySecret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, outcome.secret);
     if (!keySecret) return wait(500);
-    await ctx.recorder.normal(space, 'KeyCreated', `created data key ${outcome.keyId} (${custody} custody)`);
+    await ctx.recorder.normal(space, 'KeyCreated', outcome.keyId ? `created data key ${outcome.keyId} (${custody} custody)` : 'customer custody without a password Secret: the data key is made when a tenant admin sets the space password at the gateway');
     const made = judgeKeySecret(facts, keySecret, master.key);
     if (!made.ok) return made;
     keys = made.value;

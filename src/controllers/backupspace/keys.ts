@@ -11,6 +11,7 @@
 import { createHmac } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { BackupSpace } from '../../api/types.ts';
+import { API } from '../../api/refs.ts';
 import {
   checkPasswordPolicy,
   decodeMasterKey,
@@ -101,8 +102,14 @@ export function masterKeyProvider(client: KubeClient, namespace: string): () => 
 /** What a space's key Secret holds, read back. */
 export interface SpaceKeys {
   custody: KeyCustody;
-  keyId: string;
-  /** Present under provider custody: the data key, unwrapped, for the gateway. */
+  /** Absent under customer custody until the customer sets the space password at the gateway. */
+  keyId?: string;
+  /** Customer custody: how many times the password was set or changed through the gateway. */
+  recordVersion?: number;
+  /**
+   * Present under provider custody: the data key, unwrapped in this process's memory to check it is
+   * the one named; never written to any object (the gateway asks the key service for it).
+   */
   dataKey?: Buffer;
   /** Present under customer custody: what the gateway needs to unseal with the customer's password. */
   record?: CustomerKeyRecord;
@@ -119,19 +126,25 @@ export function readSpaceKeys(space: BackupSpace, secret: Secret, masterKey: Buf
   const custody = secretField(secret, 'custody') as KeyCustody | undefined;
   const keyId = secretField(secret, 'keyId');
   const wrappedVolumeKey = secretField(secret, 'wrappedVolumeKey');
-  if (!custody || !keyId || !wrappedVolumeKey) throw new Error(`key Secret ${secret.metadata.name} is incomplete`);
+  if (!custody || !wrappedVolumeKey || (custody === 'provider' && !keyId)) throw new Error(`key Secret ${secret.metadata.name} is incomplete`);
   const volumeKey = unwrapWithMasterKey(wrappedVolumeKey, masterKey, keyBinding(space));
   if (custody === 'provider') {
     const dataKey = unwrapWithMasterKey(secretField(secret, 'wrappedKey') ?? '', masterKey, keyBinding(space));
     if (keyIdOf(dataKey) !== keyId) throw new Error(`key Secret ${secret.metadata.name} holds a key that is not ${keyId}`);
     return { custody, keyId, dataKey, volumePassphrase: volumePassphrase(volumeKey) };
   }
-  const record = validateCustomerKeyRecord(JSON.parse(secretField(secret, 'record') ?? 'null'));
-  return { custody, keyId, record, volumePassphrase: volumePassphrase(volumeKey) };
+  const recordText = secretField(secret, 'record');
+  // No key yet: the customer sets the space password at the gateway, which makes the key.
+  if (recordText === undefined && !keyId) return { custody, volumePassphrase: volumePassphrase(volumeKey) };
+  if (!keyId) throw new Error(`key Secret ${secret.metadata.name} has a customer key record but no keyId`);
+  const record = validateCustomerKeyRecord(JSON.parse(recordText ?? 'null'));
+  const recordVersion = Number(secretField(secret, 'recordVersion') ?? '0');
+  if (!Number.isInteger(recordVersion) || recordVersion < 0) throw new Error(`key Secret ${secret.metadata.name}: recordVersion must be a non-negative integer`);
+  return { custody, keyId, record, recordVersion, volumePassphrase: volumePassphrase(volumeKey) };
 }
 
 export type NewKeyOutcome =
-  | { created: true; secret: ApplyObject; keyId: string }
+  | { created: true; secret: ApplyObject; keyId?: string }
   | { created: false; reason: 'AwaitingCustomerPassword' | 'CustomerPasswordInvalid'; message: string };
 
 /** Where the customer's one-time password is, if the space names one. */
@@ -141,8 +154,11 @@ export function passwordSecretRef(space: BackupSpace): { name: string; key: stri
 }
 
 /**
- * Makes a new space key Secret. Under customer custody it needs the customer's password Secret; the
- * caller deletes that Secret once the key Secret is stored.
+ * Makes a new space key Secret. Under customer custody with a password Secret named, the key is made
+ * and wrapped with that password here (the caller deletes the Secret once the key Secret is stored);
+ * with none named, the Secret holds no data key yet: the customer sets the space password at the
+ * gateway (POST /v1/password), which makes the key there, and the operator stores the record the
+ * gateway reports (customer-key-step.ts) — so no provider credential, object or log ever has it.
  */
 export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenant: string, custody: KeyCustody, master: { key: Buffer; id: string }): Promise<NewKeyOutcome> {
   const dataKey = generateDataKey();
@@ -155,19 +171,20 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
     masterKeyId: base64(master.id),
     wrappedVolumeKey: base64(wrapWithMasterKey(volumeKey, master.key, binding)),
   };
+  const ref = passwordSecretRef(space);
   if (custody === 'provider') {
     data.wrappedKey = base64(wrapWithMasterKey(dataKey, master.key, binding));
+  } else if (!ref) {
+    dataKey.fill(0);
+    delete data.keyId;
   } else {
-    const ref = passwordSecretRef(space);
     const passwordSecret = ref ? await getObject<Secret>(client, K8S.Secret, ref.name, space.metadata.namespace) : undefined;
     const password = secretField(passwordSecret, ref?.key ?? 'password');
-    if (!ref || password === undefined) {
+    if (password === undefined) {
       return {
         created: false,
         reason: 'AwaitingCustomerPassword',
-        message: ref
-          ? `waiting for the customer's password: create Secret ${ref.name} with key ${ref.key} in namespace ${space.metadata.namespace}; it is read once, then deleted, and never stored`
-          : 'customer key custody needs spec.encryption.customerPasswordSecretRef naming a Secret with the customer\'s password',
+        message: `waiting for the customer's password: create Secret ${ref.name} with key ${ref.key} in namespace ${space.metadata.namespace}; it is read once, then deleted, and never stored`,
       };
     }
     try {
@@ -182,7 +199,7 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
   volumeKey.fill(0);
   return {
     created: true,
-    keyId,
+    ...(data.keyId ? { keyId } : {}),
     secret: {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -191,4 +208,36 @@ export async function newSpaceKeys(client: KubeClient, space: BackupSpace, tenan
       data,
     },
   };
+}
+
+/** Why a space's provider data key cannot be handed out: no such space or key, or not ours to give. */
+export class SpaceKeyUnavailableError extends Error {
+  override readonly name = 'SpaceKeyUnavailableError';
+  readonly reason: 'SpaceNotFound' | 'KeyNotFound' | 'CustomerCustody' | 'KeyUnreadable';
+  constructor(reason: SpaceKeyUnavailableError['reason'], message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A provider-custody space's data key, unwrapped with the master key from its key Secret as the API
+ * server has it now: for its gateway (the key service) and the operator's own exports. It lives only
+ * in memory; the caller zeroes it when done. A customer-custody key is never unwrapped here: only the
+ * customer's password opens it.
+ */
+export async function providerDataKey(client: KubeClient, master: Buffer, namespace: string, name: string): Promise<{ keyId: string; dataKey: Buffer }> {
+  const space = await getObject<BackupSpace>(client, API.BackupSpace, name, namespace);
+  if (!space || space.metadata.deletionTimestamp) throw new SpaceKeyUnavailableError('SpaceNotFound', `no backup space ${namespace}/${name}`);
+  const secretName = spaceObjectNames(name).keySecret;
+  const secret = await getObject<Secret>(client, K8S.Secret, secretName, namespace);
+  if (!secret) throw new SpaceKeyUnavailableError('KeyNotFound', `backup space ${namespace}/${name} has no key Secret ${secretName} yet`);
+  let keys: SpaceKeys;
+  try {
+    keys = readSpaceKeys(space, secret, master);
+  } catch (error) {
+    throw new SpaceKeyUnavailableError('KeyUnreadable', `the key Secret ${namespace}/${secretName} cannot be read with the operator's master key: ${error instanceof Error ? error.message : 'unreadable'}`);
+  }
+  if (keys.custody !== 'provider' || !keys.dataKey || keys.keyId === undefined) throw new SpaceKeyUnavailableError('CustomerCustody', `backup space ${namespace}/${name} is under customer key custody: its key is opened by the customer's password at unseal, never by the operator`);
+  return { keyId: keys.keyId, dataKey: keys.dataKey };
 }

@@ -4,7 +4,6 @@ import { datacenter, space } from '../../../test/support/objects.ts';
 import { decodePeerToken } from '../../gateway/config.ts';
 import type { GatewayReport } from '../../gateway/report-contract.ts';
 import { desiredGateway, desiredPeerPolicy, desiredPeerService, gatewaySelector } from './desired.ts';
-import type { SpaceKeys } from './keys.ts';
 import { gatewayConfigSecret, peerToken, PEER_TOKEN } from './secrets.ts';
 import { spaceStatus } from './status.ts';
 
@@ -45,7 +44,7 @@ describe('peer discovery', () => {
   });
 
   it('tells the gateway that name, and mounts the CA it checks its peers against', () => {
-    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'img' }) as unknown as {
+    const deployment = desiredGateway(vault, 'acme', milan, { gatewayImage: 'img', keyService: { url: 'https://keys.tbo.svc:9444', namespace: 'tbo', port: 9444 } }) as unknown as {
       spec: { template: { spec: { containers: { args: string[] }[]; volumes: { name: string; projected?: { sources: { secret: { name: string; items?: { key: string }[] } }[] } }[] } } };
     };
     const pod = deployment.spec.template.spec;
@@ -69,9 +68,8 @@ describe('peer token', () => {
   });
 
   it('goes into the gateway config Secret, and nowhere into access.json', () => {
-    const keys: SpaceKeys = { custody: 'customer', keyId: 'k1', volumePassphrase: 'p' };
     const token = peerToken(master, 'uid-a');
-    const secret = gatewayConfigSecret(vault, 'acme', { version: 1 } as never, keys, undefined, token) as unknown as { data: Record<string, string> };
+    const secret = gatewayConfigSecret(vault, 'acme', { version: 1 } as never, undefined, token) as unknown as { data: Record<string, string> };
     expect(Buffer.from(secret.data[PEER_TOKEN] ?? '', 'base64').toString()).toBe(token);
     expect(Buffer.from(secret.data['access.json'] ?? '', 'base64').toString()).not.toContain(token);
     expect(secret.data['data.key']).toBeUndefined();

@@ -11,7 +11,7 @@ import { issueServingCertificate, type PemKeyPair } from '../../pki/certificates
 import { isCertificateCurrent, readTlsSecret, TLS_SECRET_TYPE, tlsSecretData } from '../../pki/tls-secret.ts';
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { CREDENTIAL_HASH_ANNOTATION, gatewayServiceHost, spaceObjectNames } from '../labels.ts';
-import type { Secret, SpaceKeys } from './keys.ts';
+import type { Secret } from './keys.ts';
 import { base64 } from '../../runtime/kube/secrets.ts';
 import { secretMetadata } from './desired.ts';
 
@@ -76,10 +76,12 @@ export function peerToken(masterKey: Buffer, spaceUid: string): string {
 }
 
 /**
- * access.json, the session key, the replicas' peer token, and the plaintext data key only under
- * provider custody (customer custody starts sealed).
+ * access.json, the session key and the replicas' peer token. Never the data key (hardening item 10):
+ * a provider-custody gateway gets it from the operator's key service at start and keeps it in
+ * memory; a customer-custody one is unsealed with the customer's password. A Secret written by an
+ * older operator still has `data.key`: see withoutPlaintextKey.
  */
-export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, keys: SpaceKeys, sessionKey: string | undefined, peers?: string): ApplyObject {
+export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: GatewayAccessConfig, sessionKey: string | undefined, peers?: string): ApplyObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -89,7 +91,18 @@ export function gatewayConfigSecret(space: BackupSpace, tenant: string, access: 
       'access.json': base64(`${JSON.stringify(access, null, 2)}\n`),
       ...(sessionKey ? { [SESSION_KEY]: base64(sessionKey) } : {}),
       ...(peers ? { [PEER_TOKEN]: base64(peers) } : {}),
-      ...(keys.dataKey ? { 'data.key': base64(keys.dataKey.toString('base64')) } : {}),
     },
   };
+}
+
+/** The file older operators put the plaintext data key in (the gateway config Secret's key). */
+export const LEGACY_DATA_KEY = 'data.key';
+
+/**
+ * Whether a stored gateway config Secret still carries the plaintext data key an older operator put
+ * there. The apply that drops it must be forced: the desired Secret, having no such key, is otherwise
+ * "contained" in the stored one and never applied.
+ */
+export function holdsPlaintextKey(secret: Secret | undefined): boolean {
+  return secret?.data?.[LEGACY_DATA_KEY] !== undefined;
 }

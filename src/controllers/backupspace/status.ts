@@ -2,17 +2,19 @@
 import type { V1Deployment, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { BackupSpaceStatus } from '../../api/backupspace.ts';
 import type { BackupSpace, Datacenter } from '../../api/types.ts';
-import { healthConditions, setCondition, type Health } from '../../runtime/conditions.ts';
+import { healthConditions, setCondition, type ConditionInput, type Health } from '../../runtime/conditions.ts';
 import { spaceObjectNames } from '../labels.ts';
 import type { GatewayReport } from '../../gateway/report-contract.ts';
 import { replicasOf } from './desired.ts';
 import { humanBytes } from './report.ts';
+import { deploymentUpdated } from './upgrade.ts';
 
 export interface SpaceObservation {
   /** A rule the space breaks, or a step it waits on, that stops it before or during provisioning. */
   blocked?: { state: 'stalled' | 'progressing'; reason: string; message: string };
   datacenter?: Datacenter;
-  keys?: { keyId: string; custody: 'provider' | 'customer' };
+  /** keyId is absent while a customer-custody space waits for its password. */
+  keys?: { keyId?: string; custody: 'provider' | 'customer' };
   address?: string;
   volume?: V1PersistentVolumeClaim;
   gateway?: V1Deployment;
@@ -20,6 +22,8 @@ export interface SpaceObservation {
   endpoints: number;
   /** The gateway's last report, if one was fetched. */
   gatewayReport?: GatewayReport;
+  /** The UpToDate condition (upgrade.ts), once the workload step chose the gateway's image. */
+  upToDate?: ConditionInput;
 }
 
 function unschedulable(pods: readonly V1Pod[]): string | undefined {
@@ -35,7 +39,7 @@ export function spaceHealth(space: BackupSpace, observation: SpaceObservation): 
   const wanted = replicasOf(space);
   const gateway = observation.gateway;
   const ready = gateway?.status?.readyReplicas ?? 0;
-  const rolledOut = gateway !== undefined && (gateway.status?.observedGeneration ?? 0) >= (gateway.metadata?.generation ?? 0) && (gateway.status?.updatedReplicas ?? 0) === wanted;
+  const rolledOut = deploymentUpdated(gateway, wanted);
   const keyState = observation.gatewayReport?.gateway.dataKeyState;
   if (keyState === 'key-missing' || keyState === 'key-mismatch') {
     return { state: 'stalled', reason: keyState === 'key-missing' ? 'GatewayKeyMissing' : 'GatewayKeyMismatch', message: `the gateway reports its data key as ${keyState}` };
@@ -106,7 +110,9 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
   const health = spaceHealth(space, observation);
   const previous = space.status ?? {};
   let conditions = healthConditions(previous.conditions, health, generation, now);
-  if (observation.keys) {
+  if (observation.keys && !observation.keys.keyId) {
+    conditions = setCondition(conditions, { type: 'KeyReady', status: 'False', reason: 'AwaitingCustomerPassword', message: 'no data key yet: a tenant admin sets the space password at the gateway (POST /v1/password, signed in with password and TOTP), which makes the key; the provider never sees the password' }, generation, now);
+  } else if (observation.keys) {
     conditions = setCondition(conditions, {
       type: 'KeyReady',
       status: 'True',
@@ -123,6 +129,8 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
   if (observation.gatewayReport) {
     conditions = setCondition(conditions, { type: 'Sealed', ...sealedCondition(observation.gatewayReport) }, generation, now);
   }
+  // Kept as it was when a step stopped before the workload: nothing new is known of the gateway.
+  if (observation.upToDate) conditions = setCondition(conditions, observation.upToDate, generation, now);
   return {
     ...reportedFacts(previous, observation.gatewayReport),
     observedGeneration: generation,

@@ -4,7 +4,7 @@ import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { desiredWorkload } from './workload-step.ts';
 
 const milan = datacenter('it-mil1', 'IT');
-const settings = { gatewayImage: 'registry.example/tbo:1' };
+const settings = { gatewayImage: 'registry.example/tbo:1', keyService: { url: 'https://tenant-backup-keys.tbo.svc:9444', namespace: 'tbo', port: 9444 } };
 
 describe('the workload step', () => {
   it('applies the volume, ServiceAccount, gateway, both Services, the peers policy and a budget, each as its own resource', () => {

@@ -39,7 +39,7 @@ export function desiredWorkload(facts: Pick<ProvisionFacts, 'space' | 'tenantNam
     desiredGateway(space, tenantName, datacenter, settings),
     desiredService(space, tenantName, datacenter, address),
     desiredPeerService(space, tenantName),
-    desiredPeerPolicy(space, tenantName),
+    desiredPeerPolicy(space, tenantName, settings.keyService),
     ...(budget ? [budget] : []),
   ];
   return {

@@ -1,7 +1,8 @@
 /**
  * Endpoint controller: each backup device gets its own credentials Secret (issued once, never
- * regenerated behind the customer's back), a one-time activation code, and its private repository
- * on its space. An endpoint pointing at a space of another namespace, or at no space, is Stalled.
+ * regenerated behind the customer's back) with the CA that signs its gateway's certificate, a
+ * one-time activation code that enrols the device at the gateway (desired.ts), and its private
+ * repository on its space. An endpoint pointing at a space of another namespace, or at no space, is Stalled.
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import { checkEndpointSpaceRef } from '../../admission/rules.ts';
@@ -19,7 +20,8 @@ import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
-import { credentialsSecret, issueCredentials, repositoryPathOf, repositoryUrl } from './desired.ts';
+import { ACTIVATION_CODE_KEY, ACTIVATION_EXPIRES_KEY, CA_CERT_KEY, credentialsSecret, ENROLMENT_KEY, issueCredentials, repositoryPathOf, repositoryUrl } from './desired.ts';
+import type { PemKeyPair } from '../../pki/certificates.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
 import { isOutdatedAgent, MINIMUM_AGENT } from './agent.ts';
@@ -34,7 +36,15 @@ interface EndpointCaches {
   secrets: Informer<Secret>;
 }
 
-export function createEndpointController(ctx: ControllerContext, reports: GatewayReports, concurrency = 2): Controller {
+export interface EndpointControllerOptions {
+  /** The gateways' last reports (what each endpoint's gateway saw of it). */
+  reports: GatewayReports;
+  /** The operator's CA, which signs the gateways' certificates: its certificate goes to each device. */
+  certificateAuthority: () => Promise<PemKeyPair>;
+}
+
+export function createEndpointController(ctx: ControllerContext, options: EndpointControllerOptions, concurrency = 2): Controller {
+  const { reports } = options;
   const caches: EndpointCaches = {
     endpoints: ctx.informers.for<Endpoint>(API.Endpoint),
     spaces: ctx.informers.for<BackupSpace>(API.BackupSpace),
@@ -42,7 +52,7 @@ export function createEndpointController(ctx: ControllerContext, reports: Gatewa
     namespaces: tenantNamespaces(ctx.informers),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
   };
-  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, reports, key) });
+  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, options, key) });
   controller.watch(caches.endpoints, (event) => [objectKey(event.object)]);
   controller.watch(caches.secrets, (event) => {
     const endpoint = event.object.metadata.labels?.[ENDPOINT_LABEL];
@@ -111,7 +121,8 @@ export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefine
   };
 }
 
-async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, reports: GatewayReports, key: string): Promise<ReconcileResult | undefined> {
+async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, options: EndpointControllerOptions, key: string): Promise<ReconcileResult | undefined> {
+  const { reports } = options;
   const endpoint = caches.endpoints.get(key);
   if (!endpoint || endpoint.metadata.deletionTimestamp) return undefined;
   const namespace = endpoint.metadata.namespace ?? '';
@@ -121,15 +132,16 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   const secretName = endpointCredentialsSecretName(endpoint.metadata.name ?? '');
   let secret = caches.secrets.get(`${namespace}/${secretName}`);
 
-  if (space && tenant && !secret) {
-    const issued = await issueCredentials();
-    const desired = credentialsSecret(endpoint, space, tenant.metadata.name ?? '', issued);
+  const caCertificate = space && tenant ? (await options.certificateAuthority()).certificate : undefined;
+  if (space && tenant && !secret && caCertificate !== undefined) {
+    const issued = await issueCredentials(endpoint, ctx.now());
+    const desired = credentialsSecret(endpoint, space, tenant.metadata.name ?? '', issued, caCertificate);
     secret = await createObjectOnce<Secret>(ctx.client, K8S.Secret, namespace, desired);
     // Created meanwhile by another reconcile: the cache will catch up; never overwrite issued credentials.
     if (!secret) return { requeueAfterMs: 500 };
     await ctx.recorder.normal(endpoint, 'CredentialsIssued', `issued credentials in Secret ${secretName}`);
   }
-  if (space && secret) await keepSecretCurrent(ctx, endpoint, space, secret);
+  if (space && secret && caCertificate !== undefined) await keepSecretCurrent(ctx, endpoint, space, secret, caCertificate);
 
   const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
   const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
@@ -140,12 +152,19 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
 }
 
 
-/** The repository URL follows the space's address; the activation code is dropped once the device has backed up. */
-async function keepSecretCurrent(ctx: ControllerContext, endpoint: Endpoint, space: BackupSpace, secret: Secret): Promise<void> {
+/**
+ * The repository URL follows the space's address and ca.crt the operator's CA (Secrets issued before
+ * ca.crt existed get it too); the activation code and its enrolment are dropped once the device has
+ * backed up.
+ */
+async function keepSecretCurrent(ctx: ControllerContext, endpoint: Endpoint, space: BackupSpace, secret: Secret, caCertificate: string): Promise<void> {
   const patch: Record<string, string | null> = {};
   const url = repositoryUrl(endpoint, space);
   if (secretField(secret, 'repository') !== url) patch.repository = base64(url);
-  if (endpoint.status?.lastBackupTime && secret.data?.activationCode !== undefined) patch.activationCode = null;
+  if (secretField(secret, CA_CERT_KEY) !== caCertificate) patch[CA_CERT_KEY] = base64(caCertificate);
+  if (endpoint.status?.lastBackupTime) {
+    for (const key of [ACTIVATION_CODE_KEY, ENROLMENT_KEY, ACTIVATION_EXPIRES_KEY]) if (secret.data?.[key] !== undefined) patch[key] = null;
+  }
   if (Object.keys(patch).length === 0) return;
   await ctx.client.request({
     method: 'PATCH',

@@ -5,6 +5,7 @@
  */
 import type { ApplyObject } from '../../runtime/apply.ts';
 import { controllerReference } from '../../runtime/object.ts';
+import { CONTAINER_MAX } from '../../api/gateway-workload.ts';
 import type { Tenant } from '../../api/types.ts';
 import { GROUP } from '../../api/resource.ts';
 import { serviceActive } from './termination.ts';
@@ -120,7 +121,8 @@ export function desiredLimitRange(tenant: Tenant): ApplyObject {
           type: 'Container',
           default: { cpu: '1', memory: '512Mi' },
           defaultRequest: { cpu: '100m', memory: '128Mi' },
-          max: { cpu: '4', memory: '4Gi' },
+          // The gateway settings' schema bounds limits by the same (api/gateway-workload.ts).
+          max: { ...CONTAINER_MAX },
         },
         { type: 'PersistentVolumeClaim', max: { storage: String(tenant.spec.quotas.storage) } },
       ],

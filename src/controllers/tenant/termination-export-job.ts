@@ -10,26 +10,35 @@
  * not the exporter's own word.
  *
  * S3 credentials live in the provider's namespace; the Job reads a copy in the tenant's namespace,
- * made for the export and deleted with the Job (and, at the latest, with the namespace).
+ * made for the export and deleted with the Job (and, at the latest, with the namespace). A claim of
+ * the provider's namespace is reached through a relay (termination-export-relay.ts): a receiver Job
+ * beside the claim, which the export Job sends the archive to, and the verify Job runs beside the
+ * claim too.
  */
-import type { V1Job, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Datacenter } from '../../api/types.ts';
 import type { ExportTarget as ApiExportTarget } from '../../api/tenant.ts';
-import { createObjectOnce, deleteObject, getObject } from '../../runtime/apply.ts';
+import { issueServingCertificate, type PemKeyPair } from '../../pki/certificates.ts';
+import { applyObject, createObjectOnce, deleteObject, getObject } from '../../runtime/apply.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube/client.ts';
 import { listAll } from '../../runtime/kube/list.ts';
-import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { secretField } from '../../runtime/kube/secrets.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { datacenterNodeSelectorTerm } from '../datacenter/nodes.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, spaceObjectNames } from '../labels.ts';
-import { CONFIG_DIR, DATA_DIR, gatewaySelector, IMAGE_ENTRY_POINT } from '../backupspace/desired.ts';
-import { desiredExportEgress, exportEgressPolicyName } from './termination-export-egress.ts';
-import type { ExportRequest, ExportRunner } from './termination-runner.ts';
+import { CONFIG_DIR, DATA_DIR, gatewaySelector, keyServiceArgs, keyTokenMount, keyTokenVolume, type KeyServiceLocation } from '../backupspace/desired.ts';
+import { desiredExportEgress, exportEgressPolicyName, s3Destination, type EgressDestination } from './termination-export-egress.ts';
+import {
+  claimOf, desiredClaimVerifyJob, desiredReceiverIngress, desiredReceiverJob, desiredReceiverSecret, desiredReceiverService, desiredRelaySecret,
+  exportPodSelector, parseClaimLocation, receiverDnsNames, relayDestination, relayExportArgs, relayNames, RELAY_DIR,
+} from './termination-export-relay.ts';
+import { EXPORT_COMPONENT, EXPORT_ID_LABEL, JOB, toolJob } from './termination-job-spec.ts';
+import type { ExportProgress, ExportRequest, ExportRunner, VerifyProgress } from './termination-runner.ts';
 
-export const JOB: ResourceRef = { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true };
-export const EXPORT_COMPONENT = 'export';
+export { EXPORT_COMPONENT, JOB } from './termination-job-spec.ts';
 const CA_DIR = '/etc/export-ca';
 
 export type JobPurpose = 'export' | 'verify';
@@ -40,14 +49,6 @@ export function exportJobName(exportId: string, purpose: JobPurpose): string {
 
 export function s3CredentialsCopyName(exportId: string): string {
   return `${exportId}-s3`;
-}
-
-/** Why the Job runner cannot take this target, or undefined when it can. */
-export function unsupportedTarget(target: ApiExportTarget): string | undefined {
-  if (target.persistentVolumeClaim) {
-    return `spec.contract.exportTarget.persistentVolumeClaim: a pod mounts only claims of its own namespace, and the space's volume is in the tenant's namespace while ${target.persistentVolumeClaim.namespace}/${target.persistentVolumeClaim.claimName} is not; use an s3 target with --export-runner=job, or --export-runner=local where the operator sees the volumes`;
-  }
-  return undefined;
 }
 
 /** How to reach the store: what both `export` and `verify-export` take. */
@@ -61,17 +62,14 @@ function targetArgs(target: ApiExportTarget): string[] {
   return target.s3 ? ['--s3-bucket', target.s3.bucket, '--s3-prefix', target.s3.prefix ?? '', ...connectionArgs(target)] : [];
 }
 
-/** The container's stdout (the result line) becomes its termination message, kept in the pod's status. */
-const RESULT_TO_TERMINATION_MESSAGE = 'exec node "$0" "$@" > /dev/termination-log';
-
-/** Pure: the Job that exports (or verifies) one space. */
-export function desiredExportJob(request: ExportRequest, datacenter: Datacenter, image: string, purpose: JobPurpose, location?: string): V1Job {
+/** Pure: the Job that exports (or verifies) one space, in the space's namespace. */
+export function desiredExportJob(request: ExportRequest, datacenter: Datacenter, image: string, purpose: JobPurpose, location?: string, keyService?: KeyServiceLocation): V1Job {
   const { space } = request;
   const names = spaceObjectNames(space.name);
   const s3 = request.target.s3;
-  const labels = { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: EXPORT_COMPONENT, [SPACE_LABEL]: space.name, 'tenantbackup.io/export-id': space.exportId };
+  const relay = purpose === 'export' && request.target.persistentVolumeClaim !== undefined;
   const args = purpose === 'export'
-    ? ['export', '--data-dir', DATA_DIR, '--config-dir', CONFIG_DIR, '--tenant', request.tenant, '--export-id', space.exportId, '--organization', request.organization, '--created', request.createdAt.toISOString(), ...targetArgs(request.target)]
+    ? ['export', '--data-dir', DATA_DIR, '--config-dir', CONFIG_DIR, '--tenant', request.tenant, '--export-id', space.exportId, '--organization', request.organization, '--created', request.createdAt.toISOString(), ...(relay ? relayExportArgs(request) : targetArgs(request.target)), ...(keyService ? keyServiceArgs(keyService) : [])]
     : ['verify-export', location ?? '', ...connectionArgs(request.target)];
   const env = s3
     ? ['accessKeyId', 'secretAccessKey'].map((key) => ({
@@ -79,52 +77,39 @@ export function desiredExportJob(request: ExportRequest, datacenter: Datacenter,
       valueFrom: { secretKeyRef: { name: s3CredentialsCopyName(space.exportId), key } },
     }))
     : [];
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name: exportJobName(space.exportId, purpose), namespace: space.namespace, labels },
-    spec: {
-      backoffLimit: 3,
-      // Kept until the operator has read the result; it deletes the Job then.
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'Never',
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-          affinity: {
-            // The data stays in its datacenter and its country (S7): the same nodes as the space's gateway.
-            nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [datacenterNodeSelectorTerm(datacenter)] } },
-            // Beside a gateway replica when one runs: a ReadWriteOnce volume attaches to one node only.
-            podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: gatewaySelector({ metadata: { name: space.name } }) }, topologyKey: 'kubernetes.io/hostname' } }] },
-          },
-          containers: [{
-            name: purpose,
-            image,
-            command: ['sh', '-c', RESULT_TO_TERMINATION_MESSAGE, IMAGE_ENTRY_POINT],
-            args,
-            terminationMessagePolicy: 'File',
-            env,
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-            volumeMounts: [
-              ...(purpose === 'export' ? [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, { name: 'data', mountPath: DATA_DIR, readOnly: true }] : []),
-              ...(s3?.caBundle ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          }],
-          volumes: [
-            ...(purpose === 'export' ? [
-              { name: 'config', secret: { secretName: names.configSecret, defaultMode: 0o440 } },
-              { name: 'data', persistentVolumeClaim: { claimName: names.volume, readOnly: true } },
-            ] : []),
-            ...(s3?.caBundle ? [{ name: 'ca', secret: { secretName: s3CredentialsCopyName(space.exportId), items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-          ],
-        },
-      },
+  return toolJob({
+    name: exportJobName(space.exportId, purpose),
+    namespace: space.namespace,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: EXPORT_COMPONENT, [SPACE_LABEL]: space.name, [EXPORT_ID_LABEL]: space.exportId },
+    image,
+    container: purpose,
+    args,
+    env,
+    // As the space's gateway: the key service hands a provider data key to that identity only.
+    ...(purpose === 'export' && keyService ? { serviceAccountName: names.serviceAccount } : {}),
+    affinity: {
+      // The data stays in its datacenter and its country (S7): the same nodes as the space's gateway.
+      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [datacenterNodeSelectorTerm(datacenter)] } },
+      // Beside a gateway replica when one runs: a ReadWriteOnce volume attaches to one node only.
+      podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: gatewaySelector({ metadata: { name: space.name } }) }, topologyKey: 'kubernetes.io/hostname' } }] },
     },
-  };
+    mounts: [
+      ...(purpose === 'export' ? [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }, { name: 'data', mountPath: DATA_DIR, readOnly: true }] : []),
+      ...(purpose === 'export' && keyService ? [keyTokenMount()] : []),
+      ...(s3?.caBundle ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : []),
+      ...(relay ? [{ name: 'relay', mountPath: RELAY_DIR, readOnly: true }] : []),
+    ],
+    volumes: [
+      ...(purpose === 'export' ? [
+        // ca.crt (the operator's CA) verifies the key service.
+        { name: 'config', projected: { defaultMode: 0o440, sources: [{ secret: { name: names.configSecret } }, { secret: { name: names.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] } },
+        { name: 'data', persistentVolumeClaim: { claimName: names.volume, readOnly: true } },
+        ...(keyService ? [keyTokenVolume()] : []),
+      ] : []),
+      ...(s3?.caBundle ? [{ name: 'ca', secret: { secretName: s3CredentialsCopyName(space.exportId), items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+      ...(relay ? [{ name: 'relay', secret: { secretName: relayNames(space.exportId).relaySecret, defaultMode: 0o440 } }] : []),
+    ],
+  });
 }
 
 /** Pure: the JSON line `export` / `verify-export` printed (the termination message); undefined if none. */
@@ -148,6 +133,14 @@ export interface JobRunnerOptions {
   image: string;
   operatorNamespace: string;
   datacenters: Informer<Datacenter>;
+  /** The operator's CA: it issues the relay receiver's certificate (claim targets). */
+  certificateAuthority: () => Promise<PemKeyPair>;
+  /** Where the export Job gets a provider-custody space's data key. */
+  keyService?: KeyServiceLocation;
+}
+
+function iso(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
@@ -176,19 +169,10 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     });
   }
 
-  async function runJob(request: ExportRequest, purpose: JobPurpose, location?: string): Promise<JobState> {
-    const name = exportJobName(request.space.exportId, purpose);
-    const namespace = request.space.namespace;
+  /** A Job's state; a failed one is deleted (made again by the next call); undefined when there is none. */
+  async function jobState(name: string, namespace: string, container: string): Promise<JobState | undefined> {
     const job = await getObject<V1Job>(client, JOB, name, namespace);
-    if (!job) {
-      const datacenter = options.datacenters.get(request.space.datacenter);
-      if (!datacenter) return { state: 'failed', message: `datacenter ${request.space.datacenter} of space ${request.space.name} does not exist; the export must run in it` };
-      await copyS3Secret(request);
-      const egress = desiredExportEgress(namespace, request.space.exportId, EXPORT_COMPONENT, { [COMPONENT_LABEL]: EXPORT_COMPONENT, 'tenantbackup.io/export-id': request.space.exportId }, request.target);
-      if (egress) await createObjectOnce(client, K8S.NetworkPolicy, namespace, egress);
-      await createObjectOnce<V1Job>(client, JOB, namespace, desiredExportJob(request, datacenter, options.image, purpose, location));
-      return { state: 'running' };
-    }
+    if (!job) return undefined;
     const conditions = job.status?.conditions ?? [];
     if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) {
       await deleteObject(client, JOB, name, namespace);
@@ -198,32 +182,150 @@ export function jobExportRunner(options: JobRunnerOptions): ExportRunner {
     const pods = await listAll<V1Pod & KubeObject>(client, K8S.Pod, { namespace, labelSelector: `job-name=${name}` });
     const succeeded = pods.items.find((p) => p.status?.phase === 'Succeeded');
     if (!succeeded) return { state: 'running' };
-    const message = succeeded.status?.containerStatuses?.find((c) => c.name === purpose)?.state?.terminated?.message ?? '';
+    const message = succeeded.status?.containerStatuses?.find((c) => c.name === container)?.state?.terminated?.message ?? '';
     return { state: 'succeeded', log: message };
+  }
+
+  function datacenterOf(request: ExportRequest): Datacenter | undefined {
+    return options.datacenters.get(request.space.datacenter);
+  }
+
+  const noDatacenter = (request: ExportRequest) => ({ state: 'failed' as const, message: `datacenter ${request.space.datacenter} of space ${request.space.name} does not exist; the export must run in it` });
+
+  /** Starts (or polls) the Job of `purpose` in the space's namespace; for S3, with its credentials copy and egress. */
+  async function runSpaceJob(request: ExportRequest, purpose: JobPurpose, destination: EgressDestination | undefined, location?: string): Promise<JobState> {
+    const name = exportJobName(request.space.exportId, purpose);
+    const namespace = request.space.namespace;
+    const state = await jobState(name, namespace, purpose);
+    if (state) return state;
+    const datacenter = datacenterOf(request);
+    if (!datacenter) return noDatacenter(request);
+    await copyS3Secret(request);
+    const keyService = purpose === 'export' ? options.keyService : undefined;
+    const egress = desiredExportEgress(namespace, request.space.exportId, EXPORT_COMPONENT, exportPodSelector(request.space.exportId), destination, keyService);
+    if (egress) await createObjectOnce(client, K8S.NetworkPolicy, namespace, egress);
+    await createObjectOnce<V1Job>(client, JOB, namespace, desiredExportJob(request, datacenter, options.image, purpose, location, keyService));
+    return { state: 'running' };
+  }
+
+  /**
+   * The receiver's Secret: made once (certificate for its Service's names from the operator's CA,
+   * a random token); whatever is stored is what every later step uses, so a retry or a second
+   * operator never hands the exporter a token the receiver does not have.
+   */
+  async function receiverSecret(request: ExportRequest): Promise<{ ca: string; token: string }> {
+    const claim = claimOf(request);
+    const name = relayNames(request.space.exportId).receiverSecret;
+    let stored = await getObject<V1Secret>(client, K8S.Secret, name, claim.namespace);
+    if (!stored) {
+      const ca = await options.certificateAuthority();
+      const dnsNames = receiverDnsNames(request.space.exportId, claim.namespace);
+      const issued = await issueServingCertificate(ca, { commonName: dnsNames[2] ?? name, dnsNames, validityDays: 90 });
+      await createObjectOnce(client, K8S.Secret, claim.namespace, desiredReceiverSecret(request, { ...issued, ca: ca.certificate }, randomBytes(32).toString('base64url')));
+      stored = await getObject<V1Secret>(client, K8S.Secret, name, claim.namespace);
+    }
+    const ca = secretField(stored, 'ca.crt');
+    const token = secretField(stored, 'token');
+    if (!ca || !token) throw new Error(`Secret ${claim.namespace}/${name} of the export relay has no ca.crt or token; delete it to have it made again`);
+    return { ca, token };
+  }
+
+  /** Everything of the relay but the export Job: idempotent, each object made once under its fixed name. */
+  async function ensureRelay(request: ExportRequest, datacenter: Datacenter): Promise<void> {
+    const claim = claimOf(request);
+    const { ca, token } = await receiverSecret(request);
+    // A copy made from what is stored: applied, so that it follows a receiver Secret made again.
+    await applyObject(client, K8S.Secret, desiredRelaySecret(request, ca, token));
+    await createObjectOnce(client, K8S.NetworkPolicy, claim.namespace, desiredReceiverIngress(request));
+    await createObjectOnce<V1Job>(client, JOB, claim.namespace, desiredReceiverJob(request, datacenter, options.image));
+    // The Service follows the Job it belongs to. One left by a Job deleted meanwhile is being
+    // collected; the next call makes this Job's.
+    const job = await getObject<V1Job & KubeObject>(client, JOB, relayNames(request.space.exportId).receiverJob, claim.namespace);
+    if (job) await createObjectOnce(client, K8S.Service, claim.namespace, desiredReceiverService(request, { ...job, apiVersion: 'batch/v1', kind: 'Job' }));
+  }
+
+  /** True when a receiver pod is Ready; else why not, when its pod says (e.g. it cannot be scheduled). */
+  async function receiverReady(request: ExportRequest): Promise<true | string> {
+    const claim = claimOf(request);
+    const pods = await listAll<V1Pod & KubeObject>(client, K8S.Pod, { namespace: claim.namespace, labelSelector: `job-name=${relayNames(request.space.exportId).receiverJob}` });
+    if (pods.items.some((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) return true;
+    const unscheduled = pods.items.flatMap((p) => p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    return unscheduled?.message ? `: not scheduled: ${unscheduled.message}` : '';
+  }
+
+  function exported(result: Record<string, unknown> | undefined, job: string): ExportProgress {
+    if (!result || typeof result.location !== 'string' || typeof result.size !== 'number') return { state: 'failed', message: `Job ${job} succeeded without printing its result line` };
+    return { state: 'succeeded', result: { location: result.location, size: result.size, sha256: String(result.sha256), exportedAt: iso(new Date()) } };
+  }
+
+  /**
+   * A claim target: the receiver beside the claim first, the exporter once it listens. The receiver
+   * stops only after it re-read a finished archive on the exporter's request, so its result is the
+   * truth about the claim, and it is taken even when the exporter died before saying it.
+   */
+  async function exportThroughRelay(request: ExportRequest): Promise<ExportProgress> {
+    const claim = claimOf(request);
+    const names = relayNames(request.space.exportId);
+    const datacenter = datacenterOf(request);
+    if (!datacenter) return noDatacenter(request);
+    if (!(await getObject<V1PersistentVolumeClaim>(client, K8S.PersistentVolumeClaim, claim.claimName, claim.namespace))) {
+      return { state: 'failed', message: `spec.contract.exportTarget.persistentVolumeClaim: claim ${claim.namespace}/${claim.claimName} does not exist; the export waits for it` };
+    }
+    const receiver = await jobState(names.receiverJob, claim.namespace, 'receive');
+    if (receiver?.state === 'succeeded') return exported(parseResultLine(receiver.log), `${claim.namespace}/${names.receiverJob}`);
+    if (receiver?.state === 'failed') return receiver;
+    await ensureRelay(request, datacenter);
+    const ready = await receiverReady(request);
+    if (ready !== true) return { state: 'running', message: `waiting for the export receiver ${claim.namespace}/${names.receiverJob} beside claim ${claim.claimName} to listen${ready}` };
+    const exporter = await runSpaceJob(request, 'export', relayDestination(request));
+    if (exporter.state === 'running') return { state: 'running', message: `Job ${exportJobName(request.space.exportId, 'export')} is exporting space ${request.space.name} to claim ${claim.namespace}/${claim.claimName}` };
+    if (exporter.state === 'failed') return exporter;
+    return exported(parseResultLine(exporter.log), exportJobName(request.space.exportId, 'export'));
+  }
+
+  async function verifyJob(request: ExportRequest, location: string): Promise<JobState> {
+    if (!request.target.persistentVolumeClaim) return runSpaceJob(request, 'verify', s3Destination(request.target), location);
+    const claim = claimOf(request);
+    const parsed = parseClaimLocation(location);
+    if (!parsed || parsed.namespace !== claim.namespace || parsed.claimName !== claim.claimName) return { state: 'failed', message: `${location} is not an archive on claim ${claim.namespace}/${claim.claimName}` };
+    const name = relayNames(request.space.exportId).verifyJob;
+    const state = await jobState(name, claim.namespace, 'verify');
+    if (state) return state;
+    const datacenter = datacenterOf(request);
+    if (!datacenter) return noDatacenter(request);
+    await createObjectOnce<V1Job>(client, JOB, claim.namespace, desiredClaimVerifyJob(request, datacenter, options.image, parsed.archive));
+    return { state: 'running' };
   }
 
   return {
     name: 'job',
     async export(request) {
-      const unsupported = unsupportedTarget(request.target);
-      if (unsupported) return { state: 'failed', message: unsupported };
-      const state = await runJob(request, 'export');
+      if (request.target.persistentVolumeClaim) return exportThroughRelay(request);
+      const state = await runSpaceJob(request, 'export', s3Destination(request.target));
       if (state.state !== 'succeeded') return state.state === 'running' ? { state: 'running', message: `Job ${exportJobName(request.space.exportId, 'export')} is exporting space ${request.space.name}` } : state;
-      const result = parseResultLine(state.log);
-      if (!result || typeof result.location !== 'string' || typeof result.size !== 'number') return { state: 'failed', message: `Job ${exportJobName(request.space.exportId, 'export')} succeeded without printing its result line` };
-      return { state: 'succeeded', result: { location: result.location, size: result.size, sha256: String(result.sha256), exportedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } };
+      return exported(parseResultLine(state.log), exportJobName(request.space.exportId, 'export'));
     },
-    async verify(request, location) {
-      const state = await runJob(request, 'verify', location);
-      if (state.state !== 'succeeded') return state.state === 'running' ? { state: 'running', message: `Job ${exportJobName(request.space.exportId, 'verify')} is re-reading ${location}` } : state;
+    async verify(request, location): Promise<VerifyProgress> {
+      const state = await verifyJob(request, location);
+      if (state.state === 'running') return { state: 'running', message: `Job ${request.target.persistentVolumeClaim ? relayNames(request.space.exportId).verifyJob : exportJobName(request.space.exportId, 'verify')} is re-reading ${location}` };
+      if (state.state === 'failed') return state;
       const result = parseResultLine(state.log);
-      if (!result || typeof result.size !== 'number' || typeof result.verifiedAt !== 'string') return { state: 'failed', message: `Job ${exportJobName(request.space.exportId, 'verify')} succeeded without printing its result line` };
+      if (!result || typeof result.size !== 'number' || typeof result.verifiedAt !== 'string') return { state: 'failed', message: `the verify Job of ${location} succeeded without printing its result line` };
       return { state: 'verified', verifiedAt: result.verifiedAt, size: result.size, sha256: String(result.sha256) };
     },
     async cleanup(request) {
-      for (const purpose of ['export', 'verify'] as const) await deleteObject(client, JOB, exportJobName(request.space.exportId, purpose), request.space.namespace);
-      await deleteObject(client, K8S.Secret, s3CredentialsCopyName(request.space.exportId), request.space.namespace);
-      await deleteObject(client, K8S.NetworkPolicy, exportEgressPolicyName(request.space.exportId), request.space.namespace);
+      const { exportId, namespace } = request.space;
+      for (const purpose of ['export', 'verify'] as const) await deleteObject(client, JOB, exportJobName(exportId, purpose), namespace);
+      await deleteObject(client, K8S.Secret, s3CredentialsCopyName(exportId), namespace);
+      await deleteObject(client, K8S.NetworkPolicy, exportEgressPolicyName(exportId), namespace);
+      const claim = request.target.persistentVolumeClaim;
+      if (!claim) return;
+      const names = relayNames(exportId);
+      await deleteObject(client, K8S.Secret, names.relaySecret, namespace);
+      for (const job of [names.receiverJob, names.verifyJob]) await deleteObject(client, JOB, job, claim.namespace);
+      // The receiver's Service goes with its Job (owner reference, garbage collector).
+      await deleteObject(client, K8S.NetworkPolicy, names.ingressPolicy, claim.namespace);
+      await deleteObject(client, K8S.Secret, names.receiverSecret, claim.namespace);
     },
   };
 }

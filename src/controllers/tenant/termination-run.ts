@@ -100,10 +100,19 @@ async function performVerify(ctx: ControllerContext, options: TerminationOptions
   // Not what was exported: export again under the same id (the same archive name), never go on.
   const why = progress.state === 'failed' ? progress.message : `read back ${progress.size} bytes with sha256 ${progress.sha256}, but ${space.size} bytes with sha256 ${space.sha256} were recorded`;
   const { location: _l, size: _s, sha256: _h, exportedAt: _e, ...unexported } = space;
+  // What made and checked this export goes first (a finished Job would hand back the same result);
+  // a crash before the save below only repeats the verification.
+  await options.runner.cleanup?.(request);
   await save({ ...record, phase: 'Exporting', spaces: record.spaces.map((s) => (s.uid === space.uid ? unexported : s)) });
   const failed: Health = { state: 'progressing', reason: 'ExportVerificationFailed', message: `the export of space ${space.name} did not verify and is made again: ${why}` };
   await ctx.recorder.warning(tenant, 'ExportVerificationFailed', failed.message);
   return { health: failed, requeueAfterMs: 5000 };
+}
+
+/** The runner's leftovers of every space's export (idempotent: what is gone already is skipped). */
+async function cleanupExports(options: TerminationOptions, tenant: Tenant, record: TerminationRecord): Promise<void> {
+  if (!options.runner.cleanup || !tenant.spec.contract?.exportTarget) return;
+  for (const space of record.spaces) await options.runner.cleanup(exportRequest(tenant, record, space.uid, options));
 }
 
 /** Deletes `Kind/namespace/name` objects (deleteObject tolerates what is already gone). */
@@ -130,6 +139,9 @@ export async function runTermination(ctx: ControllerContext, sources: FactSource
   let requeueAfterMs: number | undefined;
   switch (step.kind) {
     case 'record':
+      // Before anything is destroyed, whatever an export left outside the tenant's namespace goes
+      // (an export waived half-way leaves a runner's relay in the provider's namespace otherwise).
+      if (step.record.phase === 'Shredding' && stored.record.phase !== 'Shredding') await cleanupExports(options, tenant, step.record);
       await save(step.record);
       await ctx.recorder.normal(tenant, step.reason, step.message);
       log.info({ to: step.record.phase, reason: step.reason }, step.message);

@@ -16,7 +16,8 @@ import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type { ExportTarget as ApiExportTarget } from '../../api/tenant.ts';
 import { exportSpace, verifyExport, type ExportTarget, type S3Connection } from '../../export/index.ts';
 import { spaceFactsOf } from '../../export/key-source.ts';
-import { ACCESS_FILE, DATA_KEY_FILE, decodeKeyFile, parseAccessConfig } from '../../gateway/config.ts';
+import { ACCESS_FILE, parseAccessConfig } from '../../gateway/config.ts';
+import { providerDataKey } from '../backupspace/keys.ts';
 import { getObject } from '../../runtime/apply.ts';
 import type { KubeClient } from '../../runtime/kube/client.ts';
 import { K8S } from '../../runtime/kube/resource-ref.ts';
@@ -87,6 +88,8 @@ export interface LocalRunnerOptions {
    * `<root>/spaces/<namespace>/<space>`, a PersistentVolumeClaim target `<root>/claims/<namespace>/<claim>`.
    */
   root: string;
+  /** The operator's master key, which unwraps a provider-custody space's data key. */
+  masterKey: () => Promise<{ key: Buffer }>;
 }
 
 export function localSpaceDir(root: string, namespace: string, space: string): string {
@@ -136,8 +139,8 @@ export async function localTarget(client: KubeClient, root: string, target: ApiE
 }
 
 /**
- * Runs the export in the operator's process. The key material comes as the gateway gets it: the
- * space's gateway configuration Secret (access.json, and data.key under provider custody).
+ * Runs the export in the operator's process. The space's facts come from its gateway configuration
+ * Secret (access.json); a provider data key is unwrapped from the key Secret with the master key.
  */
 export function localExportRunner(options: LocalRunnerOptions): ExportRunner {
   const exports = new InFlight<ExportOutcome>();
@@ -148,8 +151,12 @@ export function localExportRunner(options: LocalRunnerOptions): ExportRunner {
     const config = await getObject<V1Secret>(options.client, K8S.Secret, spaceObjectNames(space.name).configSecret, space.namespace);
     const access = secretField(config, ACCESS_FILE);
     if (!access) throw new Error(`the gateway configuration Secret ${space.namespace}/${spaceObjectNames(space.name).configSecret} has no ${ACCESS_FILE}; the space's keys are needed to export it`);
-    const dataKey = secretField(config, DATA_KEY_FILE);
-    const facts = spaceFactsOf(parseAccessConfig(access).access, dataKey ? decodeKeyFile(dataKey, DATA_KEY_FILE) : null);
+    const parsed = parseAccessConfig(access).access;
+    // A provider key is unwrapped here, in memory, as the key service does for the gateway.
+    const dataKey = parsed.space.keyCustody.mode === 'provider' && parsed.space.encryptAtRest
+      ? (await providerDataKey(options.client, (await options.masterKey()).key, space.namespace, space.name)).dataKey
+      : null;
+    const facts = spaceFactsOf(parsed, dataKey);
     if (facts.spaceUid !== space.uid) throw new Error(`the gateway configuration of ${space.namespace}/${space.name} is for space uid ${facts.spaceUid}, not ${space.uid}`);
     await mkdir(localSpaceDir(options.root, space.namespace, space.name), { recursive: true });
     const target = await localTarget(options.client, options.root, request.target);
