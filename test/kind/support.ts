@@ -185,43 +185,38 @@ export const AWAIT_GATEWAY = `export WAIT_HOST=$(echo "$RESTIC_URL" | sed -E "s|
 export WAIT_PORT=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\2|")
 ${waitForConnect()}`;
 
-/**
- * The script a backup client runs: random files, restic init + backup + restore through the gateway's
- * Service, with the endpoint's own credentials; prints RESTORE-IDENTICAL when the restored tree hashes
- * the same as the source. Expects RESTIC_USER, RESTIC_SECRET, RESTIC_URL (the credentials Secret's
- * repository) and the gateway CA at /creds/ca.crt.
- */
-export const BACKUP_AND_RESTORE = `set -eu
-${AWAIT_GATEWAY}
-mkdir -p /tmp/src/sub
-head -c 3145728 /dev/urandom > /tmp/src/random.bin
-echo "kind e2e $(date)" > /tmp/src/sub/note.txt
-repo=$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")
-export RESTIC_PASSWORD=client-side-password
-r() { restic --repo "$repo" --cacert /creds/ca.crt --cache-dir /tmp/cache "$@"; }
-r init
-r backup /tmp/src
-r restore latest --target /tmp/restore
-(cd /tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/source.sums
-(cd /tmp/restore/tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/restored.sums
-cmp /tmp/source.sums /tmp/restored.sums && echo RESTORE-IDENTICAL
-`;
-
-/** The repository password the termination tests' clients back up with (restic's own, client side). */
+/** The repository password the suite's client pods back up with (restic's own, client side). */
 export const RESTIC_PASSWORD = 'client-side-password';
 
-/** Backs up a tree of its own from a client pod and prints its checksums between markers. */
-export const BACKUP_WITH_SUMS = `set -eu
+/**
+ * The start every backup client's script shares: wait for the gateway, a tree of random files
+ * (`bytes` of them, and a note), restic init + backup through the gateway's Service with the
+ * endpoint's own credentials. Expects RESTIC_USER, RESTIC_SECRET, RESTIC_URL (the credentials
+ * Secret's repository) and the gateway CA at /creds/ca.crt; `r` runs restic on that repository.
+ */
+function backupScript(bytes: number, note: string): string {
+  return `set -eu
 ${AWAIT_GATEWAY}
 mkdir -p /tmp/src/sub
-head -c 2097152 /dev/urandom > /tmp/src/random.bin
-echo "$RESTIC_USER $(date +%s%N)" > /tmp/src/sub/note.txt
+head -c ${bytes} /dev/urandom > /tmp/src/random.bin
+echo "${note}" > /tmp/src/sub/note.txt
 repo=$(echo "$RESTIC_URL" | sed "s|rest:https://|rest:https://$RESTIC_USER:$RESTIC_SECRET@|")
 export RESTIC_PASSWORD=${RESTIC_PASSWORD}
 r() { restic --repo "$repo" --cacert /creds/ca.crt --cache-dir /tmp/cache "$@"; }
 r init
 r backup /tmp/src
-echo SUMS-BEGIN
+`;
+}
+
+/** A backup, then a restore; prints RESTORE-IDENTICAL when the restored tree hashes the same as the source. */
+export const BACKUP_AND_RESTORE = `${backupScript(3145728, 'kind e2e $(date)')}r restore latest --target /tmp/restore
+(cd /tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/source.sums
+(cd /tmp/restore/tmp/src && find . -type f -exec sha256sum {} + | sort) > /tmp/restored.sums
+cmp /tmp/source.sums /tmp/restored.sums && echo RESTORE-IDENTICAL
+`;
+
+/** A backup of a tree of its own, whose checksums it prints between markers. */
+export const BACKUP_WITH_SUMS = `${backupScript(2097152, '$RESTIC_USER $(date +%s%N)')}echo SUMS-BEGIN
 (cd /tmp/src && find . -type f -exec sha256sum {} + | sort)
 echo SUMS-END
 `;
