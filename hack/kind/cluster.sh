@@ -40,7 +40,16 @@ case "$command" in
 esac
 
 bash "$here/dockerd.sh"
-mapfile -t images < <(bash "$here/images.sh")
+# Not `mapfile < <(...)`: a process substitution hides images.sh's failure.
+if ! images_out=$(bash "$here/images.sh"); then
+  echo "error: hack/kind/images.sh could not build or find the kind images (its errors are above)" >&2
+  exit 1
+fi
+mapfile -t images <<<"$images_out"
+if [ "${#images[@]}" -ne 3 ]; then
+  echo "error: hack/kind/images.sh printed ${#images[@]} lines, not 3 (node, kube-router, node24 images): $images_out" >&2
+  exit 1
+fi
 node_image=${images[0]} kube_router_image=${images[1]} node24_image=${images[2]}
 bash "$kind_root/hack/controlplane/build.sh" >/dev/null
 [ -x "$kind_bin/kind" ] || bash "$here/binaries.sh" >/dev/null

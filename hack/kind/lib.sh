@@ -42,8 +42,17 @@ kind_inputs_key() {
 kind_log() { echo "kind: $*" >&2; }
 
 # docker build with the legacy builder: this Docker has no buildx, and BuildKit would try to pull its frontend.
+# Under load, a just-started dockerd's containerd sometimes refuses the build container's shim ("failed to
+# start shim ... connection refused"); a build is repeatable, so a failed one is tried again, twice.
 kind_docker_build() { # <tag> <context dir> [more docker build flags]; the Dockerfile is <context>/Dockerfile
-  local tag=$1 context=$2
+  local tag=$1 context=$2 attempt output
   shift 2
-  DOCKER_BUILDKIT=0 docker build -q "$@" -t "$tag" "$context" >/dev/null
+  for attempt in 1 2 3; do
+    if output=$(DOCKER_BUILDKIT=0 docker build -q "$@" -t "$tag" "$context" 2>&1); then return 0; fi
+    kind_log "docker build of $tag failed (attempt $attempt of 3): $(tail -3 <<<"$output")"
+    sleep $((attempt * 5))
+  done
+  echo "error: docker build of $tag failed 3 times; last output:" >&2
+  echo "$output" >&2
+  return 1
 }
