@@ -149,16 +149,21 @@ export async function scanVolume(dataDir: string, custody: Custody): Promise<Vol
     await scanRepository(dataDir, repository, inRepository, candidates);
     for (const directory of inRepository) directories.add(directory);
   }
-  const files = await mapLimited(candidates, HEADER_CONCURRENCY, async (candidate): Promise<ScannedFile> => {
+  // Sorted first, and a refusal is returned rather than thrown, so that the error names the first
+  // offending file by path whatever the directory order of the filesystem and the header reads' timing.
+  candidates.sort((a, b) => byPath(a.path, b.path));
+  const scanned = await mapLimited(candidates, HEADER_CONCURRENCY, async (candidate): Promise<ScannedFile | Error> => {
     if (custody === 'customer-sealed') return { ...candidate, size: candidate.storedSize, decrypt: null };
     const header = await readAtRestHeader(candidate.absolute, candidate.storedSize);
     if (header === null) return { ...candidate, size: candidate.storedSize, decrypt: null };
-    if (custody === 'none') throw new Error(`${candidate.path} is encrypted at rest but the export was given no data key (pass the space's key)`);
+    if (custody === 'none') return new Error(`${candidate.path} is encrypted at rest but the export was given no data key (pass the space's key)`);
     const size = plaintextSize(candidate.storedSize, header.chunkBytes);
-    if (size === null) throw new Error(`${candidate.path} is encrypted at rest with an impossible size (truncated?)`);
+    if (size === null) return new Error(`${candidate.path} is encrypted at rest with an impossible size (truncated?)`);
     return { ...candidate, size, decrypt: header };
   });
-  files.sort((a, b) => byPath(a.path, b.path));
+  const refusal = scanned.find((entry) => entry instanceof Error);
+  if (refusal !== undefined) throw refusal;
+  const files = scanned.filter((entry): entry is ScannedFile => !(entry instanceof Error));
   return {
     repositories: repositories.sort(byPath),
     directories: [...directories].sort(byPath),
