@@ -22,8 +22,9 @@ import { createEndpoint, createObject, createReadyTenant, createSpace, ensureDat
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, uniqueName } from '../support/kube.ts';
 import { datacenter } from '../support/objects.ts';
-import { OperatorProcess } from '../support/operator.ts';
+import { loopbackKeyServiceArgs, OperatorProcess } from '../support/operator.ts';
 import { run } from '../support/run.ts';
+import { gatewayKeyToken } from '../support/tokens.ts';
 import { GatewayFixture, expectSuccess, type FetchResult, type Secrets } from './gateway-fixture.ts';
 import { writeRenderedGatewayFiles } from './operator-rendered.ts';
 
@@ -56,10 +57,10 @@ beforeAll(async () => {
   await ensureDatacenters(client);
   await createObject(client, API.Datacenter, datacenter(DATACENTER, 'IT', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'it-mil1' } }, addressPool: { addresses: ['127.0.0.1'] } }));
   work = await mkdtemp(join(tmpdir(), 'enrolment-operator-'));
-  const [port] = await freePorts(1);
+  const [port = 0, keyPort = 0] = await freePorts(2);
   const operatorNamespace = uniqueName('tb-system');
   await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: operatorNamespace } } });
-  operator = await OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--report-interval', '2s', '--gateway-address', `${namespace}/main=127.0.0.1:${port}`]);
+  operator = await OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--report-interval', '2s', '--gateway-address', `${namespace}/main=127.0.0.1:${port}`, ...loopbackKeyServiceArgs(keyPort)]);
   await createReadyTenant(client, tenant, { residency: { countries: ['IT'] }, quotas: { storage: '100Gi', spaces: 1, endpoints: 3 } });
   await createSpace(client, 'main', namespace, { size: '5Gi', datacenter: DATACENTER, fixedAddress: { ip: '127.0.0.1' } });
   for (const name of ['laptop', 'phone', 'nas']) await createEndpoint(client, name, namespace, 'main', { kind: 'Desktop', os: 'Linux' });
@@ -75,7 +76,12 @@ beforeAll(async () => {
     dataKey: Buffer.alloc(0),
     peerToken: '',
   };
-  gateway = await GatewayFixture.onConfig(work, access, secrets, { port });
+  // As the Deployment runs it: the provider-custody data key comes from the operator's key service,
+  // asked with the gateway ServiceAccount's token (no data.key is ever rendered).
+  const tokenFile = join(work, 'key-token');
+  await writeFile(tokenFile, await gatewayKeyToken(client, namespace, 'main'));
+  gateway = await GatewayFixture.onConfig(work, access, secrets, { port, args: ['--key-service-url', `https://127.0.0.1:${keyPort}`, '--key-token-file', tokenFile] });
+  await eventually('the gateway to get its data key and be ready', async () => ((await gateway.fetch('/readyz')).status === 200 ? true : undefined), { timeoutMs: 30_000 });
 });
 
 afterAll(async () => {

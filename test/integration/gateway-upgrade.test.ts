@@ -13,12 +13,13 @@ import type { BackupSpace, Datacenter } from '../../src/api/types.ts';
 import { APPROVE_UPGRADE_ANNOTATION, deploymentRolledOut, gatewayImageOf } from '../../src/controllers/backupspace/upgrade.ts';
 import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
+import { freePort } from '../harness/ports.ts';
 import { ZONE_LABEL } from '../harness/topology.ts';
 import { condition, createIfAbsent, createReadyTenant, createSpace, ensureDatacenters, mergePatch, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, sleep, uniqueName } from '../support/kube.ts';
 import { datacenter as datacenterObject } from '../support/objects.ts';
-import { OperatorProcess } from '../support/operator.ts';
+import { loopbackKeyServiceArgs, OperatorProcess } from '../support/operator.ts';
 
 const OLD = 'registry.invalid/tenant-backup-operator:1.0.0';
 const NEW = `registry.invalid/tenant-backup-operator@sha256:${'7c'.repeat(32)}`;
@@ -30,7 +31,10 @@ const manualDatacenter = uniqueName('de-manual');
 let namespace = '';
 let operator: OperatorProcess | undefined;
 
-const startOperator = (image: string) => OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--gateway-image', image]);
+let keyPort = 0;
+// Both processes bind the key service to one port, as pods do (a fixed port in the chart): the
+// gateway's arguments name it, so a port of its own per process would roll every space on restart.
+const startOperator = (image: string) => OperatorProcess.start(kubeconfigPath, ['--namespace', operatorNamespace, '--gateway-image', image, ...loopbackKeyServiceArgs(keyPort)]);
 const gateway = (space: string) => readObject<V1Deployment>(client, K8S.Deployment, `${space}-gateway`, namespace);
 
 /** The space once its Deployment asks for `image`, has rolled out, and the space says so. */
@@ -48,6 +52,7 @@ beforeAll(async () => {
   await installCrds(client);
   await ensureDatacenters(client);
   await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: operatorNamespace } } });
+  keyPort = await freePort();
   // A second datacenter over Frankfurt's nodes, whose gateways wait for the provider.
   await createIfAbsent(client, API.Datacenter, datacenterObject(manualDatacenter, 'DE', { nodeSelector: { matchLabels: { [ZONE_LABEL]: 'de-fra1' } }, gatewayUpgrade: 'Manual' }));
   operator = await startOperator(OLD);

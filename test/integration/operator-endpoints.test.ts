@@ -21,7 +21,6 @@ import { keyIdOf } from '../../src/crypto/index.ts';
 import type { GatewayAccessConfig } from '../../src/gateway/access-config.ts';
 import { Gateway } from '../../src/gateway/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { KEY_SERVICE_AUDIENCE } from '../../src/operator/key-service.ts';
 import { CONTENT_TYPE, KubeClient } from '../../src/runtime/kube/client.ts';
 import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { secretField } from '../../src/runtime/kube/secrets.ts';
@@ -29,9 +28,9 @@ import { freePort } from '../harness/ports.ts';
 import { createReadyTenant, createSpace, ensureDatacenters, readObject, removeTenant, waitForCondition } from '../support/cluster-objects.ts';
 import { installCrds } from '../support/crds.ts';
 import { clients, eventually, serviceAccountToken, uniqueName } from '../support/kube.ts';
-import { OperatorProcess } from '../support/operator.ts';
+import { loopbackKeyServiceArgs, OperatorProcess } from '../support/operator.ts';
 import { expectAeadOnlyTls, httpsGet } from '../support/tls.ts';
-import { ensureServiceAccount, metricsReaderToken } from '../support/tokens.ts';
+import { ensureServiceAccount, gatewayKeyToken, metricsReaderToken } from '../support/tokens.ts';
 
 const { kubeconfigPath } = clients();
 const client = KubeClient.load(kubeconfigPath);
@@ -46,8 +45,7 @@ async function startOperator(): Promise<OperatorProcess> {
   return OperatorProcess.start(kubeconfigPath, [
     '--namespace', operatorNamespace,
     '--gateway-image', 'registry.invalid/tenant-backup-operator:test',
-    '--key-service-bind-address', `127.0.0.1:${keyPort}`,
-    '--key-service-url', `https://127.0.0.1:${keyPort}`,
+    ...loopbackKeyServiceArgs(keyPort),
   ]);
 }
 
@@ -60,10 +58,7 @@ async function newSpace(prefix: string, spaces: string[]): Promise<string> {
   return namespace;
 }
 
-/** A token of the space's gateway ServiceAccount, as its projected volume has it (audience: the key service). */
-function gatewayToken(namespace: string, space: string, audiences = [KEY_SERVICE_AUDIENCE]): Promise<string> {
-  return serviceAccountToken(client, `${space}-gateway`, namespace, 600, audiences);
-}
+const gatewayToken = (namespace: string, space: string, audiences?: string[]) => gatewayKeyToken(client, namespace, space, audiences);
 
 async function askKey(namespace: string, space: string, token?: string) {
   return httpsGet(keyPort, `/v1/spaces/${namespace}/${space}/key`, { ca: operatorCa, ...(token === undefined ? {} : { token }) });

@@ -126,6 +126,16 @@ export class OperatorProcess {
 }
 
 /**
+ * Flags for an operator on loopback whose key service listens on a known port and is given to the
+ * gateways by its loopback URL: a host gateway process can then get its data key, and a restarted
+ * operator renders the same gateway Deployment (with port 0 each process would bind, and render,
+ * another port).
+ */
+export function loopbackKeyServiceArgs(port: number): string[] {
+  return ['--key-service-bind-address', `127.0.0.1:${port}`, '--key-service-url', `https://127.0.0.1:${port}`];
+}
+
+/**
  * An operator serving the admission webhook on loopback (the API server calls it by URL), returned
  * once the API server actually calls it. Delete the ValidatingWebhookConfiguration after stopping
  * it: a webhook that fails closed would refuse every later test's objects.

@@ -2,6 +2,7 @@
  * A metrics reader on the real API server: a ServiceAccount granted `get` on /metrics, as the chart's
  * metrics-reader ClusterRole grants the provider's scraper, and its token (TokenRequest API).
  */
+import { KEY_SERVICE_AUDIENCE } from '../../src/operator/key-service.ts';
 import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { K8S, type ResourceRef } from '../../src/runtime/kube/resource-ref.ts';
 import { createIfAbsent } from './cluster-objects.ts';
@@ -30,4 +31,9 @@ export async function metricsReaderToken(client: KubeClient, namespace = 'defaul
   await createIfAbsent(client, CLUSTER_ROLE, role);
   await createIfAbsent(client, CLUSTER_ROLE_BINDING, binding);
   return serviceAccountToken(client, name, namespace, 600);
+}
+
+/** A token of a space's gateway ServiceAccount, as its projected volume has it (audience: the key service). */
+export function gatewayKeyToken(client: KubeClient, namespace: string, space: string, audiences = [KEY_SERVICE_AUDIENCE]): Promise<string> {
+  return serviceAccountToken(client, `${space}-gateway`, namespace, 600, audiences);
 }
