@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { startCluster, stopCluster } from './controlplane.ts';
+import { startVolumeRecycler } from './volume-recycler.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,20 +15,22 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const existing = process.env.KUBECONFIG;
   if (existing) {
     console.log(`integration tests use the existing cluster of KUBECONFIG=${existing}`);
     project.provide('kubeconfig', existing);
     project.provide('clusterDir', '');
-    return undefined;
+    return startVolumeRecycler(existing);
   }
   const name = `test-${process.pid}-${randomBytes(3).toString('hex')}`;
   const state = await startCluster({ name });
   console.log(`control plane '${name}' started in ${state.startSeconds}s at ${state.server}`);
   project.provide('kubeconfig', state.kubeconfig);
   project.provide('clusterDir', state.dir);
+  const stopRecycler = startVolumeRecycler(state.kubeconfig);
   return async () => {
+    await stopRecycler();
     await stopCluster(state.dir, { keepLogs: process.env.KEEP_CLUSTER_LOGS === '1' });
   };
 }
