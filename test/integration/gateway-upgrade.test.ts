@@ -43,8 +43,12 @@ async function upToDateOn(space: string, image: string): Promise<{ space: Backup
     const deployment = await gateway(space);
     const object = await readObject<BackupSpace>(client, API.BackupSpace, space, namespace);
     const upToDate = condition(object, 'UpToDate');
-    if (!deployment || !object || gatewayImageOf(deployment) !== image || !deploymentRolledOut(deployment, 2)) return undefined;
-    return upToDate?.status === 'True' && upToDate.message.includes(image) ? { space: object, deployment } : undefined;
+    if (!deployment || !object) throw new Error(`${space}: Deployment ${deployment ? 'present' : 'absent'}, space ${object ? 'present' : 'absent'}`);
+    // Thrown rather than returned, so that a timeout says what was seen last.
+    if (gatewayImageOf(deployment) !== image) throw new Error(`${space}: the Deployment asks for ${gatewayImageOf(deployment)}`);
+    if (!deploymentRolledOut(deployment, 2)) throw new Error(`${space}: not rolled out, Deployment status ${JSON.stringify(deployment.status)}`);
+    if (upToDate?.status !== 'True' || !upToDate.message.includes(image)) throw new Error(`${space}: UpToDate ${JSON.stringify(upToDate)}`);
+    return { space: object, deployment };
   }, { timeoutMs: 120_000 });
 }
 
