@@ -160,10 +160,11 @@ describe('a customer-custody space whose password the customer sets at the gatew
   it('is changed with the old password: the key is re-wrapped, the old password no longer unseals, the new one does, the data stays', async () => {
     expect((await post('/v1/password', { oldPassword: `${FIRST_PASSWORD}-wrong`, newPassword: SECOND_PASSWORD })).status).toBe(401);
     expect((await post('/v1/password', { newPassword: SECOND_PASSWORD })).status).toBe(409);
+    // Read before the change: the operator may store the new record before the response is read.
+    const before = await readObject<V1Secret>(client, K8S.Secret, 'vault-key', namespace);
     const changed = await post('/v1/password', { oldPassword: FIRST_PASSWORD, newPassword: SECOND_PASSWORD });
     expect(changed.status, changed.text).toBe(200);
     expect(JSON.parse(changed.text)).toMatchObject({ state: 'ready', recordVersion: 2 });
-    const before = await readObject<V1Secret>(client, K8S.Secret, 'vault-key', namespace);
     await eventually('the re-wrapped record in the key Secret', async () => {
       const secret = await readObject<V1Secret>(client, K8S.Secret, 'vault-key', namespace);
       return secretField(secret, 'recordVersion') === '2' ? secret : undefined;
