@@ -2,7 +2,8 @@
  * The chart's Argo CD health checks (charts/tenant-backup-operator/health/<group>/<Kind>/health.lua,
  * in the layout of Argo CD's own resource_customizations) as values of the argo-cd Helm chart, so a
  * platform team installs them with `-f` instead of copying Lua into argocd-cm by hand. The scripts
- * are the source; `npm run generate` writes the values file and a unit test keeps the two equal.
+ * are generated from src/api/argocd-health-lua.ts; `npm run generate` writes them and then this values
+ * file from them, and unit tests keep all three equal.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ export function healthScripts(root: string): HealthScript[] {
 export function argocdHealthValues(scripts: readonly HealthScript[]): string {
   const header = [
     '# Values for the argo-cd Helm chart (argoproj/argo-helm): health checks of the tenantbackup.io kinds.',
-    `# Generated from ${HEALTH_DIR}/<group>/<Kind>/health.lua by \`npm run generate\`; edit those.`,
+    `# Generated from ${HEALTH_DIR}/<group>/<Kind>/health.lua by \`npm run generate\`; edit src/api/argocd-health-lua.ts.`,
     '#   helm upgrade argocd argo/argo-cd -n argocd --reuse-values -f argocd-values.yaml',
     'configs:',
     '  cm:',
