@@ -73,6 +73,7 @@ export const endpointResource = defineResource({
     { name: 'OS', type: 'string', jsonPath: '.spec.os' },
     { name: 'Activation', type: 'string', jsonPath: '.status.activation' },
     { name: 'Last Backup', type: 'date', jsonPath: '.status.lastBackupTime' },
+    { name: 'Overdue', type: 'string', jsonPath: '.status.conditions[?(@.type=="BackupOverdue")].status', description: 'No backup within the expected interval (empty: not checked)' },
     { name: 'Stored', type: 'string', jsonPath: '.status.stored' },
     { name: 'Agent', type: 'string', jsonPath: '.status.agentVersion', priority: 1 },
     { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspended', priority: 1 },
