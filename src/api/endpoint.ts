@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { GATEWAY_RESERVED_PATH_SEGMENTS } from '../gateway/access-config.ts';
 import { defineResource } from './resource.ts';
-import { Conditions, dnsLabel, dnsSubdomain, immutable, list, ObservedGeneration, stringEnum } from './schema.ts';
+import { Conditions, dnsLabel, dnsSubdomain, duration, immutable, list, ObservedGeneration, stringEnum } from './schema.ts';
 
 export const ENDPOINT_KINDS = ['Desktop', 'Server', 'VirtualMachine'] as const;
 export const OPERATING_SYSTEMS = ['Windows', 'Linux', 'macOS', 'Other'] as const;
@@ -27,6 +27,9 @@ export const EndpointSpec = Type.Object({
     exclude: Type.Optional(list(selectionPath, { maxItems: 256, description: 'Patterns excluded from the backup, e.g. *.tmp.' })),
   }, { description: 'Which data the backup includes, as declared in the activation questionnaire (S1).' }),
   suspended: Type.Optional(Type.Boolean({ default: false, description: 'Refuse this endpoint\'s access without deleting anything.' })),
+  expectedBackupInterval: Type.Optional(duration('expectedBackupInterval', {
+    description: 'How often the device is expected to back up, as a duration such as 240s, 4m or 24h (S16). When no successful backup is seen for this long (since the last one, or since the endpoint was created), the BackupOverdue condition turns True, a Warning Event BackupOverdue is recorded and the tenantbackup_endpoint_backup_overdue metric reads 1. Absent: the tenant\'s spec.plan.expectedBackupInterval; absent there too, no freshness check. Not checked while the endpoint or the contract is suspended.',
+  })),
 });
 export type EndpointSpec = Static<typeof EndpointSpec>;
 
@@ -70,6 +73,7 @@ export const endpointResource = defineResource({
     { name: 'OS', type: 'string', jsonPath: '.spec.os' },
     { name: 'Activation', type: 'string', jsonPath: '.status.activation' },
     { name: 'Last Backup', type: 'date', jsonPath: '.status.lastBackupTime' },
+    { name: 'Overdue', type: 'string', jsonPath: '.status.conditions[?(@.type=="BackupOverdue")].status', description: 'No backup within the expected interval (empty: not checked)' },
     { name: 'Stored', type: 'string', jsonPath: '.status.stored' },
     { name: 'Agent', type: 'string', jsonPath: '.status.agentVersion', priority: 1 },
     { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspended', priority: 1 },

@@ -60,6 +60,24 @@ export function quantity(options: KubeSchemaOptions = {}): TUnsafe<string | numb
   });
 }
 
+/** Go duration syntax (time.ParseDuration) restricted to hours, minutes and seconds, e.g. 240s, 4m, 1h30m, 24h. */
+export const DURATION_PATTERN = '^([0-9]+([.][0-9]+)?(h|m|s))+$';
+
+/**
+ * A positive duration of at least a second, as a Go-style string. One CEL rule (not a pattern) checks
+ * it, so the API server's refusal names the field and says what is expected in one message.
+ */
+export function duration(field: string, options: KubeSchemaOptions = {}) {
+  return Type.String({
+    maxLength: 32,
+    'x-kubernetes-validations': [{
+      rule: `self.matches('${DURATION_PATTERN}') && duration(self) >= duration('1s')`,
+      message: `${field} must be a duration of at least 1s in hours, minutes and seconds, e.g. 240s, 4m, 1h30m or 24h`,
+    }],
+    ...options,
+  } as KubeSchemaOptions);
+}
+
 export function email(options: SchemaOptions = {}) {
   return Type.String({ format: 'email', maxLength: 254, ...options });
 }

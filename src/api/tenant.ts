@@ -5,6 +5,7 @@ import {
   countryCode,
   dnsLabel,
   dnsSubdomain,
+  duration,
   email,
   immutable,
   list,
@@ -77,6 +78,9 @@ export const TenantSpec = Type.Object({
   plan: Type.Optional(Type.Object({
     tier: Type.Optional(stringEnum(SLA_TIERS, { default: 'base', description: 'SLA tier.' })),
     billing: Type.Optional(stringEnum(BILLING_MODES, { default: 'monthly', description: 'Billing period: per started hour or per month (S10).' })),
+    expectedBackupInterval: Type.Optional(duration('expectedBackupInterval', {
+      description: 'How often the plan expects each device to back up, e.g. 240s for a plan that snapshots every 4 minutes, or 24h for daily backups (S16): the default of every Endpoint of the tenant that sets no spec.expectedBackupInterval of its own. An endpoint with no backup for this long has BackupOverdue True. Absent: no freshness check for those endpoints.',
+    })),
   }, { default: { tier: 'base', billing: 'monthly' }, description: 'Commercial plan.' })),
   residency: Type.Object({
     countries: Type.Optional(list(countryCode(), {

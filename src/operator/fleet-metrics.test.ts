@@ -21,8 +21,10 @@ async function view(): Promise<FleetView> {
     { kind: 'BackupSpace', metadata: { name: 'new', namespace: 'tenant-bottega' }, spec: { size: '10Gi' }, status: { conditions: [cond('Ready', 'False', 'GatewayStarting'), cond('Reconciling', 'True', 'GatewayStarting')] } },
   ] as unknown as BackupSpace[];
   const endpoints = [
-    { kind: 'Endpoint', metadata: { name: 'laptop', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'vault' } }, status: { lastBackupTime: '2026-11-20T02:00:00Z', activation: 'Active', conditions: [cond('Ready', 'True')] } },
-    { kind: 'Endpoint', metadata: { name: 'old-pc', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'vault' }, suspended: true }, status: { lastBackupTime: '2026-01-01T00:00:00Z', activation: 'Suspended', conditions: [cond('Ready', 'True', 'Suspended')] } },
+    { kind: 'Endpoint', metadata: { name: 'laptop', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'vault' } }, status: { lastBackupTime: '2026-11-20T02:00:00Z', activation: 'Active', conditions: [cond('Ready', 'True'), cond('BackupOverdue', 'False', 'BackupOnTime')] } },
+    { kind: 'Endpoint', metadata: { name: 'old-pc', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'vault' }, suspended: true }, status: { lastBackupTime: '2026-01-01T00:00:00Z', activation: 'Suspended', conditions: [cond('Ready', 'True', 'Suspended'), cond('BackupOverdue', 'True')] } },
+    { kind: 'Endpoint', metadata: { name: 'new-pc', namespace: 'tenant-acme' }, spec: { spaceRef: { name: 'vault' }, expectedBackupInterval: '4m' }, status: { activation: 'Pending', conditions: [cond('Ready', 'True'), cond('BackupOverdue', 'True')] } },
+    { kind: 'Endpoint', metadata: { name: 'unchecked', namespace: 'tenant-bottega' }, spec: { spaceRef: { name: 'new' } }, status: { activation: 'Pending', conditions: [cond('Ready', 'True')] } },
   ] as unknown as Endpoint[];
   const secrets: V1Secret[] = [
     { metadata: { name: 'vault-gateway-tls', namespace: 'tenant-acme' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(ca.certificate).toString('base64') } },
@@ -55,6 +57,14 @@ describe('fleet metrics', () => {
     const samples = fleetSamples(await view());
     expect(samples.filter((s) => s.metric === 'tenantbackup_endpoint_last_backup_timestamp_seconds')).toEqual([
       { metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: 'acme', endpoint: 'laptop', space: 'vault' }, value: Date.parse('2026-11-20T02:00:00Z') / 1000 },
+    ]);
+  });
+
+  it('say which endpoints are overdue: those with a freshness check (a BackupOverdue condition) that are not suspended', async () => {
+    const samples = fleetSamples(await view());
+    expect(samples.filter((s) => s.metric === 'tenantbackup_endpoint_backup_overdue')).toEqual([
+      { metric: 'tenantbackup_endpoint_backup_overdue', labels: { tenant: 'acme', endpoint: 'laptop', space: 'vault' }, value: 0 },
+      { metric: 'tenantbackup_endpoint_backup_overdue', labels: { tenant: 'acme', endpoint: 'new-pc', space: 'vault' }, value: 1 },
     ]);
   });
 

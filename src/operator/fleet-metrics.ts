@@ -3,7 +3,7 @@
  * (no API call, nothing kept aside): what the dashboard and the alert rules need and neither
  * controller-runtime's metrics nor the gateways (whose /metrics wants each space's report token)
  * give a Prometheus: objects by kstatus state and the stalled ones by name, usage against quotas,
- * last backups, sealed and unready spaces, expiry of the certificates the operator issued.
+ * last backups and overdue endpoints, sealed and unready spaces, expiry of the certificates the operator issued.
  * Every replica keeps the caches, so a standby exports the same figures (rules take max()).
  * No label is called namespace, job, pod or instance: Prometheus sets those on every scraped series
  * and would rename ours to exported_*. A space or endpoint is named by its tenant (one namespace
@@ -68,6 +68,7 @@ export const FLEET_METRICS = {
   tenantbackup_space_ready: { help: '1 when the BackupSpace is Ready (its gateways serve), else 0; reason from the Ready condition', labels: ['tenant', 'space', 'reason'] },
   tenantbackup_space_sealed: { help: '1 when gateway replicas of the BackupSpace hold no data key (customer custody, waiting for the password)', labels: ['tenant', 'space'] },
   tenantbackup_endpoint_last_backup_timestamp_seconds: { help: 'End of the last successful backup of each endpoint that is not suspended (status.lastBackupTime)', labels: ['tenant', 'endpoint', 'space'] },
+  tenantbackup_endpoint_backup_overdue: { help: '1 when the endpoint has not backed up within its expected interval (its BackupOverdue condition is True), 0 when on time; only endpoints with an expected interval (spec.expectedBackupInterval or the tenant plan\'s) that are not suspended', labels: ['tenant', 'endpoint', 'space'] },
   tenantbackup_certificate_expiry_timestamp_seconds: { help: 'When the certificate in each kubernetes.io/tls Secret the operator issued expires', labels: ['secret_namespace', 'secret'] },
 } as const;
 
@@ -138,10 +139,15 @@ export function fleetSamples(view: FleetView): FleetSample[] {
     if (sealed) samples.push({ metric: 'tenantbackup_space_sealed', labels, value: sealed.status === 'True' ? 1 : 0 });
   }
   for (const endpoint of view.endpoints()) {
+    const namespace = endpoint.metadata.namespace ?? '';
+    const labels = { tenant: tenantOf.get(namespace) ?? '', endpoint: endpoint.metadata.name ?? '', space: endpoint.spec.spaceRef.name };
+    // The controller sets BackupOverdue only where a freshness check applies, and requeues the
+    // endpoint at the moment it turns overdue: the condition is as current as a clock would be.
+    const overdue = findCondition(endpoint.status?.conditions, 'BackupOverdue');
+    if (overdue && endpoint.status?.activation !== 'Suspended') samples.push({ metric: 'tenantbackup_endpoint_backup_overdue', labels, value: overdue.status === 'True' ? 1 : 0 });
     const last = endpoint.status?.lastBackupTime;
     if (!last || endpoint.status?.activation === 'Suspended') continue;
-    const namespace = endpoint.metadata.namespace ?? '';
-    samples.push({ metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels: { tenant: tenantOf.get(namespace) ?? '', endpoint: endpoint.metadata.name ?? '', space: endpoint.spec.spaceRef.name }, value: Date.parse(last) / 1000 });
+    samples.push({ metric: 'tenantbackup_endpoint_last_backup_timestamp_seconds', labels, value: Date.parse(last) / 1000 });
   }
   for (const secret of view.secrets()) {
     if (secret.type !== 'kubernetes.io/tls') continue;

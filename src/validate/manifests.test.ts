@@ -45,6 +45,21 @@ describe('validateManifests', () => {
     });
   });
 
+  it('judges an expected backup interval as a Go duration of at least a second, naming the field', async () => {
+    const verdicts: Record<string, boolean> = {};
+    for (const interval of ['240s', '4m', '1h30m', '1.5h', '24h', '0s', '500ms', '4', "'4 minutes'", '1d', '-4m']) {
+      const report = await validateManifests([await fileWith(goodTenant.replace('  quotas:', `  plan:\n    expectedBackupInterval: ${interval}\n  quotas:`))]);
+      verdicts[interval] = report.errors.length === 0;
+      if (!verdicts[interval] && interval !== '4') {
+        expect(report.errors).toMatchObject([{ path: 'spec.plan.expectedBackupInterval', message: 'expectedBackupInterval must be a duration of at least 1s in hours, minutes and seconds, e.g. 240s, 4m, 1h30m or 24h' }]);
+      }
+    }
+    expect(verdicts).toEqual({
+      '240s': true, '4m': true, '1h30m': true, '1.5h': true, '24h': true,
+      '0s': false, '500ms': false, '4': false, "'4 minutes'": false, '1d': false, '-4m': false,
+    });
+  });
+
   it('accepts a valid object and skips objects of other APIs', async () => {
     const path = await fileWith(`${goodTenant}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n`);
     const report = await validateManifests([path]);

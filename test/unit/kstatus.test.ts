@@ -92,13 +92,17 @@ describe('kstatus reads every reconcile outcome', () => {
     interface Seen { endpoint?: Endpoint; space?: BackupSpace; tenant?: Tenant; secret?: string }
     const status = (e: Endpoint, seen: Seen, at: Date) => endpointStatus({ ...(seen.endpoint ?? e), status: e.status }, seen.space, seen.tenant, seen.secret, at);
     const ready: Seen = { space: readySpace, tenant, secret: 'laptop-credentials' };
+    const overdue = { ...endpoint, metadata: { ...endpoint.metadata, creationTimestamp: '2026-11-20T09:00:00Z' }, spec: { ...endpoint.spec, expectedBackupInterval: '4m' } } as unknown as Endpoint;
     check(endpoint, status, ready, [
       { name: 'space in another namespace', observation: { ...ready, endpoint: { ...endpoint, spec: { spaceRef: { name: 'vault', namespace: 'other' } } } as Endpoint }, expect: 'Failed' },
       { name: 'namespace of no tenant', observation: { ...ready, tenant: undefined }, expect: 'Failed' },
       { name: 'space not found', observation: { ...ready, space: undefined }, expect: 'Failed' },
       { name: 'credentials being issued', observation: { ...ready, secret: undefined }, expect: 'InProgress' },
       { name: 'space not ready', observation: { ...ready, space: { ...readySpace, status: { conditions: [{ type: 'Ready', status: 'False' }] } } as unknown as BackupSpace }, expect: 'InProgress' },
+      // Informational: a device late with its backups leaves the endpoint Current, neither InProgress nor Failed.
+      { name: 'backup overdue', observation: { ...ready, endpoint: overdue }, expect: 'Current' },
     ]);
+    expect(status(overdue, ready, later)?.conditions?.find((c) => c.type === 'BackupOverdue')).toMatchObject({ status: 'True', reason: 'BackupOverdue' });
   });
 
   it('an object whose status was never written reads Current: why the Flux expressions require Ready', () => {

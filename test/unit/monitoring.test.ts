@@ -135,6 +135,13 @@ describe('dashboard and alert rules', () => {
     expect(rules().find((r) => r.alert === 'TenantBackupOperatorNoLeader')?.expr).toContain(`name="${String(get(values, 'leaderElection.id'))}"`);
   });
 
+  it('alert on an overdue backup as the operator judges it, and by the hours threshold where no interval is set', () => {
+    const overdue = rules().find((r) => r.alert === 'TenantBackupBackupOverdue');
+    expect(metricNames(overdue?.expr ?? '').sort()).toEqual(['tenantbackup_endpoint_backup_overdue', 'tenantbackup_endpoint_last_backup_timestamp_seconds']);
+    expect(overdue?.expr).toContain('max by (tenant, endpoint, space) (tenantbackup_endpoint_backup_overdue) == 1');
+    expect(overdue?.expr).toContain('unless on (tenant, endpoint, space) tenantbackup_endpoint_backup_overdue');
+  });
+
   it('the dashboard picks its Prometheus data source and every panel queries something', () => {
     expect(dashboard.uid).toBe('tenant-backup-operator');
     expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource' }));

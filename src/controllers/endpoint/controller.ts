@@ -10,7 +10,7 @@ import type { EndpointStatus } from '../../api/endpoint.ts';
 import { API } from '../../api/refs.ts';
 import type { BackupSpace, Endpoint, Tenant } from '../../api/types.ts';
 import { applyStatus, createObjectOnce } from '../../runtime/apply.ts';
-import { healthConditions, findCondition, warnIfNewlyStalled, type Health } from '../../runtime/conditions.ts';
+import { healthConditions, findCondition, removeCondition, setCondition, warnIfNewlyStalled, type Health } from '../../runtime/conditions.ts';
 import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import { CONTENT_TYPE } from '../../runtime/kube/client.ts';
@@ -25,6 +25,7 @@ import type { PemKeyPair } from '../../pki/certificates.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
 import { isOutdatedAgent, MINIMUM_AGENT } from './agent.ts';
+import { BACKUP_OVERDUE, backupFreshness, freshnessEvent } from './freshness.ts';
 
 type Secret = V1Secret & KubeObject;
 
@@ -110,10 +111,15 @@ export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefine
   const suspended = endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
   const previous = endpoint.status ?? {};
   const facts = reportedFacts(previous, reported, minimumAgent);
+  const kstatus = healthConditions(previous.conditions, health, endpoint.metadata.generation, now);
+  const freshness = backupFreshness(endpoint, tenant, facts.lastBackupTime, now);
+  const conditions = freshness
+    ? setCondition(kstatus, freshness.condition, endpoint.metadata.generation, now)
+    : removeCondition(kstatus, BACKUP_OVERDUE);
   return {
     ...facts,
     observedGeneration: endpoint.metadata.generation,
-    conditions: healthConditions(previous.conditions, health, endpoint.metadata.generation, now),
+    conditions,
     ...(secretName ? { credentialsSecretName: secretName } : {}),
     activation: suspended ? 'Suspended' : facts.lastBackupTime ? 'Active' : 'Pending',
     repository,
@@ -144,11 +150,16 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
   if (space && secret && caCertificate !== undefined) await keepSecretCurrent(ctx, endpoint, space, secret, caCertificate);
 
   const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
-  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, ctx.now(), reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
+  const now = ctx.now();
+  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, now, reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
   await applyStatus(ctx.client, API.Endpoint, endpoint, status);
   // SpaceNotFound, a space of another namespace, no tenant: said in Events too, not only in status.
   await warnIfNewlyStalled(ctx, endpoint, endpoint.status?.conditions, status.conditions);
-  return undefined;
+  const event = freshnessEvent(findCondition(endpoint.status?.conditions, BACKUP_OVERDUE), findCondition(status.conditions, BACKUP_OVERDUE));
+  if (event) await ctx.recorder[event.type === 'Warning' ? 'warning' : 'normal'](endpoint, event.reason, event.note);
+  // On time now: look again when it would turn overdue, whether or not anything else changes by then.
+  const recheck = backupFreshness(endpoint, tenant, status.lastBackupTime, now)?.recheckAfterMs;
+  return recheck !== undefined ? { requeueAfterMs: recheck } : undefined;
 }
 
 
