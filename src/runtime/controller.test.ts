@@ -43,13 +43,13 @@ describe('Controller.process', () => {
     await expect.poll(() => controller.queue.length, { timeout: 2_000 }).toBe(1);
   });
 
-  it('records a failed reconcile in the object\'s status, except for a conflict, and logs it redacted', async () => {
+  it('records a failed reconcile in the object\'s status (a conflict only before any was reported), and logs it redacted', async () => {
     const planted = 'planted-secret-value-7f3a';
     const paths: string[] = [];
     const client = {
       request: async <T>(params: RequestParams): Promise<T> => {
         paths.push(`${params.method} ${params.path}`);
-        return { metadata: { name: 'it-mil1', resourceVersion: '1' } } as T;
+        return { metadata: { name: 'it-mil1', resourceVersion: '1' }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Reconciled', message: '', lastTransitionTime: '2026-12-01T10:00:00Z' }] } } as T;
       },
     };
     const chunks: string[] = [];
@@ -61,10 +61,11 @@ describe('Controller.process', () => {
       reconcile: async () => { throw error; },
     });
     await controller.process('it-mil1');
-    expect(paths).toEqual([]);
+    const object = '/apis/tenantbackup.io/v1alpha1/datacenters/it-mil1';
+    expect(paths).toEqual([`GET ${object}`]);
     error = new Error(`gateway refused token=${planted}`);
     await controller.process('it-mil1');
-    expect(paths).toEqual(['GET /apis/tenantbackup.io/v1alpha1/datacenters/it-mil1', 'PATCH /apis/tenantbackup.io/v1alpha1/datacenters/it-mil1/status']);
+    expect(paths).toEqual([`GET ${object}`, `GET ${object}`, `PATCH ${object}/status`]);
     expect(chunks.join('')).toContain('gateway refused token=');
     expect(chunks.join('')).not.toContain(planted);
   });

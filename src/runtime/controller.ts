@@ -144,10 +144,11 @@ export class Controller {
         this.queue.addRateLimited(key);
         this.logger.warn({ object: key, err: message, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
       }
-      // Not for a conflict (retried at once with fresh data, and the object is newer than any status
-      // written now) nor for a namespace being deleted.
-      if (this.failureStatus && !isConflict(error) && !isNamespaceTerminating(error)) {
-        await reportFailure(this.failureStatus, key, error, this.queue.retries(key), this.logger, new Date());
+      // Not for a namespace being deleted; a conflict or a TemporaryError (contention, retried within
+      // moments) only on an object that has reported nothing yet.
+      if (this.failureStatus && !isNamespaceTerminating(error)) {
+        const unlessReported = isConflict(error) || error instanceof TemporaryError;
+        await reportFailure(this.failureStatus, { key, error, retries: this.queue.retries(key), unlessReported }, this.logger, new Date());
       }
     } finally {
       this.metrics?.reconcile.activeWorkers.dec({ controller });

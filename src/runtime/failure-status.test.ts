@@ -85,7 +85,7 @@ const stored = { metadata: { name: 'laptop', namespace: 'tenant-acme', generatio
 describe('reportFailure', () => {
   it('applies the failed status to the status subresource under the resourceVersion it read', async () => {
     const { client, calls } = fakeClient({ get: stored, patch: {} });
-    await reportFailure({ client, ref }, 'tenant-acme/laptop', new Error('boom'), 1, capture().logger, t0);
+    await reportFailure({ client, ref }, { key: 'tenant-acme/laptop', error: new Error('boom'), retries: 1 }, capture().logger, t0);
     expect(calls.map((c) => [c.method, c.path])).toEqual([
       ['GET', '/apis/tenantbackup.io/v1alpha1/namespaces/tenant-acme/endpoints/laptop'],
       ['PATCH', '/apis/tenantbackup.io/v1alpha1/namespaces/tenant-acme/endpoints/laptop/status'],
@@ -100,13 +100,23 @@ describe('reportFailure', () => {
   it('writes nothing when the status says this failure already, or only rewords it between backoff steps', async () => {
     const failed = { ...stored, status: failedStatus(undefined, new Error('boom at 10.0.0.1'), 4, t0) };
     const same = fakeClient({ get: failed, patch: {} });
-    await reportFailure({ client: same.client, ref }, 'tenant-acme/laptop', new Error('boom at 10.0.0.1'), 5, capture().logger, t1);
+    await reportFailure({ client: same.client, ref }, { key: 'tenant-acme/laptop', error: new Error('boom at 10.0.0.1'), retries: 5 }, capture().logger, t1);
     expect(same.calls.map((c) => c.method)).toEqual(['GET']);
     const reworded = fakeClient({ get: failed, patch: {} });
-    await reportFailure({ client: reworded.client, ref }, 'tenant-acme/laptop', new Error('boom at 10.0.0.2'), 3, capture().logger, t1);
+    await reportFailure({ client: reworded.client, ref }, { key: 'tenant-acme/laptop', error: new Error('boom at 10.0.0.2'), retries: 3 }, capture().logger, t1);
     expect(reworded.calls.map((c) => c.method)).toEqual(['GET']);
-    await reportFailure({ client: reworded.client, ref }, 'tenant-acme/laptop', new Error('boom at 10.0.0.2'), 4, capture().logger, t1);
+    await reportFailure({ client: reworded.client, ref }, { key: 'tenant-acme/laptop', error: new Error('boom at 10.0.0.2'), retries: 4 }, capture().logger, t1);
     expect(reworded.calls.map((c) => c.method)).toEqual(['GET', 'GET', 'PATCH']);
+  });
+
+  it('leaves a reported status alone for contention (unlessReported), and fills in one never reported', async () => {
+    const reported = { ...stored, status: { observedGeneration: 4, conditions: healthConditions(undefined, { state: 'ready', reason: 'Reconciled', message: 'ok' }, 4, t0) } };
+    const contended = fakeClient({ get: reported, patch: {} });
+    await reportFailure({ client: contended.client, ref }, { key: 'tenant-acme/laptop', error: new Error('changed meanwhile'), retries: 0, unlessReported: true }, capture().logger, t1);
+    expect(contended.calls.map((c) => c.method)).toEqual(['GET']);
+    const fresh = fakeClient({ get: stored, patch: {} });
+    await reportFailure({ client: fresh.client, ref }, { key: 'tenant-acme/laptop', error: new Error('changed meanwhile'), retries: 0, unlessReported: true }, capture().logger, t1);
+    expect(fresh.calls.map((c) => c.method)).toEqual(['GET', 'PATCH']);
   });
 
   it('logs and carries on when the object is gone, changed meanwhile, or the write fails', async () => {
@@ -118,7 +128,7 @@ describe('reportFailure', () => {
     ];
     for (const { level, ...answers } of cases) {
       const { logger, text } = capture();
-      await expect(reportFailure({ client: fakeClient(answers).client, ref }, 'tenant-acme/laptop', new Error('boom'), 1, logger, t0)).resolves.toBeUndefined();
+      await expect(reportFailure({ client: fakeClient(answers).client, ref }, { key: 'tenant-acme/laptop', error: new Error('boom'), retries: 1 }, logger, t0)).resolves.toBeUndefined();
       expect(JSON.parse(text().trim())).toMatchObject({ level: level === 'debug' ? 20 : 40, object: 'tenant-acme/laptop' });
       expect(text()).not.toContain(planted);
     }
@@ -126,7 +136,7 @@ describe('reportFailure', () => {
 
   it('addresses a cluster-scoped object by its key alone', async () => {
     const { client, calls } = fakeClient({ get: { metadata: { name: 'it-mil1', resourceVersion: '3' } }, patch: {} });
-    await reportFailure({ client, ref: { ...ref, kind: 'Datacenter', plural: 'datacenters', namespaced: false } }, 'it-mil1', new Error('boom'), 1, capture().logger, t0);
+    await reportFailure({ client, ref: { ...ref, kind: 'Datacenter', plural: 'datacenters', namespaced: false } }, { key: 'it-mil1', error: new Error('boom'), retries: 1 }, capture().logger, t0);
     expect(calls.map((c) => c.path)).toEqual(['/apis/tenantbackup.io/v1alpha1/datacenters/it-mil1', '/apis/tenantbackup.io/v1alpha1/datacenters/it-mil1/status']);
   });
 });

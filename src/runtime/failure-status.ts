@@ -82,11 +82,26 @@ function nameOf(ref: ResourceRef, key: string): { name: string; namespace?: stri
  * subresource): a newer status is never overwritten (409), and the controller's next apply, which
  * omits Reconciling, removes it. Never throws: a failure to report a failure is logged, not retried.
  */
-export async function reportFailure(target: FailureStatusTarget, key: string, error: unknown, retries: number, logger: Logger, now: Date): Promise<void> {
+export interface Failure {
+  key: string;
+  error: unknown;
+  /** Failures of this key in a row so far. */
+  retries: number;
+  /**
+   * Only for an object that reports no Ready condition yet: for the brief retries of contention (a
+   * conflict, a TemporaryError), after which a reported status is still the last word and flipping
+   * Ready for a few milliseconds would only make health checks flap.
+   */
+  unlessReported?: boolean;
+}
+
+export async function reportFailure(target: FailureStatusTarget, failure: Failure, logger: Logger, now: Date): Promise<void> {
   const { client, ref } = target;
+  const { key, error, retries } = failure;
   const { name, namespace } = nameOf(ref, key);
   try {
     const current = await client.request<StatusObject>({ method: 'GET', path: objectPath(ref, name, namespace) });
+    if (failure.unlessReported && findCondition(current.status?.conditions, 'Ready')) return;
     const status = failedStatus(current.status, error, current.metadata.generation, now);
     if (isDeepStrictEqual(current.status, status)) return;
     const sameFailure = findCondition(current.status?.conditions, 'Reconciling')?.reason === RECONCILE_ERROR && onlyMessagesDiffer(current.status, status);

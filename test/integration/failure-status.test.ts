@@ -132,7 +132,7 @@ describe('a reconcile that throws', () => {
       },
     };
     const { logger, text } = capture();
-    await reportFailure({ client: racing, ref: API.Endpoint }, objectKey(created), new Error('boom'), 1, logger, new Date());
+    await reportFailure({ client: racing, ref: API.Endpoint }, { key: objectKey(created), error: new Error('boom'), retries: 1 }, logger, new Date());
     const after = await read();
     expect(types(after)).toEqual([['Ready', 'True', 'Reconciled']]);
     expect(kstatus(after)).toBe('Current');
