@@ -4,8 +4,13 @@
  * throws: a TemporaryError is retried after the delay it names, any other error with per-key
  * exponential backoff. What retrying cannot fix (a broken rule, bad input) is not thrown: the
  * reconciler reports it as Stalled in status and returns, and the object's next change requeues it.
+ * Given a failureStatus target, a failed reconcile also leaves Reconciling=True and Ready=False in
+ * the object's status (failure-status.ts), so kstatus never reads an object that keeps failing as
+ * Current only because its reconcile threw before writing a status.
  */
 import type { Logger } from 'pino';
+import { redactText } from '../log/redact.ts';
+import { reportFailure, type FailureStatusTarget } from './failure-status.ts';
 import type { Informer, InformerEvent } from './informer.ts';
 import { isConflict, isNamespaceTerminating } from './kube/errors.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -37,6 +42,8 @@ export interface ControllerOptions {
   logger: Logger;
   metrics?: RuntimeMetrics;
   backoff?: BackoffPolicy;
+  /** The kind whose objects the keys name, to record a failed reconcile in their status. */
+  failureStatus?: FailureStatusTarget;
 }
 
 export class Controller {
@@ -46,6 +53,7 @@ export class Controller {
   private readonly concurrency: number;
   private readonly logger: Logger;
   private readonly metrics?: RuntimeMetrics;
+  private readonly failureStatus?: FailureStatusTarget;
   private readonly informers: Informer<KubeObject>[] = [];
 
   constructor(options: ControllerOptions) {
@@ -54,6 +62,7 @@ export class Controller {
     this.concurrency = options.concurrency ?? 2;
     this.logger = options.logger.child({ controller: options.name });
     this.metrics = options.metrics;
+    this.failureStatus = options.failureStatus;
     this.queue = new WorkQueue(options.name, options.metrics?.queue, options.backoff);
   }
 
@@ -116,7 +125,8 @@ export class Controller {
         this.metrics?.reconcile.total.inc({ controller, result: 'success' });
       }
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      // An API server or gateway answer may echo a credential it was sent.
+      const message = redactText(error instanceof Error ? error.message : String(error));
       this.metrics?.reconcile.total.inc({ controller, result: 'error' });
       this.metrics?.reconcile.errors.inc({ controller });
       if (error instanceof TemporaryError && error.retryAfterMs !== undefined) {
@@ -133,6 +143,12 @@ export class Controller {
       } else {
         this.queue.addRateLimited(key);
         this.logger.warn({ object: key, err: message, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
+      }
+      // Not for a namespace being deleted; a conflict or a TemporaryError (contention, retried within
+      // moments) only on an object that has reported nothing yet.
+      if (this.failureStatus && !isNamespaceTerminating(error)) {
+        const unlessReported = isConflict(error) || error instanceof TemporaryError;
+        await reportFailure(this.failureStatus, { key, error, retries: this.queue.retries(key), unlessReported }, this.logger, new Date());
       }
     } finally {
       this.metrics?.reconcile.activeWorkers.dec({ controller });

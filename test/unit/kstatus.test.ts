@@ -11,6 +11,7 @@ import { spaceStatus, type SpaceObservation } from '../../src/controllers/backup
 import { datacenterStatus, type DatacenterObservation } from '../../src/controllers/datacenter/status.ts';
 import { endpointStatus } from '../../src/controllers/endpoint/controller.ts';
 import { tenantStatus, type TenantObservation } from '../../src/controllers/tenant/status.ts';
+import { failedStatus, type StatusWithConditions } from '../../src/runtime/failure-status.ts';
 import type { GatewayReport } from '../../src/gateway/report-contract.ts';
 import { kstatusOf, type KStatus } from '../support/kstatus.ts';
 
@@ -28,6 +29,13 @@ function check<T extends { metadata: { generation?: number }; status?: unknown }
 ): void {
   const readyStatus = status(object, ready, now);
   expect(kstatusOf({ ...object, status: readyStatus } as never), 'the ready observation').toBe('Current');
+  // A reconcile that throws: the runtime's failed status reads InProgress, and the controller's next
+  // ready status clears it.
+  for (const [from, previous] of [['no status', undefined], ['Ready', readyStatus]] as const) {
+    const failed = { ...object, status: failedStatus(previous as StatusWithConditions | undefined, new Error('boom'), object.metadata.generation, later) };
+    expect(kstatusOf(failed as never), `a thrown error, from ${from}`).toBe('InProgress');
+    expect(kstatusOf({ ...object, status: status(failed as T, ready, later) } as never), `a thrown error, from ${from}, then ready again`).toBe('Current');
+  }
   for (const c of cases) {
     for (const [from, previous] of [['no status', undefined], ['Ready', readyStatus]] as const) {
       const before = { ...object, status: previous };

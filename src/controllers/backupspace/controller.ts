@@ -57,7 +57,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
     owned: new Map(OWNED_KINDS.map((ref) => [ref, ctx.informers.for<KubeObject>(ref, { labelSelector: `${managed},${SPACE_LABEL}` })])),
     pods: ctx.informers.for<V1Pod & KubeObject>(K8S.Pod, { labelSelector: `${COMPONENT_LABEL}=${GATEWAY_COMPONENT},${SPACE_LABEL}` }),
   };
-  const controller = new Controller({ name: 'backupspace', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileSpace(ctx, caches, options, key) });
+  const controller = new Controller({ name: 'backupspace', concurrency, logger: ctx.logger, metrics: ctx.metrics, failureStatus: { client: ctx.client, ref: API.BackupSpace }, reconcile: (key) => reconcileSpace(ctx, caches, options, key) });
   const bySpaceLabel = (object: KubeObject) => {
     const space = object.metadata.labels?.[SPACE_LABEL];
     return space ? [`${object.metadata.namespace}/${space}`] : [];

@@ -20,6 +20,7 @@ export function createDatacenterController(ctx: ControllerContext): Controller {
     concurrency: 1,
     logger: ctx.logger,
     metrics: ctx.metrics,
+    failureStatus: { client: ctx.client, ref: API.Datacenter },
     reconcile: async (key) => {
       const datacenter = datacenters.get(key);
       if (!datacenter) return;

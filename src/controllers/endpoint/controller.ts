@@ -53,7 +53,7 @@ export function createEndpointController(ctx: ControllerContext, options: Endpoi
     namespaces: tenantNamespaces(ctx.informers),
     secrets: ctx.informers.for<Secret>(K8S.Secret, { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
   };
-  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, reconcile: (key) => reconcileEndpoint(ctx, caches, options, key) });
+  const controller = new Controller({ name: 'endpoint', concurrency, logger: ctx.logger, metrics: ctx.metrics, failureStatus: { client: ctx.client, ref: API.Endpoint }, reconcile: (key) => reconcileEndpoint(ctx, caches, options, key) });
   controller.watch(caches.endpoints, (event) => [objectKey(event.object)]);
   controller.watch(caches.secrets, (event) => {
     const endpoint = event.object.metadata.labels?.[ENDPOINT_LABEL];

@@ -63,6 +63,7 @@ export function createTenantController(ctx: ControllerContext, termination: Term
     concurrency,
     logger: ctx.logger,
     metrics: ctx.metrics,
+    failureStatus: { client: ctx.client, ref: API.Tenant },
     reconcile: (key) => reconcileTenant(ctx, caches, termination, key),
   });
   controller.watch(caches.tenants, (event) => [objectKey(event.object)]);
