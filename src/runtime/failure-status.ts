@@ -76,12 +76,7 @@ function nameOf(ref: ResourceRef, key: string): { name: string; namespace?: stri
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-/**
- * Writes the failed status of the object `key` names. Read fresh and applied under its
- * resourceVersion with the controllers' own field manager (server-side apply on the status
- * subresource): a newer status is never overwritten (409), and the controller's next apply, which
- * omits Reconciling, removes it. Never throws: a failure to report a failure is logged, not retried.
- */
+/** A failed reconcile, as reportFailure records it. */
 export interface Failure {
   key: string;
   error: unknown;
@@ -95,6 +90,12 @@ export interface Failure {
   unlessReported?: boolean;
 }
 
+/**
+ * Writes the failed status of the object `key` names. Read fresh and applied under its
+ * resourceVersion with the controllers' own field manager (server-side apply on the status
+ * subresource): a newer status is never overwritten (409), and the controller's next apply, which
+ * omits Reconciling, removes it. Never throws: a failure to report a failure is logged, not retried.
+ */
 export async function reportFailure(target: FailureStatusTarget, failure: Failure, logger: Logger, now: Date): Promise<void> {
   const { client, ref } = target;
   const { key, error, retries } = failure;
