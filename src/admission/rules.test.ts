@@ -149,27 +149,27 @@ describe('checkSpaceFitsQuota', () => {
 
   describe('when the quota was lowered below what the spaces hold (admission bypassed)', () => {
     const lowered = tenant('acme', { quotas: { storage: '50Gi' } });
-    /** A space as the operator left it once built at `admitted`. */
-    const built = (name: string, size: string, admitted: string) => ({ ...space(name, { size }), status: { keyId: 'k1-0000000000000000', admittedSize: admitted } });
+    /** A space and the storage its volume claim requests (what it holds). */
+    const built = (name: string, size: string, held: string) => [space(name, { size }), others, lowered, held] as const;
 
-    it('allows an existing space at the size it was built at: its upkeep keeps running', () => {
-      expect(checkSpaceFitsQuota(built('one', '50Gi', '50Gi'), others, lowered)).toEqual({ allowed: true });
-      expect(checkSpaceFitsQuota(built('two', '30Gi', '30Gi'), others, lowered)).toEqual({ allowed: true });
-      // Recorded in other units, or bigger: still what it holds.
-      expect(checkSpaceFitsQuota(built('two', '30Gi', '32212254720'), others, lowered).allowed).toBe(true);
+    it('allows an existing space at the size its volume holds: its upkeep keeps running', () => {
+      expect(checkSpaceFitsQuota(...built('one', '50Gi', '50Gi'))).toEqual({ allowed: true });
+      expect(checkSpaceFitsQuota(...built('two', '30Gi', '30Gi'))).toEqual({ allowed: true });
+      // Requested in other units, or bigger: still what it holds.
+      expect(checkSpaceFitsQuota(...built('two', '30Gi', '32212254720')).allowed).toBe(true);
     });
 
     it('refuses a grown space and a new one, counting every other space at its size', () => {
-      const grown = denied(checkSpaceFitsQuota(built('one', '51Gi', '50Gi'), others, lowered));
+      const grown = denied(checkSpaceFitsQuota(...built('one', '51Gi', '50Gi')));
       expect(grown.message).toBe('spec.size: quota: tenant acme\'s storage quota is 50Gi: its other spaces use 30Gi and this space asks for 51Gi, 81Gi in all (20Gi left)');
       expect(denied(checkSpaceFitsQuota(space('three', { size: '1Gi' }), others, lowered)).message).toContain('its other spaces use 80Gi and this space asks for 1Gi, 81Gi in all (0 left)');
-      // Never built (no admitted size), or an unreadable record: a new space.
+      // No volume claim yet, whatever its status says, or an unreadable request: a new space.
       expect(checkSpaceFitsQuota({ ...space('one', { size: '50Gi' }), status: { keyId: 'k1-0000000000000000' } }, others, lowered).allowed).toBe(false);
-      expect(checkSpaceFitsQuota(built('one', '50Gi', 'lots'), others, lowered).allowed).toBe(false);
+      expect(checkSpaceFitsQuota(...built('one', '50Gi', 'lots')).allowed).toBe(false);
     });
 
-    it('still refuses a size that is not a quantity, whatever was admitted', () => {
-      expect(denied(checkSpaceFitsQuota(built('one', '-1Gi', '50Gi'), others, lowered)).rule).toBe('quantity');
+    it('still refuses a size that is not a quantity, whatever the volume holds', () => {
+      expect(denied(checkSpaceFitsQuota(...built('one', '-1Gi', '50Gi'))).rule).toBe('quantity');
     });
   });
 

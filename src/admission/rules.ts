@@ -278,14 +278,14 @@ function sizeOf(space: BackupSpace): bigint {
 }
 
 /**
- * The size a space was built at (status.admittedSize), when it holds at least its current size: the
- * space already has that storage, so keeping it costs the tenant's quota nothing new.
+ * Whether the storage a space's volume already holds (what its claim requests) covers its current
+ * size: the space has that storage, so keeping it costs the tenant's quota nothing new. Read from the
+ * volume claim, which the API server holds, not from status, which a restore loses.
  */
-function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
-  const admitted = space.status?.admittedSize;
-  if (admitted === undefined) return false;
+function holdsItsSize(held: string | undefined, requested: bigint): boolean {
+  if (held === undefined) return false;
   try {
-    return parseQuantity(admitted) >= requested;
+    return parseQuantity(held) >= requested;
   } catch {
     return false;
   }
@@ -296,12 +296,12 @@ function holdsItsSize(space: BackupSpace, requested: bigint): boolean {
  * tenant's spaces as stored; the space itself is skipped among them, so an update counts its new size
  * only once.
  *
- * A space that already holds its size (built at it: status.admittedSize) is allowed whatever the
- * quota: a quota lowered below what the spaces hold (which admission refuses, but a bypassed webhook
- * lets through) refuses growth and new spaces, never the upkeep of what exists (certificates, access
- * configuration, gateways).
+ * `held` is the storage the space's volume claim requests, when it has one. A space that already holds
+ * its size is allowed whatever the quota: a quota lowered below what the spaces hold (which admission
+ * refuses, but a bypassed webhook lets through) refuses growth and new spaces, never the upkeep of what
+ * exists (certificates, access configuration, gateways).
  */
-export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupSpace[], tenant: Tenant): RuleResult {
+export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupSpace[], tenant: Tenant, held?: string): RuleResult {
   let requested: bigint;
   try {
     requested = sizeOf(space);
@@ -309,7 +309,7 @@ export function checkSpaceFitsQuota(space: BackupSpace, others: readonly BackupS
     return deny('spec.size', RULES.quantity, error instanceof QuantityError ? error.message : String(error));
   }
   if (requested <= 0n) return deny('spec.size', RULES.quantity, `size must be greater than zero, not ${String(space.spec.size)}`);
-  if (holdsItsSize(space, requested)) return ALLOWED;
+  if (holdsItsSize(held, requested)) return ALLOWED;
 
   let limit: bigint;
   try {

@@ -92,7 +92,6 @@ export const BackupSpaceStatus = Type.Object({
   conditions: Type.Optional(Conditions),
   phase: Type.Optional(stringEnum(SPACE_PHASES, { description: 'Summary: Pending (not yet built), Provisioning, Sealed (customer key not unlocked), Ready, Blocked (a rule is broken; see Stalled), Terminating.' })),
   capacity: Type.Optional(Type.String({ maxLength: 64, description: 'Capacity of the space\'s volume, as bound.' })),
-  admittedSize: Type.Optional(Type.String({ maxLength: 64, description: 'spec.size as the operator last built the space (its rules held for it). A space that holds its size keeps running if its tenant\'s storage quota is later lowered below what the spaces hold; growing it, or a new space, is refused then.' })),
   usedBytes: Type.Optional(Type.Integer({ minimum: 0, format: 'int64', description: 'Bytes stored, as the gateway reports them.' })),
   used: Type.Optional(Type.String({ maxLength: 64, description: 'Bytes stored, human-readable.' })),
   datacenter: Type.Optional(Type.String({ maxLength: 253, description: 'Datacenter the space is pinned to.' })),

@@ -9,7 +9,7 @@ const acme = tenant('acme');
 
 function facts(overrides: Partial<SpaceFacts> = {}): SpaceFacts {
   const main = space('main', 'tenant-acme');
-  return { space: main, key: 'tenant-acme/main', namespace: 'tenant-acme', names: spaceObjectNames('main'), tenant: acme, datacenter: milan, endpoints: [], siblings: [], ...overrides };
+  return { space: main, key: 'tenant-acme/main', namespace: 'tenant-acme', names: spaceObjectNames('main'), tenant: acme, datacenter: milan, endpoints: [], siblings: [], heldStorage: undefined, ...overrides };
 }
 
 describe('the rules step', () => {
@@ -27,6 +27,15 @@ describe('the rules step', () => {
     const result = judgeRules(facts({ space: space('main', 'tenant-acme', { size: '60Gi' }), siblings: [space('other', 'tenant-acme', { size: '50Gi' })] }));
     expect(result.ok).toBe(false);
     expect(result.ok ? undefined : result.halt).toMatchObject({ kind: 'blocked', blocked: { reason: 'Quota' } });
+  });
+
+  it('keeps a space whose volume already holds its size running when the quota was lowered below it', () => {
+    const lowered = tenant('acme', { quotas: { storage: '40Gi' } });
+    const over = { space: space('main', 'tenant-acme', { size: '30Gi' }), siblings: [space('other', 'tenant-acme', { size: '20Gi' })], tenant: lowered };
+    expect(judgeRules(facts({ ...over, heldStorage: '30Gi' })).ok).toBe(true);
+    // No claim yet, or one smaller than the size asked: the quota counts it as new storage.
+    expect(judgeRules(facts({ ...over, heldStorage: undefined })).ok).toBe(false);
+    expect(judgeRules(facts({ ...over, heldStorage: '20Gi' })).ok).toBe(false);
   });
 
   it('stops without a namespace\'s tenant, naming the namespace', () => {

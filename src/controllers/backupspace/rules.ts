@@ -8,11 +8,11 @@ import { proceed, stall, wait, type ProvisionFacts, type SpaceFacts, type StepRe
 
 /** The first broken rule, as the webhook would have reported it; otherwise the facts with tenant and datacenter. */
 export function judgeRules(facts: SpaceFacts): StepResult<ProvisionFacts> {
-  const { space, tenant, datacenter, siblings } = facts;
+  const { space, tenant, datacenter, siblings, heldStorage } = facts;
   const broken = firstDenied(
     checkSpaceResidency(space, tenant, datacenter),
     tenant ? checkSpaceCustody(space, tenant) : ALLOWED,
-    tenant ? checkSpaceFitsQuota(space, siblings, tenant) : ALLOWED,
+    tenant ? checkSpaceFitsQuota(space, siblings, tenant, heldStorage) : ALLOWED,
     datacenter ? checkSpaceReplicas(space, datacenter) : ALLOWED,
   );
   if (!broken.allowed) return stall(ruleReason(broken.rule), broken.message, { warn: true });

@@ -95,16 +95,6 @@ function reportedFacts(previous: BackupSpaceStatus, report: GatewayReport | unde
   return { usedBytes: report.space.usedBytes, used: humanBytes(report.space.usedBytes), ...(last ? { lastBackupTime: last } : {}) };
 }
 
-/**
- * The size the space is built at: its spec.size once a reconcile got as far as its keys (which it only
- * does after every rule held for this spec), else what was recorded before. The quota rule lets a
- * space that holds its size keep running when the tenant's quota is lowered below its spaces.
- */
-function admittedSize(space: BackupSpace, observation: SpaceObservation, previous: BackupSpaceStatus): Pick<BackupSpaceStatus, 'admittedSize'> {
-  const size = observation.keys ? String(space.spec.size) : previous.admittedSize;
-  return size !== undefined ? { admittedSize: size } : {};
-}
-
 export function spaceStatus(space: BackupSpace, observation: SpaceObservation, now: Date): BackupSpaceStatus {
   const generation = space.metadata.generation;
   const health = spaceHealth(space, observation);
@@ -137,7 +127,6 @@ export function spaceStatus(space: BackupSpace, observation: SpaceObservation, n
     conditions,
     phase: spacePhase(health, observation),
     ...(capacity ? { capacity } : {}),
-    ...admittedSize(space, observation, previous),
     datacenter: space.spec.datacenter,
     ...(observation.datacenter ? { country: observation.datacenter.spec.country } : {}),
     nodes,

@@ -3,10 +3,10 @@
  * start, and how a step stops the sequence. A step either produces what the next ones need, or halts
  * with a condition to report (`blocked`) or quietly (`wait`: nothing to say, look again later).
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import type { ResourceRef } from '../../runtime/kube/resource-ref.ts';
+import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { spaceObjectNames } from '../labels.ts';
 import { tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
@@ -55,20 +55,35 @@ export interface SpaceFacts {
   endpoints: Endpoint[];
   /** The other spaces of the namespace. */
   siblings: BackupSpace[];
+  /** The storage the space's volume claim requests, once it has one: the size it already holds. */
+  heldStorage: string | undefined;
 }
 
 export function gatherFacts(caches: SpaceCaches, space: BackupSpace, key: string): SpaceFacts {
   const namespace = space.metadata.namespace ?? '';
+  const names = spaceObjectNames(space.metadata.name ?? '');
   return {
     space,
     key,
     namespace,
-    names: spaceObjectNames(space.metadata.name ?? ''),
+    names,
     tenant: tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace),
     datacenter: caches.datacenters.get(space.spec.datacenter),
     endpoints: caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace),
     siblings: caches.spaces.list((s) => s.metadata.namespace === namespace && s.metadata.uid !== space.metadata.uid),
+    heldStorage: heldStorage(caches, space, names.volume),
   };
+}
+
+/**
+ * What the space's own volume claim requests: the storage the space holds whatever its status says (a
+ * restore loses status). A claim of an earlier space of the same name, not yet gone, holds nothing for this one.
+ */
+function heldStorage(caches: SpaceCaches, space: BackupSpace, volume: string): string | undefined {
+  const claim = caches.owned.get(K8S.PersistentVolumeClaim)?.get(`${space.metadata.namespace ?? ''}/${volume}`) as V1PersistentVolumeClaim | undefined;
+  if (!claim?.metadata?.ownerReferences?.some((owner) => owner.uid === space.metadata.uid)) return undefined;
+  const requested: unknown = claim.spec?.resources?.requests?.storage;
+  return typeof requested === 'string' ? requested : typeof requested === 'number' ? String(requested) : undefined;
 }
 
 /** Facts once the rules passed: the tenant and the datacenter exist. */
