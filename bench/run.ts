@@ -5,6 +5,7 @@
 import { runConvergenceBenchmark } from './convergence.ts';
 import { runExportBenchmark } from './export.ts';
 import { runGatewayBenchmark } from './gateway.ts';
+import { runScaleBenchmark } from './scale.ts';
 import { runUnsealBenchmark } from './unseal.ts';
 
 const benchmarks: Record<string, () => Promise<unknown>> = {
@@ -12,6 +13,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   convergence: runConvergenceBenchmark,
   export: runExportBenchmark,
   unseal: runUnsealBenchmark,
+  scale: runScaleBenchmark,
 };
 
 const selected = process.argv.slice(2);

@@ -27,22 +27,27 @@ function nodeObject(node: SimulatedNode): KubernetesObject {
   } as KubernetesObject;
 }
 
-function datacenterVolumes(datacenter: SimulatedDatacenter): KubernetesObject[] {
-  return Array.from({ length: VOLUMES_PER_DATACENTER }, (_, index) => ({
+/** The `index`th (1-based) statically provisioned volume of a datacenter. */
+export function datacenterVolume(datacenter: SimulatedDatacenter, index: number): KubernetesObject {
+  return {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
-    metadata: { name: `${datacenter.zone}-vol-${index + 1}`, labels: { 'tenantbackup.io/test-volume': 'true', [ZONE_LABEL]: datacenter.zone } },
+    metadata: { name: `${datacenter.zone}-vol-${index}`, labels: { 'tenantbackup.io/test-volume': 'true', [ZONE_LABEL]: datacenter.zone } },
     spec: {
       capacity: { storage: VOLUME_SIZE },
       accessModes: ['ReadWriteMany', 'ReadWriteOnce'],
       persistentVolumeReclaimPolicy: 'Retain',
       storageClassName: DATACENTER_STORAGE_CLASS,
-      nfs: { server: `nfs.${datacenter.zone}.example`, path: `/exports/vol${index + 1}` },
+      nfs: { server: `nfs.${datacenter.zone}.example`, path: `/exports/vol${index}` },
       nodeAffinity: {
         required: { nodeSelectorTerms: [{ matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: [datacenter.zone] }] }] },
       },
     },
-  }) as KubernetesObject);
+  } as KubernetesObject;
+}
+
+function datacenterVolumes(datacenter: SimulatedDatacenter): KubernetesObject[] {
+  return Array.from({ length: VOLUMES_PER_DATACENTER }, (_, index) => datacenterVolume(datacenter, index + 1));
 }
 
 const storageClass = {
