@@ -14,6 +14,7 @@ import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject } from './object.ts';
 import { objectKey } from './object.ts';
 import { backoffDelay } from './workqueue.ts';
+import { IndexedStore, NAMESPACE_INDEX, type IndexFunction } from './indexed-store.ts';
 
 export type InformerEventType = 'added' | 'updated' | 'deleted' | 'resync';
 
@@ -39,7 +40,7 @@ export interface InformerOptions {
 
 
 export class Informer<T extends KubeObject> {
-  private readonly store = new Map<string, T>();
+  private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandler<T>[] = [];
   private resourceVersion = '';
   private syncedFlag = false;
@@ -79,9 +80,25 @@ export class Informer<T extends KubeObject> {
     return this.store.get(key);
   }
 
+  /** Every cached object (a copy of the whole store: for rare, fleet-wide reads, not per event). */
   list(filter?: (object: T) => boolean): T[] {
     const all = [...this.store.values()];
     return filter ? all.filter(filter) : all;
+  }
+
+  /** The cached objects of one namespace, from the store's namespace index. */
+  inNamespace(namespace: string): T[] {
+    return this.store.byIndex(NAMESPACE_INDEX, namespace);
+  }
+
+  /** Registers an index of the cache (the same name and function again is a no-op). */
+  addIndex(name: string, indexer: IndexFunction<T>): void {
+    this.store.addIndex(name, indexer);
+  }
+
+  /** The cached objects found under `value` in the index `name`. */
+  byIndex(name: string, value: string): T[] {
+    return this.store.byIndex(name, value);
   }
 
   /** Runs until the signal aborts. Errors are logged and retried, never thrown. */
@@ -130,7 +147,7 @@ export class Informer<T extends KubeObject> {
     const fresh = new Map<string, T>();
     for (const item of items) fresh.set(objectKey(item), this.withKind(item));
 
-    for (const [key, old] of this.store) {
+    for (const [key, old] of this.store.entries()) {
       if (!fresh.has(key)) {
         this.store.delete(key);
         this.emit({ type: 'deleted', object: old });

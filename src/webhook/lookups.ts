@@ -36,7 +36,7 @@ export function informerLookups(informers: InformerFactory, reserved: readonly s
     },
     datacenter: (name) => datacenters.get(name),
     datacenters: () => datacenters.list(),
-    spacesIn: (namespace) => spaces.list((s) => s.metadata.namespace === namespace),
+    spacesIn: (namespace) => spaces.inNamespace(namespace),
     spaces: () => spaces.list(),
     namespace: (name) => allNamespaces.get(name),
     reservedNamespaces: () => reserved,

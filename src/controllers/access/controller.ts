@@ -75,7 +75,8 @@ async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key
   }
 
   const readable = caches.secrets
-    .list((s) => s.metadata.namespace === namespace && READABLE_SECRET_TYPES.has(s.metadata.labels?.[SECRET_TYPE_LABEL] ?? ''))
+    .inNamespace(namespace)
+    .filter((s) => READABLE_SECRET_TYPES.has(s.metadata.labels?.[SECRET_TYPE_LABEL] ?? ''))
     .map((s) => s.metadata.name ?? '');
   const desiredRbac = [...users.flatMap((u) => enrolmentRbac(tenant, u, ctx.settings)), ...credentialsRbac(tenant, readable, ctx.settings)];
   for (const object of desiredRbac) {
@@ -86,11 +87,11 @@ async function reconcileAccess(ctx: ControllerContext, caches: AccessCaches, key
 
   // Prune what belongs to people no longer enrolled.
   const enrolledNames = new Set(users.map((u) => u.name));
-  const stale = (object: KubeObject) => object.metadata.namespace === namespace && object.metadata.labels?.[USER_LABEL] !== undefined && !enrolledNames.has(object.metadata.labels[USER_LABEL]);
+  const stale = (object: KubeObject) => object.metadata.labels?.[USER_LABEL] !== undefined && !enrolledNames.has(object.metadata.labels[USER_LABEL]);
   const pruned: [ResourceRef, KubeObject][] = [
-    ...caches.secrets.list((s) => stale(s) && s.metadata.labels?.[SECRET_TYPE_LABEL] === 'two-factor-enrolment').map((o): [ResourceRef, KubeObject] => [K8S.Secret, o]),
-    ...caches.roles.list(stale).map((o): [ResourceRef, KubeObject] => [K8S.Role, o]),
-    ...caches.bindings.list(stale).map((o): [ResourceRef, KubeObject] => [K8S.RoleBinding, o]),
+    ...caches.secrets.inNamespace(namespace).filter((s) => stale(s) && s.metadata.labels?.[SECRET_TYPE_LABEL] === 'two-factor-enrolment').map((o): [ResourceRef, KubeObject] => [K8S.Secret, o]),
+    ...caches.roles.inNamespace(namespace).filter(stale).map((o): [ResourceRef, KubeObject] => [K8S.Role, o]),
+    ...caches.bindings.inNamespace(namespace).filter(stale).map((o): [ResourceRef, KubeObject] => [K8S.RoleBinding, o]),
   ];
   for (const [ref, object] of pruned) {
     await deleteObject(ctx.client, ref, object.metadata.name ?? '', namespace);

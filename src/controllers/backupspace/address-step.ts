@@ -4,6 +4,7 @@
  * anything of the space is built, so a space whose address cannot be had gets no keys.
  */
 import type { BackupSpace } from '../../api/types.ts';
+import { spacesInDatacenter } from '../cache-indexes.ts';
 import type { ControllerContext } from '../context.ts';
 import type { AddressChoice } from './address.ts';
 import { claimAddress, releaseAddress, updateClaims } from './address-claims.ts';
@@ -18,7 +19,7 @@ export async function assignAddress(ctx: ControllerContext, caches: SpaceCaches,
     return proceed(undefined);
   }
   // Addresses other spaces show in status count as taken too: spaces allocated before claims existed.
-  const shown = caches.spaces.list((s) => s.spec.datacenter === space.spec.datacenter && s.metadata.uid !== space.metadata.uid).flatMap((s) => (s.status?.address ? [s.status.address] : []));
+  const shown = spacesInDatacenter(caches.spaces, space.spec.datacenter).filter((s) => s.metadata.uid !== space.metadata.uid).flatMap((s) => (s.status?.address ? [s.status.address] : []));
   const { choice, claimed } = await updateClaims<{ choice: AddressChoice; claimed: boolean }>(ctx.client, operatorNamespace, datacenterName, (claims) => {
     const decision = claimAddress(claims, space, datacenter, shown);
     return { result: { choice: decision.choice, claimed: decision.claims !== undefined }, ...(decision.claims ? { claims: decision.claims } : {}) };

@@ -14,6 +14,7 @@ import { Controller, type ReconcileResult } from '../../runtime/controller.ts';
 import { K8S } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
+import { spacesInDatacenter } from '../cache-indexes.ts';
 import { COMPONENT_LABEL, GATEWAY_COMPONENT, MANAGED_BY, MANAGED_BY_LABEL, SPACE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantNamespaces } from '../tenants.ts';
 import { applyAccessConfig } from './access-step.ts';
@@ -62,7 +63,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
     const space = object.metadata.labels?.[SPACE_LABEL];
     return space ? [`${object.metadata.namespace}/${space}`] : [];
   };
-  const spacesOfNamespace = (namespace: string | undefined) => caches.spaces.list((s) => s.metadata.namespace === namespace).map((s) => objectKey(s));
+  const spacesOfNamespace = (namespace: string | undefined) => caches.spaces.inNamespace(namespace ?? '').map((s) => objectKey(s));
   controller.watch(caches.spaces, (event) => [objectKey(event.object)]);
   for (const informer of caches.owned.values()) controller.watch(informer, (event) => bySpaceLabel(event.object));
   controller.watch(caches.pods, (event) => bySpaceLabel(event.object));
@@ -71,7 +72,7 @@ export function createBackupSpaceController(ctx: ControllerContext, options: Spa
   controller.watch(caches.endpoints, (event) => [`${event.object.metadata.namespace}/${event.object.spec.spaceRef.name}`]);
   controller.watch(caches.tenants, (event) => spacesOfNamespace(tenantNamespaceName(event.object)));
   controller.watch(caches.namespaces, (event) => spacesOfNamespace(event.object.metadata.name));
-  controller.watch(caches.datacenters, (event) => caches.spaces.list((s) => s.spec.datacenter === event.object.metadata.name).map((s) => objectKey(s)));
+  controller.watch(caches.datacenters, (event) => spacesInDatacenter(caches.spaces, event.object.metadata.name ?? '').map((s) => objectKey(s)));
   options.reports.subscribe((spaceKey) => controller.enqueue(spaceKey));
   return controller;
 }

@@ -8,6 +8,7 @@ import type { BackupSpace, Datacenter, Endpoint, Tenant } from '../../api/types.
 import type { Informer } from '../../runtime/informer.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import type { KubeObject } from '../../runtime/object.ts';
+import { endpointsOfSpace } from '../cache-indexes.ts';
 import { spaceObjectNames } from '../labels.ts';
 import { tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import type { Secret } from './keys.ts';
@@ -69,8 +70,9 @@ export function gatherFacts(caches: SpaceCaches, space: BackupSpace, key: string
     names,
     tenant: tenantOfOwnNamespace(caches.tenants, caches.namespaces, namespace),
     datacenter: caches.datacenters.get(space.spec.datacenter),
-    endpoints: caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space.metadata.name && (e.spec.spaceRef.namespace ?? namespace) === namespace),
-    siblings: caches.spaces.list((s) => s.metadata.namespace === namespace && s.metadata.uid !== space.metadata.uid),
+    // Only endpoints of the space's own namespace: a spaceRef into another namespace is refused.
+    endpoints: endpointsOfSpace(caches.endpoints, namespace, space.metadata.name ?? '').filter((e) => e.metadata.namespace === namespace),
+    siblings: caches.spaces.inNamespace(namespace).filter((s) => s.metadata.uid !== space.metadata.uid),
     heldStorage: heldStorage(caches, space, names.volume),
   };
 }

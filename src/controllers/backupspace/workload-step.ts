@@ -8,7 +8,7 @@ import type { ApplyObject } from '../../runtime/apply.ts';
 import { deleteObject } from '../../runtime/apply.ts';
 import { K8S, type ResourceRef } from '../../runtime/kube/resource-ref.ts';
 import { ensureApplied, type ControllerContext } from '../context.ts';
-import { SPACE_LABEL } from '../labels.ts';
+import { podsOfSpace } from '../cache-indexes.ts';
 import {
   desiredDisruptionBudget,
   desiredGateway,
@@ -69,6 +69,6 @@ export async function applyWorkload(ctx: ControllerContext, caches: SpaceCaches,
   return {
     gateway: cached(K8S.Deployment, names.gateway) as V1Deployment | undefined,
     volume: cached(K8S.PersistentVolumeClaim, names.volume) as V1PersistentVolumeClaim | undefined,
-    pods: caches.pods.list((p) => p.metadata.namespace === namespace && p.metadata.labels?.[SPACE_LABEL] === space.metadata.name && !p.metadata.deletionTimestamp),
+    pods: podsOfSpace(caches.pods, namespace, space.metadata.name ?? '').filter((p) => !p.metadata.deletionTimestamp),
   };
 }

@@ -18,6 +18,7 @@ import { base64, secretField } from '../../runtime/kube/secrets.ts';
 import { K8S, objectPath } from '../../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../../runtime/object.ts';
 import type { ControllerContext } from '../context.ts';
+import { endpointsOfSpace } from '../cache-indexes.ts';
 import { ENDPOINT_LABEL, endpointCredentialsSecretName, endpointRepository, MANAGED_BY, MANAGED_BY_LABEL, SECRET_TYPE_LABEL, tenantNamespaceName } from '../labels.ts';
 import { tenantNamespaces, tenantOfOwnNamespace, type TenantNamespace } from '../tenants.ts';
 import { ACTIVATION_CODE_KEY, ACTIVATION_EXPIRES_KEY, CA_CERT_KEY, credentialsSecret, ENROLMENT_KEY, issueCredentials, repositoryPathOf, repositoryUrl } from './desired.ts';
@@ -59,19 +60,17 @@ export function createEndpointController(ctx: ControllerContext, options: Endpoi
     const endpoint = event.object.metadata.labels?.[ENDPOINT_LABEL];
     return endpoint && event.object.metadata.labels?.[SECRET_TYPE_LABEL] === 'endpoint-credentials' ? [`${event.object.metadata.namespace}/${endpoint}`] : [];
   });
-  controller.watch(caches.spaces, (event) => caches.endpoints
-    .list((e) => e.metadata.namespace === event.object.metadata.namespace && e.spec.spaceRef.name === event.object.metadata.name)
-    .map((e) => objectKey(e)));
+  controller.watch(caches.spaces, (event) => endpointsOfSpace(caches.endpoints, event.object.metadata.namespace ?? '', event.object.metadata.name ?? '').map((e) => objectKey(e)));
   // By the tenant's namespace name, not a cache lookup: a deleted tenant is gone from the cache already.
   controller.watch(caches.tenants, (event) => {
     const namespace = tenantNamespaceName(event.object);
-    return caches.endpoints.list((e) => e.metadata.namespace === namespace).map((e) => objectKey(e));
+    return caches.endpoints.inNamespace(namespace).map((e) => objectKey(e));
   });
-  controller.watch(caches.namespaces, (event) => caches.endpoints.list((e) => e.metadata.namespace === event.object.metadata.name).map((e) => objectKey(e)));
+  controller.watch(caches.namespaces, (event) => caches.endpoints.inNamespace(event.object.metadata.name ?? '').map((e) => objectKey(e)));
   // A space's new gateway report changes what its endpoints show (last backup, bytes, agent).
   reports.subscribe((spaceKey) => {
     const [namespace, space] = spaceKey.split('/');
-    for (const endpoint of caches.endpoints.list((e) => e.metadata.namespace === namespace && e.spec.spaceRef.name === space)) controller.enqueue(objectKey(endpoint));
+    for (const endpoint of endpointsOfSpace(caches.endpoints, namespace ?? '', space ?? '')) controller.enqueue(objectKey(endpoint));
   });
   return controller;
 }

@@ -130,7 +130,7 @@ async function reconcileTenant(ctx: ControllerContext, caches: TenantCaches, ter
   const quota = caches.children.get(K8S.ResourceQuota)?.get(`${namespaceName}/${QUOTA_NAME}`) as V1ResourceQuota | undefined;
   const before = tenant.status?.phase;
   // A quota lowered below what the spaces hold (admission bypassed): said, not silent.
-  const overQuota = storageOverQuota(tenant, caches.spaces.list((s) => s.metadata.namespace === namespaceName));
+  const overQuota = storageOverQuota(tenant, caches.spaces.inNamespace(namespaceName));
   const status = await report(ctx, tenant, { namespaceReady: true, quota, ...(overQuota ? { overQuota } : {}), ...('scheduledAt' in due ? { terminationScheduledAt: due.scheduledAt } : {}) });
   const exceeded = findCondition(status.conditions, QUOTA_EXCEEDED);
   const exceededBefore = findCondition(tenant.status?.conditions, QUOTA_EXCEEDED);
@@ -150,7 +150,7 @@ async function pruneStale(ctx: ControllerContext, caches: TenantCaches, tenant: 
   const namespace = tenantNamespaceName(tenant);
   for (const [ref, informer] of caches.children) {
     const wanted = new Set(desired.filter((o) => o.kind === ref.kind).map((o) => o.metadata.name));
-    const stale = informer.list((o) => o.metadata.namespace === namespace && o.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name && !wanted.has(o.metadata.name));
+    const stale = informer.inNamespace(namespace).filter((o) => o.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name && !wanted.has(o.metadata.name));
     for (const object of stale) {
       await deleteObject(ctx.client, ref, object.metadata.name ?? '', namespace);
       ctx.logger.info({ tenant: tenant.metadata.name, kind: ref.kind, name: object.metadata.name }, 'pruned object no longer desired');

@@ -64,7 +64,7 @@ async function spacesStillOpen(client: KubeClient, spaces: ObservedSpace[]): Pro
 
 export async function observeTermination(sources: FactSources, tenant: Tenant, record: TerminationRecord, now: Date): Promise<TerminationFacts & { openSpaces: string[] }> {
   const namespace = tenantNamespaceName(tenant);
-  const spaces = sources.spaces.list((s) => s.metadata.namespace === namespace).map(observedSpace);
+  const spaces = sources.spaces.inNamespace(namespace).map(observedSpace);
   const ingressOpen = Boolean(sources.policies?.get(`${namespace}/${GATEWAY_INGRESS_POLICY}`));
   // Access matters until the keys are gone; after that there is nothing left to reach.
   const openSpaces = phaseAtLeast(record.phase, 'Shredding') ? [] : await spacesStillOpen(sources.client, spaces);
@@ -78,7 +78,7 @@ export async function observeTermination(sources: FactSources, tenant: Tenant, r
     const ns = await getObject<V1Namespace & KubeObject>(sources.client, K8S.Namespace, namespace);
     remaining = [
       ...spaces.map((s) => `BackupSpace/${namespace}/${s.name}`),
-      ...sources.endpoints.list((e) => e.metadata.namespace === namespace).map((e) => `Endpoint/${namespace}/${e.metadata.name}`),
+      ...sources.endpoints.inNamespace(namespace).map((e) => `Endpoint/${namespace}/${e.metadata.name}`),
       ...(ns && ns.metadata.labels?.[TENANT_LABEL] === tenant.metadata.name ? [`Namespace/${namespace}`] : []),
     ];
   }

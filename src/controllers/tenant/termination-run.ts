@@ -63,7 +63,7 @@ async function loadRecord(ctx: ControllerContext, sources: FactSources, tenant: 
   const name = recordName(tenant);
   const stored = await readRecord(ctx.client, namespace, name);
   if (stored) return stored;
-  const spaces = sources.spaces.list((s) => s.metadata.namespace === tenantNamespaceName(tenant));
+  const spaces = sources.spaces.inNamespace(tenantNamespaceName(tenant));
   const created = await createRecord(ctx.client, namespace, name, newRecord(tenant, trigger, spaces.map(observedSpace), ctx.now()));
   await ctx.recorder.normal(tenant, 'TerminationStarted', `termination started (${trigger === 'TenantDeleted' ? 'the tenant was deleted' : 'the contract is Terminated'}); record ${namespace}/${name}`);
   return created;
