@@ -2,6 +2,7 @@
  * `npm run bench`: runs the project's benchmarks (not tests) and writes their figures to .bench/.
  * `npm run bench -- <name>...` runs only the named ones.
  */
+import { runCacheLookupsBenchmark } from './cache-lookups.ts';
 import { runConvergenceBenchmark } from './convergence.ts';
 import { runExportBenchmark } from './export.ts';
 import { runGatewayBenchmark } from './gateway.ts';
@@ -14,6 +15,7 @@ const benchmarks: Record<string, () => Promise<unknown>> = {
   export: runExportBenchmark,
   unseal: runUnsealBenchmark,
   scale: runScaleBenchmark,
+  'cache-lookups': runCacheLookupsBenchmark,
 };
 
 const selected = process.argv.slice(2);
