@@ -6,12 +6,17 @@
  *   - quiet: mutating requests the API server served over 60 s of idle (its own
  *     apiserver_request_total, by resource; leases and what kwok and the controllers write apart);
  *   - restart: after an operator restart and its full resync, how many objects' resourceVersion moved;
- *   - latency: spec edit of an endpoint → Ready with the edit observed, p50 and p99.
+ *   - latency: spec edit of an endpoint → Ready with the edit observed, p50 and p99;
+ *   - faults, each ending in a full convergence check (every object Ready, every space's key id kept,
+ *     exactly one key Secret per space and one credentials Secret per endpoint): SIGKILL of the
+ *     operator during bulk creation; etcd compaction then a kube-apiserver crash (watches resume
+ *     from a compacted version: 410 Gone, re-list); owned objects deleted at random.
  *
  * Environment:
  *   BENCH_SCALE_TENANTS  how many tenants (default 20; the issue's headline is 1,000)
  *   BENCH_SCALE_EDITS    how many edits for the latency figure (default 20)
  *   BENCH_QUIET_SECONDS  idle window (default 60)
+ *   BENCH_SCALE_FAULTS   0 to skip the faults (default 1)
  * Writes .bench/scale.json and .bench/scale.txt.
  */
 import { execFileSync } from 'node:child_process';
@@ -20,11 +25,11 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { API } from '../src/api/refs.ts';
 import type { Tenant } from '../src/api/types.ts';
-import { tenantNamespaceName } from '../src/controllers/labels.ts';
+import { ENDPOINT_LABEL, SECRET_TYPE_LABEL, SPACE_LABEL, tenantNamespaceName } from '../src/controllers/labels.ts';
 import { KubeClient } from '../src/runtime/kube/client.ts';
 import { isConflict, isNotFound } from '../src/runtime/kube/errors.ts';
 import { collectionPath, K8S, type ResourceRef } from '../src/runtime/kube/resource-ref.ts';
-import { defaultBinDir, startCluster, stopCluster } from '../test/harness/controlplane.ts';
+import { defaultBinDir, restartApiServer, startCluster, stopCluster, type ClusterState } from '../test/harness/controlplane.ts';
 import { datacenterVolume } from '../test/harness/seed.ts';
 import { SIMULATED_DATACENTERS, VOLUMES_PER_DATACENTER } from '../test/harness/topology.ts';
 import { ensureDatacenters } from '../test/support/cluster-objects.ts';
@@ -40,7 +45,7 @@ const ENDPOINTS_PER_SPACE = 5;
 /** Concurrency of the bench's own client: the same for every phase, so phases compare. */
 const CLIENT_CONCURRENCY = 16;
 
-interface Named { metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string; observedGeneration?: number }[] } }
+interface Named { metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number; labels?: Record<string, string> }; status?: { observedGeneration?: number; keyId?: string; conditions?: { type: string; status: string; observedGeneration?: number }[] } }
 
 /** Runs `work` over `items`, at most `limit` at a time. */
 async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -172,14 +177,23 @@ async function fleetVersions(client: KubeClient): Promise<Map<string, string>> {
   return versions;
 }
 
-/** Waits until the operator's reconcile counter stops moving and its queues are empty. */
+/**
+ * The controllers that write to the API server. The gateway-report poller is left out: it asks every
+ * gateway for its report on a timer (a read, never a write), so its count never stops moving.
+ */
+const WRITING_CONTROLLERS = ['tenant', 'backupspace', 'endpoint', 'access', 'datacenter'];
+
+/** Waits until the writing controllers' reconcile counters stop moving over 5 s and their queues are empty. */
 async function settled(operator: OperatorProcess): Promise<void> {
-  let last = -1;
+  let last = '';
   await eventually('the operator to settle', async () => {
-    const reconciles = await operator.metric('controller_runtime_reconcile_total');
-    const depth = await operator.metric('workqueue_depth');
-    const still = reconciles === last && depth === 0;
-    last = reconciles;
+    const counts = await Promise.all(WRITING_CONTROLLERS.map(async (controller) => [
+      await operator.metric('controller_runtime_reconcile_total', { controller }),
+      await operator.metric('workqueue_depth', { name: controller }),
+    ]));
+    const now = JSON.stringify(counts.map(([reconciles]) => reconciles));
+    const still = now === last && counts.every(([, depth]) => depth === 0);
+    last = now;
     return still ? true : undefined;
   }, { timeoutMs: 30 * 60_000, intervalMs: 5_000 });
 }
@@ -197,17 +211,131 @@ async function addVolumes(client: KubeClient, count: number): Promise<void> {
   });
 }
 
+/** What must survive every fault: each space's key id, and the count of each kind of secret. */
+interface Integrity {
+  keyIds: Map<string, string>;
+  spaceKeys: number;
+  endpointCredentials: number;
+}
+
+async function integrity(client: KubeClient): Promise<Integrity> {
+  const spaces = await list<Named>(client, API.BackupSpace);
+  const secrets = await list<Named>(client, K8S.Secret, { labelSelector: SECRET_TYPE_LABEL });
+  const ofType = (type: string, owner: string) => new Set(secrets.filter((s) => s.metadata?.labels?.[SECRET_TYPE_LABEL] === type).map((s) => `${s.metadata?.namespace}/${s.metadata?.labels?.[owner]}`));
+  const typed = (type: string) => secrets.filter((s) => s.metadata?.labels?.[SECRET_TYPE_LABEL] === type).length;
+  // As many Secrets of a type as distinct owners: a second one for the same space or endpoint is a duplicate.
+  const spaceKeys = typed('space-key');
+  const endpointCredentials = typed('endpoint-credentials');
+  if (spaceKeys !== ofType('space-key', SPACE_LABEL).size || endpointCredentials !== ofType('endpoint-credentials', ENDPOINT_LABEL).size) throw new Error('duplicate key or credentials Secrets');
+  return { keyIds: new Map(spaces.map((s) => [`${s.metadata?.namespace}/${s.metadata?.name}`, s.status?.keyId ?? ''])), spaceKeys, endpointCredentials };
+}
+
+/** Every object Ready again and nothing lost or doubled, as `before` says. */
+async function convergedIntact(client: KubeClient, expected: { tenants: number; spaces: number; endpoints: number }, before: Integrity): Promise<{ seconds: number; lostKeys: number; spaceKeys: number; endpointCredentials: number }> {
+  const start = process.hrtime.bigint();
+  await eventually(`every object Ready again (${JSON.stringify(expected)})`, async () => {
+    const seen = await countReady(client);
+    return seen.tenants >= expected.tenants && seen.spaces >= expected.spaces && seen.endpoints >= expected.endpoints ? true : undefined;
+  }, { timeoutMs: 30 * 60_000, intervalMs: 1_000 });
+  const after = await integrity(client);
+  const lostKeys = [...before.keyIds].filter(([space, keyId]) => after.keyIds.get(space) !== keyId).length;
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, lostKeys, spaceKeys: after.spaceKeys, endpointCredentials: after.endpointCredentials };
+}
+
+/** The etcd revision now, and a compaction of everything before it (etcd's JSON gateway). */
+async function compactEtcd(cluster: ClusterState): Promise<number> {
+  const base = `http://127.0.0.1:${cluster.ports.etcd}/v3/kv`;
+  const range = await fetch(`${base}/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+  const revision = Number(((await range.json()) as { header: { revision: string } }).header.revision);
+  const compaction = await fetch(`${base}/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) });
+  if (!compaction.ok) throw new Error(`etcd compaction answered ${compaction.status}: ${await compaction.text()}`);
+  return revision;
+}
+
+/** A deterministic pick of about `share` of `items` (the same run after run). */
+function pick<T>(items: readonly T[], share: number): T[] {
+  const every = Math.max(1, Math.round(1 / share));
+  return items.filter((_, i) => i % every === 0);
+}
+
+interface FaultRun {
+  operator: OperatorProcess;
+  results: Record<string, unknown>;
+}
+
+async function runFaults(client: KubeClient, cluster: ClusterState, operatorArgs: string[], running: OperatorProcess, count: number): Promise<FaultRun> {
+  const results: Record<string, unknown> = {};
+  let operator = running;
+  const extra = Math.max(2, Math.round(count / 5));
+  const total = count + extra;
+  const expected = (tenants: number) => ({ tenants, spaces: tenants * SPACE_DATACENTERS.length, endpoints: tenants * SPACE_DATACENTERS.length * ENDPOINTS_PER_SPACE });
+
+  // 1. SIGKILL while a batch of new tenants is being created: the next process finishes the work.
+  const before = await integrity(client);
+  const batch = Array.from({ length: extra }, (_, i) => count + i);
+  const creating = (async () => {
+    await pool(batch, CLIENT_CONCURRENCY, async (i) => {
+      const t = tenantFor(i);
+      await client.request({ method: 'POST', path: collectionPath(API.Tenant), body: { ...t, metadata: { name: t.metadata.name } } });
+    });
+    await pool(batch.flatMap(childrenOf), CLIENT_CONCURRENCY, ({ ref, body }) => createWhenPossible(client, ref, body));
+  })();
+  await sleep(1_500);
+  await operator.stop('SIGKILL');
+  operator = await OperatorProcess.start(cluster.kubeconfig, operatorArgs);
+  await creating;
+  results.leaderKilledDuringCreation = { newTenants: extra, ...(await convergedIntact(client, expected(total), before)) };
+
+  // 2. etcd compacted, then kube-apiserver crashes: every watch resumes from a compacted version.
+  const beforeRestart = await integrity(client);
+  const expiredBefore = await operator.metric('tenantbackup_watch_restarts_total', { reason: 'expired' });
+  const revision = await compactEtcd(cluster);
+  await restartApiServer(cluster.dir);
+  // An edit made after the restart must still be seen: the watches recovered.
+  const namespace = tenantNamespaceName(tenantName(0));
+  await client.request({ method: 'PATCH', path: `${collectionPath(API.Endpoint, namespace)}/device-1-0`, body: { spec: { selection: { include: ['/srv/after-restart'] } } }, contentType: 'application/merge-patch+json' });
+  const restart = await convergedIntact(client, expected(total), beforeRestart);
+  results.apiServerRestartAfterCompaction = { compactedAtRevision: revision, watchesExpired: (await operator.metric('tenantbackup_watch_restarts_total', { reason: 'expired' })) - expiredBefore, ...restart };
+
+  // 3. Owned objects deleted at random (a tenth of the gateways' Deployments, Services, policies and configurations).
+  const beforeDeletion = await integrity(client);
+  const victims: { ref: ResourceRef; namespace: string; name: string }[] = [];
+  for (const ref of [K8S.Deployment, K8S.Service, K8S.NetworkPolicy]) {
+    for (const item of pick((await list<Named>(client, ref)).filter((o) => o.metadata?.namespace?.startsWith('tenant-scale-')), 0.1)) victims.push({ ref, namespace: item.metadata?.namespace ?? '', name: item.metadata?.name ?? '' });
+  }
+  for (const item of pick((await list<Named>(client, K8S.Secret, { labelSelector: `${SECRET_TYPE_LABEL}=gateway-config` })), 0.1)) victims.push({ ref: K8S.Secret, namespace: item.metadata?.namespace ?? '', name: item.metadata?.name ?? '' });
+  await pool(victims, CLIENT_CONCURRENCY, async ({ ref, namespace: ns, name }) => {
+    await client.request({ method: 'DELETE', path: `${collectionPath(ref, ns)}/${name}` });
+  });
+  const deletion = await convergedIntact(client, expected(total), beforeDeletion);
+  const recreated = await eventually('every deleted object to be recreated', async () => {
+    for (const { ref, namespace: ns, name } of victims) {
+      try {
+        await client.request({ method: 'GET', path: `${collectionPath(ref, ns)}/${name}` });
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    }
+    return true;
+  }, { timeoutMs: 10 * 60_000, intervalMs: 1_000 });
+  results.ownedObjectsDeleted = { deleted: victims.length, recreated, ...deletion };
+  return { operator, results };
+}
+
 export async function runScaleBenchmark(): Promise<void> {
   const count = Number(process.env.BENCH_SCALE_TENANTS ?? 20);
   const edits = Number(process.env.BENCH_SCALE_EDITS ?? 20);
   const quietSeconds = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
+  const withFaults = process.env.BENCH_SCALE_FAULTS !== '0';
   const cluster = await startCluster({ name: `scale-${process.pid}` });
   try {
     const client = KubeClient.load(cluster.kubeconfig);
     await installCrds(client);
     await ensureDatacenters(client);
     await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: OPERATOR_NAMESPACE } } });
-    await addVolumes(client, count);
+    // Room for the spaces of the tenants the faults add.
+    await addVolumes(client, count + Math.max(2, Math.round(count / 5)));
     // A fixed key-service port, as in a cluster: with port 0 a restarted operator would render other gateway args.
     const operatorArgs = ['--namespace', OPERATOR_NAMESPACE, '--gateway-image', 'registry.invalid/tenant-backup-operator:bench', '--log-level', 'info', ...loopbackKeyServiceArgs(await freePort())];
     let operator = await OperatorProcess.start(cluster.kubeconfig, operatorArgs);
@@ -262,6 +390,9 @@ export async function runScaleBenchmark(): Promise<void> {
       latencies.push(Number(process.hrtime.bigint() - editStart) / 1e6);
     }
     latencies.sort((a, b) => a - b);
+
+    let faults: Record<string, unknown> = {};
+    if (withFaults) ({ operator, results: faults } = await runFaults(client, cluster, operatorArgs, operator, count));
     await operator.stop();
 
     const result = {
@@ -275,6 +406,7 @@ export async function runScaleBenchmark(): Promise<void> {
       quiet: { seconds: quietSeconds, mutatingByResource: idle, ...operatorWrites(idle) },
       restart: { objects: versionsBefore.size, resourceVersionsMoved: moved.length, movedExamples: moved.slice(0, 10), mutatingByResource: afterRestart, ...operatorWrites(afterRestart) },
       editLatencyMs: { edits, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+      faults,
     };
     const table = [
       `scale: ${count} tenants, ${expected.spaces} spaces, ${expected.endpoints} endpoints, ${count * 2} people (${cpus().length} cpus)`,
@@ -283,6 +415,7 @@ export async function runScaleBenchmark(): Promise<void> {
       `  idle ${quietSeconds} s:                      ${result.quiet.writes} operator writes (${result.quiet.leases} lease renewals): ${JSON.stringify(idle)}`,
       `  restart:                         ${moved.length} of ${versionsBefore.size} objects changed; ${result.restart.writes} writes`,
       `  edit → Ready:                    p50 ${result.editLatencyMs.p50.toFixed(0)} ms, p99 ${result.editLatencyMs.p99.toFixed(0)} ms (${edits} edits)`,
+      ...Object.entries(faults).map(([fault, figures]) => `  fault ${fault}: ${JSON.stringify(figures)}`),
     ].join('\n');
     const out = resolve(import.meta.dirname, '../.bench');
     await mkdir(out, { recursive: true });
