@@ -57,7 +57,7 @@ export interface StoredRecord {
 
 export const recordName = (period: { id: string }): string => `backup-report-${period.id}`;
 
-function toConfigMap(name: string, namespace: string, tenant: string, r: ReportRecord, resourceVersion?: string): V1ConfigMap {
+export function toConfigMap(name: string, namespace: string, tenant: string, r: ReportRecord, resourceVersion?: string): V1ConfigMap {
   const optional = (key: string, value: string | undefined) => (value === undefined ? {} : { [key]: value });
   return {
     apiVersion: 'v1',
