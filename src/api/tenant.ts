@@ -21,6 +21,8 @@ export const KEY_CUSTODY_MODES = ['provider', 'customer'] as const;
 export const CONTRACT_STATES = ['Active', 'Suspended', 'Terminated'] as const;
 export const USER_ROLES = ['admin', 'operator', 'viewer'] as const;
 export const CONTACT_ROLES = ['administrative', 'technical', 'billing'] as const;
+export const REPORT_PERIODS = ['Off', 'Daily', 'Weekly', 'Monthly'] as const;
+export const REPORT_LANGUAGES = ['it', 'en'] as const;
 
 /** The largest storage quota a tenant can have: far past any contract, and within the int64 of a ResourceQuota. */
 export const MAX_TENANT_STORAGE = '1Ei';
@@ -134,6 +136,12 @@ export const TenantSpec = Type.Object({
     'x-kubernetes-list-map-keys': ['name'],
     description: 'The customer\'s people. Each gets RBAC in the tenant namespace and, unless two-factor is Disabled, a TOTP enrolment (otpauth URI and QR code) in a Secret only they can read.',
   })),
+  reports: Type.Optional(Type.Object({
+    // Monthly by default: the service terms promise every customer a periodic summary (S4), and a
+    // month is the period the contracts bill by; Off is the explicit opt-out.
+    period: Type.Optional(stringEnum(REPORT_PERIODS, { default: 'Monthly', description: 'How often the backup report is e-mailed to the contacts (S4): Daily (UTC calendar day), Weekly (ISO week, Monday to Sunday, UTC), Monthly (calendar month, UTC), or Off. A period\'s report is sent once, after the period has ended; periods that ended before the tenant existed are not reported.' })),
+    language: Type.Optional(stringEnum(REPORT_LANGUAGES, { default: 'it', description: 'Language of the report: it (Italian) or en (English).' })),
+  }, { default: { period: 'Monthly', language: 'it' }, description: 'Periodic backup reports by e-mail (S4, S15): per endpoint the last backup, snapshots and bytes added (full, incremental, metadata), refusals, overdue devices, outdated agents, and space usage against quota. A copy of each report is kept in the tenant namespace as ConfigMap backup-report-<period>, readable by the tenant\'s users.' })),
   contract: Type.Optional(Type.Object({
     state: Type.Optional(stringEnum(CONTRACT_STATES, { default: 'Active', description: 'Active: service runs. Suspended: access is refused, data kept. Terminated: data is exported (unless waived), verified, then destroyed (S14).' })),
     endDate: Type.Optional(Type.String({ format: 'date', description: 'Date the contract ended (YYYY-MM-DD); only for a Terminated contract.' })),

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { createLogger } from '../log/logger.ts';
 import { addWebhookFlags, httpsBaseUrl, webhookOptions, type WebhookFlags } from '../webhook/options.ts';
 import { runOperator, type OperatorOptions } from './manager.ts';
@@ -8,6 +9,31 @@ import { cidrList } from './cidrs.ts';
 import { parseImageReference } from './image-reference.ts';
 import { parseGatewayWorkload } from './gateway-workload-flag.ts';
 import type { GatewayWorkload } from '../api/gateway-workload.ts';
+import type { ReportsOptionsOf } from './manager.ts';
+
+interface SmtpFlags {
+  smtpHost?: string; smtpPort: number; smtpTlsMode: string; smtpFrom?: string; smtpCredentialsSecret?: string; smtpCaFile?: string;
+  reportCheckInterval: number; reportsClockOffset: number;
+}
+
+/** The reports' options from the SMTP flags; undefined (no reports) without --smtp-host. */
+export function reportsOptions(flags: SmtpFlags): ReportsOptionsOf | undefined {
+  if (!flags.smtpHost) return undefined;
+  if (flags.smtpTlsMode !== 'starttls' && flags.smtpTlsMode !== 'implicit') throw new Error(`--smtp-tls-mode must be starttls or implicit, not '${flags.smtpTlsMode}'`);
+  if (!flags.smtpFrom) throw new Error('--smtp-host needs --smtp-from, the address reports are sent from');
+  return {
+    smtp: {
+      host: flags.smtpHost,
+      port: flags.smtpPort,
+      tlsMode: flags.smtpTlsMode,
+      from: flags.smtpFrom,
+      ...(flags.smtpCaFile ? { caPem: readFileSync(flags.smtpCaFile, 'utf8') } : {}),
+    },
+    ...(flags.smtpCredentialsSecret ? { credentialsSecret: flags.smtpCredentialsSecret } : {}),
+    checkIntervalMs: flags.reportCheckInterval,
+    clockOffsetMs: flags.reportsClockOffset,
+  };
+}
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -62,6 +88,14 @@ export function registerOperatorCommand(program: Command): void {
     .option('--export-local-root <dir>', 'with --export-runner=local: spaces\' volumes are <dir>/spaces/<namespace>/<space>, claim targets <dir>/claims/<namespace>/<claim>')
     .option('--export-image <image>', 'image of the export Jobs (default: --gateway-image, the operator\'s own)')
     .option('--export-organization <name>', 'the provider\'s name in export bags (Source-Organization)', 'Cloud Backup provider')
+    .option('--smtp-host <host>', 'SMTP relay the periodic backup reports are sent through (S4); unset: no reports')
+    .option('--smtp-port <port>', 'port of the SMTP relay', positiveInteger('--smtp-port'), 587)
+    .option('--smtp-tls-mode <mode>', 'starttls (STARTTLS required, usually port 587) or implicit (TLS from the first byte, usually 465); TLS 1.2 or later either way, never plaintext', 'starttls')
+    .option('--smtp-from <address>', 'From address of the reports, e.g. "Cloud Backup <backup@provider.example>"')
+    .option('--smtp-credentials-secret <name>', 'Secret in --namespace with keys username and password for SMTP AUTH; unset: no AUTH')
+    .option('--smtp-ca-file <path>', 'PEM bundle of the CAs that sign the relay\'s certificate (default: the system\'s)')
+    .option('--report-check-interval <duration>', 'longest time between two checks of whether a tenant\'s report is due', duration('--report-check-interval'), 600_000)
+    .addOption(new Option('--reports-clock-offset <duration>', 'for tests only: the reports controller\'s clock runs this far ahead of the wall clock').argParser(duration('--reports-clock-offset')).default(0).hideHelp())
     .option('--log-level <level>', 'trace, debug, info, warn or error', process.env.LOG_LEVEL ?? 'info'))
     .action(async (flags: {
       kubeconfig?: string; namespace: string; leaderElect: boolean; leaderElectionId: string; leaseDuration: number;
@@ -70,7 +104,7 @@ export function registerOperatorCommand(program: Command): void {
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
       gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
-    } & WebhookFlags) => {
+    } & WebhookFlags & SmtpFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
       if (flags.exportRunner !== 'job' && flags.exportRunner !== 'local') throw new Error(`--export-runner must be job or local, not '${flags.exportRunner}'`);
       if (flags.exportRunner === 'local' && !flags.exportLocalRoot) throw new Error('--export-runner=local needs --export-local-root <dir>');
@@ -107,6 +141,7 @@ export function registerOperatorCommand(program: Command): void {
         webhook: webhookOptions(flags),
         exportRunner: flags.exportRunner === 'local' ? { kind: 'local', root: flags.exportLocalRoot ?? '' } : { kind: 'job', image: flags.exportImage ?? flags.gatewayImage },
         exportOrganization: flags.exportOrganization,
+        reports: reportsOptions(flags),
       };
       process.exitCode = await runOperator(options, logger);
       logger.flush();

@@ -43,6 +43,11 @@ import { RequestAuthenticator } from '../runtime/kube/request-auth.ts';
 import { startMetricsServer } from '../runtime/metrics-server.ts';
 import { servingNames } from '../webhook/options.ts';
 import { KEY_SERVICE_AUDIENCE, startKeyService } from './key-service.ts';
+import { createReportsController } from '../reports/controller.ts';
+import { smtpMailer, type SmtpSettings } from '../reports/mailer.ts';
+import { getObject } from '../runtime/apply.ts';
+import { secretField } from '../runtime/kube/secrets.ts';
+import { K8S } from '../runtime/kube/resource-ref.ts';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -77,6 +82,18 @@ export interface OperatorOptions {
   exportRunner: { kind: 'job'; image: string } | { kind: 'local'; root: string };
   /** The provider's name in export bags (Source-Organization). */
   exportOrganization: string;
+  /** Periodic backup reports by e-mail (S4); undefined: no SMTP relay configured, no reports. */
+  reports?: ReportsOptionsOf;
+}
+
+/** The reports' flags: the relay, its credentials Secret, and the reports' clock. */
+export interface ReportsOptionsOf {
+  smtp: SmtpSettings;
+  /** Secret in the operator's namespace with keys username and password; absent: no SMTP AUTH. */
+  credentialsSecret?: string;
+  checkIntervalMs: number;
+  /** Added to the wall clock by the reports controller only (tests: "the period has ended"). */
+  clockOffsetMs: number;
 }
 
 /** The key service's flags: its bind address, its Service, and the URL gateways are given. */
@@ -117,7 +134,32 @@ async function servingTls(options: OperatorOptions): Promise<{ cert: string; key
   return { cert: `${issued.certificate}${ca.certificate}`, key: issued.privateKey };
 }
 
-function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation): Controller[] {
+function reportsController(ctx: ControllerContext, options: OperatorOptions, reports: GatewayReports, identity: string): Controller[] {
+  const settings = options.reports;
+  if (!settings) return [];
+  const secretName = settings.credentialsSecret;
+  // Read at each send: a rotated password is used from the next report on.
+  const credentials = async () => {
+    if (!secretName) return undefined;
+    const secret = await getObject<{ data?: Record<string, string> }>(ctx.client, K8S.Secret, secretName, options.namespace);
+    const username = secretField(secret, 'username');
+    const password = secretField(secret, 'password');
+    if (!username || !password) throw new Error(`SMTP credentials Secret ${options.namespace}/${secretName} needs keys username and password`);
+    return { username, password };
+  };
+  return [createReportsController(ctx, {
+    gatewayReports: reports,
+    mailer: smtpMailer(settings.smtp, credentials),
+    now: () => new Date(Date.now() + settings.clockOffsetMs),
+    identity,
+    checkIntervalMs: settings.checkIntervalMs,
+    // Two polls of every gateway: after a restart the figures come from the gateways again.
+    warmupMs: 2 * options.reportIntervalMs + 5000,
+    messageDomain: settings.smtp.from.replace(/^.*@/, '').replace(/>.*$/, '') || 'localhost',
+  })];
+}
+
+function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys: { masterKey: () => Promise<MasterKey>; certificateAuthority: () => Promise<PemKeyPair> }, keyService: KeyServiceLocation, identity: string): Controller[] {
   // The gateways' reports: the poller writes them, the space and endpoint controllers subscribe.
   const reports = new GatewayReports();
   const { certificateAuthority, masterKey } = keys;
@@ -136,6 +178,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys
     }, options.concurrency),
     createReportPoller(ctx, { reports, certificateAuthority, reportIntervalMs: options.reportIntervalMs, gatewayAddresses: options.gatewayAddresses }, options.concurrency),
     createEndpointController(ctx, { reports, certificateAuthority }, options.concurrency),
+    ...reportsController(ctx, options, reports, identity),
   ];
 }
 
@@ -187,7 +230,7 @@ export async function runOperator(options: OperatorOptions, logger: Logger): Pro
     logger: logger.child({ component: 'key-service' }),
   }) : undefined;
   const servers = [probeServer, metricsServer].filter((s) => s !== undefined);
-  const controllers = buildControllers(ctx, options, keys, keyServiceLocation(options.keyService, options.namespace, keyService?.port));
+  const controllers = buildControllers(ctx, options, keys, keyServiceLocation(options.keyService, options.namespace, keyService?.port), identity);
   logger.info({ identity, server: client.serverUrl, probePort: probeServer?.port, metricsPort: metricsServer?.port, keyServicePort: keyService?.port, leaderElection: options.leaderElect }, 'operator starting');
 
   informers.start(stop.signal);

@@ -181,10 +181,14 @@ function tenantRoles(tenant: Tenant): ApplyObject[] {
   const ours = (resources: string[], verbs: string[]) => ({ apiGroups: [GROUP], resources, verbs });
   const readStatus = { apiGroups: [GROUP], resources: ['backupspaces', 'endpoints', 'backupspaces/status', 'endpoints/status'], verbs: READ };
   const events = { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: READ };
+  // The stored copies of the backup reports (ConfigMaps backup-report-<period>, src/reports). RBAC
+  // cannot grant by name prefix; the namespace's only other ConfigMap is the public kube-root-ca.crt
+  // (the gateways' configuration and keys are Secrets, which none of these roles can read).
+  const reports = { apiGroups: [''], resources: ['configmaps'], verbs: READ };
   return [
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, ours(['backupspaces', 'endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, ours(['endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, reports, ours(['backupspaces', 'endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, reports, ours(['endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events, reports] }),
   ];
 }
 
