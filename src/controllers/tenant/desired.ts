@@ -181,10 +181,12 @@ function tenantRoles(tenant: Tenant): ApplyObject[] {
   const ours = (resources: string[], verbs: string[]) => ({ apiGroups: [GROUP], resources, verbs });
   const readStatus = { apiGroups: [GROUP], resources: ['backupspaces', 'endpoints', 'backupspaces/status', 'endpoints/status'], verbs: READ };
   const events = { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: READ };
+  // The namespace's audit evidence (S17): every person of the tenant may read it.
+  const audit = { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: READ };
   return [
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, ours(['backupspaces', 'endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, ours(['endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, audit, ours(['backupspaces', 'endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, audit, ours(['endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events, audit] }),
   ];
 }
 
