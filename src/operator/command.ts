@@ -83,6 +83,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--gateway-workload <json>', 'resources, priorityClassName, tolerations, podLabels, podAnnotations and topologySpreadConstraints of the gateway pods, as JSON in the shape of a Datacenter\'s spec.gateway (which overrides it per datacenter); unset: built-in defaults', parseGatewayWorkload('--gateway-workload'))
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
+    .option('--audit-interval <duration>', 'how often every tenant\'s controls are checked into its PolicyReport (S17); 0s turns the audit off', duration('--audit-interval'), 300_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--export-runner <kind>', 'who runs termination exports: job (a Job pinned to the space\'s datacenter) or local (this process, over --export-local-root; for clusters whose volumes the operator sees as host directories, e.g. the test harness)', 'job')
     .option('--export-local-root <dir>', 'with --export-runner=local: spaces\' volumes are <dir>/spaces/<namespace>/<space>, claim targets <dir>/claims/<namespace>/<claim>')
@@ -102,7 +103,7 @@ export function registerOperatorCommand(program: Command): void {
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       keyServiceBindAddress: string; keyServiceName: string; keyServiceUrl?: string;
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
-      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; gatewayAddress: string[];
+      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; auditInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags & SmtpFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
@@ -130,6 +131,7 @@ export function registerOperatorCommand(program: Command): void {
         gatewayWorkload: flags.gatewayWorkload,
         totpIssuer: flags.totpIssuer,
         reportIntervalMs: flags.reportInterval,
+        auditIntervalMs: flags.auditInterval,
         gatewayAddresses: parseAddressOverrides(flags.gatewayAddress),
         settings: {
           operatorNamespace: flags.namespace,

@@ -14,6 +14,7 @@ import { createTenantController } from '../controllers/tenant/controller.ts';
 import { createAccessController } from '../controllers/access/controller.ts';
 import { createBackupSpaceController } from '../controllers/backupspace/controller.ts';
 import { createEndpointController } from '../controllers/endpoint/controller.ts';
+import { createAuditController } from '../audit/controller.ts';
 import { operatorCaProvider } from '../pki/operator-ca.ts';
 import { GatewayReports } from '../controllers/backupspace/report.ts';
 import { createReportPoller } from '../controllers/backupspace/report-poller.ts';
@@ -73,6 +74,8 @@ export interface OperatorOptions {
   totpIssuer: string;
   /** How often each ready gateway is asked for its usage report. */
   reportIntervalMs: number;
+  /** How often every tenant's controls are audited into its PolicyReport (S17); 0 turns the audit off. */
+  auditIntervalMs: number;
   /** `namespace/space` → `host:port` of gateways, for an operator running outside the cluster. */
   gatewayAddresses: ReadonlyMap<string, string>;
   settings: OperatorSettings;
@@ -179,6 +182,7 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys
     createReportPoller(ctx, { reports, certificateAuthority, reportIntervalMs: options.reportIntervalMs, gatewayAddresses: options.gatewayAddresses }, options.concurrency),
     createEndpointController(ctx, { reports, certificateAuthority }, options.concurrency),
     ...reportsController(ctx, options, reports, identity),
+    ...(options.auditIntervalMs > 0 ? [createAuditController(ctx, { intervalMs: options.auditIntervalMs })] : []),
   ];
 }
 

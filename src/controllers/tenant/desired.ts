@@ -185,10 +185,12 @@ function tenantRoles(tenant: Tenant): ApplyObject[] {
   // cannot grant by name prefix; the namespace's only other ConfigMap is the public kube-root-ca.crt
   // (the gateways' configuration and keys are Secrets, which none of these roles can read).
   const reports = { apiGroups: [''], resources: ['configmaps'], verbs: READ };
+  // The namespace's audit evidence (S17): every person of the tenant may read it.
+  const audit = { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: READ };
   return [
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, reports, ours(['backupspaces', 'endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, reports, ours(['endpoints'], WRITE)] }),
-    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events, reports] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.admin, { rules: [readStatus, events, reports, audit, ours(['backupspaces', 'endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.operator, { rules: [readStatus, events, reports, audit, ours(['endpoints'], WRITE)] }),
+    owned(tenant, 'rbac.authorization.k8s.io/v1', 'Role', ROLE_NAMES.viewer, { rules: [readStatus, events, reports, audit] }),
   ];
 }
 
