@@ -103,16 +103,23 @@ describe('the chart', () => {
     // Helm never upgrades crds/: the CRDs are templates (npm run generate writes them; src/api/crd.test.ts checks the bytes).
     expect(existsSync(join(chartDir, 'crds'))).toBe(false);
     const generated = allCustomResourceDefinitions();
-    const rendered = (await render('tbo', 'tb-system')).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    const ours = (objects: Rendered[]) => objects.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name.endsWith('.tenantbackup.io'));
+    const rendered = ours((await render('tbo', 'tb-system')).objects);
     expect(rendered.map((o) => o.metadata.name).sort()).toEqual(generated.map((c) => c.metadata?.name).sort());
     for (const crd of rendered) {
       expect(crd.spec, crd.metadata.name).toEqual(generated.find((c) => c.metadata?.name === crd.metadata.name)?.spec);
       expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
       expect(crd.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
     }
-    const notKept = (await render('tbo', 'tb-system', ['crds.keep=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    const notKept = ours((await render('tbo', 'tb-system', ['crds.keep=false'])).objects);
     expect(notKept.map((o) => o.metadata.annotations?.['helm.sh/resource-policy'])).toEqual([undefined, undefined, undefined, undefined]);
-    expect((await render('tbo', 'tb-system', ['crds.enabled=false'])).objects.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+    expect(ours((await render('tbo', 'tb-system', ['crds.enabled=false'])).objects)).toEqual([]);
+    // The PolicyReport CRD of the audit (wgpolicyk8s.io, shared with Kyverno and Policy Reporter) is
+    // rendered when the cluster has none, always kept, and left out when told.
+    const policyReports = (objects: Rendered[]) => objects.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'policyreports.wgpolicyk8s.io');
+    const [policyReport] = policyReports((await render('tbo', 'tb-system', ['crds.keep=false'])).objects);
+    expect(policyReport?.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    expect(policyReports((await render('tbo', 'tb-system', ['policyReport.installCrd=false'])).objects)).toEqual([]);
   });
 
   it('renders a restricted, spread, HTTPS-probed Deployment whose names match what the operator expects', async () => {
@@ -219,7 +226,8 @@ describe('the chart', () => {
     await createNamespace(namespace, { 'pod-security.kubernetes.io/warn': 'restricted' });
     try {
       const { objects } = await render(uniqueName('render'), namespace);
-      expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(4);
+      // Ours and the audit's PolicyReport CRD.
+      expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(5);
       const { stderr } = await applyToServer(objects, true);
       expect(stderr).not.toMatch(/would violate PodSecurity/);
     } finally {
