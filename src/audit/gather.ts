@@ -115,8 +115,12 @@ export async function gatherFacts(client: KubeClient, tenant: Tenant, settings: 
     .filter((s) => s.metadata.labels?.[SECRET_TYPE_LABEL] === 'two-factor-enrolment' && secretField(s, 'totpSecret'))
     .map((s) => s.metadata.labels?.[USER_LABEL] ?? '')
     .sort();
+  // Each space's peers policy is the BackupSpace controller's (built with the key service's address,
+  // which only the operator knows): required by name here, its content not compared.
+  const peerPolicies = spaces.items.map((sp) => ({ name: spaceObjectNames(sp.metadata.name ?? '').peersService, spec: {} }));
   return {
     ...base,
+    requiredNetworkPolicies: [...base.requiredNetworkPolicies, ...peerPolicies],
     namespacePresent: true,
     nodes,
     gatewayPods: gatewayPods.sort((a, b) => a.name.localeCompare(b.name)),
