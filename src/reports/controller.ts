@@ -96,8 +96,7 @@ export function createReportsController(ctx: ControllerContext, options: Reports
       if (waitMs > 0) return wakeAt(now.getTime() + waitMs);
     }
 
-    const inNamespace = (o: { metadata: { namespace?: string } }) => o.metadata.namespace === namespace;
-    const tenantSpaces = spaces.list(inNamespace);
+    const tenantSpaces = spaces.inNamespace(namespace);
     if (waitingForFigures(tenantSpaces, options.gatewayReports, now.getTime() - startedMs, options.warmupMs)) return { requeueAfterMs: 2000 };
     const gatewayReports = new Map<string, GatewayReport>();
     for (const space of tenantSpaces) {
@@ -105,7 +104,7 @@ export function createReportsController(ctx: ControllerContext, options: Reports
       if (stored) gatewayReports.set(space.metadata.name ?? '', stored.report);
     }
     const previous = await records.previousBaseline(namespace, period.endMs);
-    const record = composeRecord(tenant, period, { spaces: tenantSpaces, endpoints: endpoints.list(inNamespace), gatewayReports, previous }, now, options.identity);
+    const record = composeRecord(tenant, period, { spaces: tenantSpaces, endpoints: endpoints.inNamespace(namespace), gatewayReports, previous }, now, options.identity);
     const messageId = `<${recordName(period)}.${tenant.metadata.uid ?? name}@${options.messageDomain}>`;
     const result = await deliver(records, options.mailer, { namespace, tenant: name, record, message: { subject: '', text: '', html: '', to: [], messageId } }, options.now, logger);
     if (result.outcome === 'sent') await ctx.recorder.normal(tenant, 'ReportSent', `backup report ${period.id} sent to ${record.recipients.length} contact(s); copy in ConfigMap ${namespace}/${recordName(period)}`);
