@@ -3,6 +3,12 @@ import { allCustomResourceDefinitions } from './crd.ts';
 
 const HEADER = '# Generated from src/api by `npm run generate`; do not edit.\n';
 
+/**
+ * kubectl and Helm read YAML 1.1, where an unquoted Off, On, Yes or No is a boolean: written as
+ * YAML 1.1, such strings (an enum value like Off) are quoted and stay strings.
+ */
+const YAML_OPTIONS = { lineWidth: 0, version: '1.1' } as const;
+
 /** Where the chart keeps its CRDs: as templates, not in crds/, which Helm never upgrades (chart README, "CRDs and upgrades"). */
 export const CHART_CRD_TEMPLATES = 'charts/tenant-backup-operator/templates/crds';
 
@@ -10,7 +16,7 @@ export const CHART_CRD_TEMPLATES = 'charts/tenant-backup-operator/templates/crds
 export function crdFiles(): [string, string][] {
   return allCustomResourceDefinitions().map((crd) => [
     `crds/${crd.metadata?.name}.yaml`,
-    HEADER + stringify(crd, { lineWidth: 0 }),
+    HEADER + stringify(crd, YAML_OPTIONS),
   ]);
 }
 
@@ -25,14 +31,14 @@ const indent = (text: string, spaces: number): string => text.trimEnd().split('\
 export function chartCrdTemplates(): [string, string][] {
   return allCustomResourceDefinitions().map((crd) => {
     const { apiVersion, kind, metadata, spec } = crd;
-    const specText = stringify({ spec }, { lineWidth: 0 }).trimEnd();
+    const specText = stringify({ spec }, YAML_OPTIONS).trimEnd();
     // Helm would read a `{{` in a description as a template action.
     if (specText.includes('{{') || specText.includes('}}')) throw new Error(`CRD ${metadata?.name}: its text contains {{ or }}, which Helm would read as a template`);
-    const labels = stringify(metadata?.labels ?? {}, { lineWidth: 0 });
+    const labels = stringify(metadata?.labels ?? {}, YAML_OPTIONS);
     const template = [
       '{{- if .Values.crds.enabled }}',
       HEADER.trimEnd(),
-      stringify({ apiVersion, kind }, { lineWidth: 0 }).trimEnd(),
+      stringify({ apiVersion, kind }, YAML_OPTIONS).trimEnd(),
       'metadata:',
       `  name: ${metadata?.name}`,
       '  labels:',
