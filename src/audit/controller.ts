@@ -6,7 +6,8 @@
  */
 import { API } from '../api/refs.ts';
 import type { Tenant } from '../api/types.ts';
-import { COMPONENT_LABEL, GATEWAY_COMPONENT, TENANT_NAMESPACE_PREFIX } from '../controllers/labels.ts';
+import { tenantNameFromNamespace } from '../admission/rules.ts';
+import { COMPONENT_LABEL, GATEWAY_COMPONENT } from '../controllers/labels.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import { Controller, TemporaryError, type ReconcileResult } from '../runtime/controller.ts';
 import { isNotFound } from '../runtime/kube/errors.ts';
@@ -39,8 +40,8 @@ export function createAuditController(ctx: ControllerContext, options: AuditCont
 
   const controller = new Controller({ name: 'audit', concurrency: 1, logger: ctx.logger, metrics: ctx.metrics, reconcile });
   const byNamespace = (object: KubeObject) => {
-    const namespace = object.metadata.namespace ?? '';
-    return namespace.startsWith(TENANT_NAMESPACE_PREFIX) ? [namespace.slice(TENANT_NAMESPACE_PREFIX.length)] : [];
+    const tenant = tenantNameFromNamespace(object.metadata.namespace ?? '');
+    return tenant ? [tenant] : [];
   };
   controller.watch(tenants, (event) => [objectKey(event.object)]);
   controller.watch(pods, (event) => byNamespace(event.object));

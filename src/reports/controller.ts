@@ -117,6 +117,7 @@ export function createReportsController(ctx: ControllerContext, options: Reports
 
   const controller = new Controller({ name: 'reports', concurrency: 1, logger: ctx.logger, metrics: ctx.metrics, reconcile });
   controller.watch(tenants, (event) => (event.type === 'deleted' ? [] : [objectKey(event.object)]));
+  // Watched only so the workers wait for these caches: a report is composed from them, on the tenant's timer.
   controller.watch(spaces, () => []);
   controller.watch(endpoints, () => []);
   return controller;
