@@ -9,7 +9,7 @@
  * Writes .bench/convergence.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -23,17 +23,13 @@ import { installCrds } from '../test/support/crds.ts';
 import { eventually } from '../test/support/kube.ts';
 import { tenant as tenantObject } from '../test/support/objects.ts';
 import { OperatorProcess } from '../test/support/operator.ts';
+import { peakRssMiB } from './process-usage.ts';
 
 const SETTINGS = { operatorNamespace: 'tenant-backup-system', adminNamespaces: ['kube-system'], clusterCidrs: ['10.0.0.0/8'], adminCidrs: [], userPrefix: '' };
 
 function tenants(prefix: string, count: number): Tenant[] {
   // No people: their 2FA enrolments (a slow password hash each) are work kubectl would not do.
   return Array.from({ length: count }, (_, i) => tenantObject(`${prefix}-${i}`, {}, `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`));
-}
-
-async function peakRssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** Tenants whose last desired object (the viewer Role) exists: everything before it was applied. */

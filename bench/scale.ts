@@ -20,7 +20,7 @@
  * Writes .bench/scale.json and .bench/scale.txt.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { API } from '../src/api/refs.ts';
@@ -37,6 +37,7 @@ import { installCrds } from '../test/support/crds.ts';
 import { eventually, sleep } from '../test/support/kube.ts';
 import { endpoint as endpointObject, space as spaceObject, tenant as tenantObject } from '../test/support/objects.ts';
 import { loopbackKeyServiceArgs, OperatorProcess } from '../test/support/operator.ts';
+import { cpuSeconds, peakRssMiB } from './process-usage.ts';
 import { freePort } from '../test/harness/ports.ts';
 
 const OPERATOR_NAMESPACE = 'tenant-backup-system';
@@ -106,15 +107,6 @@ async function list<T>(client: KubeClient, ref: ResourceRef, query: Record<strin
 async function countReady(client: KubeClient): Promise<{ tenants: number; spaces: number; endpoints: number }> {
   const [tenants, spaces, endpoints] = await Promise.all([API.Tenant, API.BackupSpace, API.Endpoint].map((ref) => list<Named>(client, ref)));
   return { tenants: (tenants ?? []).filter(ready).length, spaces: (spaces ?? []).filter(ready).length, endpoints: (endpoints ?? []).filter(ready).length };
-}
-
-/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
-async function usage(pid: number): Promise<{ cpuSeconds: number; peakRssMiB: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  // Fields 14 and 15 of stat (utime, stime), counted after the command name: 12 and 13 here, in clock ticks of 1/100 s.
-  const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return { cpuSeconds: ticks / 100, peakRssMiB: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024 };
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE']);
@@ -356,7 +348,7 @@ export async function runScaleBenchmark(): Promise<void> {
       return seen.tenants >= expected.tenants && seen.spaces >= expected.spaces && seen.endpoints >= expected.endpoints ? true : undefined;
     }, { timeoutMs: 60 * 60_000, intervalMs: 1_000 });
     const convergedSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const footprint = await usage(operator.pid);
+    const footprint = { cpuSeconds: await cpuSeconds(operator.pid), peakRssMiB: await peakRssMiB(operator.pid) };
     const reconciles = await operator.metric('controller_runtime_reconcile_total');
 
     // Quiet: what is written while nothing changes.
