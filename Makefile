@@ -6,13 +6,16 @@ NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: test health-test kind-test kind-cluster kind-cluster-stop demo demo-stop cluster cluster-stop deps system-deps controlplane seaweedfs lint typecheck unit integration bench build clean
 
-## test: lint, typecheck, unit and integration tests and the Argo CD health checks; installs what it needs first
+## test: lint, typecheck, the Argo CD health checks, unit and integration tests, then the kind suite (real pods);
+## installs what it needs first; the kind suite's images are built (or found) in the background meanwhile
 test: deps
+	@bash hack/kind/prepare.sh start
 	npm run --silent lint
 	npm run --silent typecheck
 	@$(MAKE) --no-print-directory health-test
 	vitest run --project unit --project integration
-	@echo "the kind suite (real pods) runs with: make kind-test (not yet part of make test: see issue #10's note)"
+	@bash hack/kind/prepare.sh wait
+	@$(MAKE) --no-print-directory kind-test
 
 ## health-test: the chart's Argo CD health checks (charts/tenant-backup-operator/health) run by the Lua
 ## interpreter Argo CD embeds (gopher-lua from the Go module proxy), with Go's caches under .cache/go
@@ -20,7 +23,8 @@ health-test:
 	@command -v go >/dev/null || { echo "error: Go 1.26+ is needed for the Argo CD health check tests (apt-get install golang)" >&2; exit 1; }
 	cd hack/health-test && GOTOOLCHAIN=local GOFLAGS=-modcacherw GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build go test -count=1 ./...
 
-## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md)
+## kind-test: only the end-to-end suite on a kind cluster (built offline here; see hack/kind/README.md); the
+## cluster is made for the run and removed after it (KEEP_KIND_CLUSTER=1 keeps it)
 kind-test: deps
 	vitest run --project kind
 

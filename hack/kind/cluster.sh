@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# cluster.sh up <name> | down <name> | kubeconfig <name>
+# cluster.sh up <name> | down <name> | kubeconfig <name> | prepare
+#
+# `prepare` builds (or finds) every image `up` needs and stops there: make test runs it in the
+# background while the other tests run, so a cold machine builds its images beside them.
 #
 # `up` makes a kind cluster laid out like a provider's: a control plane and workers labelled as
 # datacenters of two countries (zone/region/country labels, as test/harness/topology.ts labels the kwok
@@ -13,8 +16,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-command=${1:?usage: cluster.sh up|down|kubeconfig <name>}
-name=${2:?usage: cluster.sh up|down|kubeconfig <name>}
+command=${1:?usage: cluster.sh up|down|kubeconfig <name> | prepare}
+[ "$command" = prepare ] || name=${2:?usage: cluster.sh up|down|kubeconfig <name> | prepare}
+name=${name:-}
 dir="$KIND_CACHE/clusters/$name"
 kubeconfig="$dir/kubeconfig"
 cp_bin="$kind_root/.cache/controlplane/bin"
@@ -27,7 +31,7 @@ workers=(
   "it-rom1 it-central IT"
   "de-fra1 de-central DE" "de-fra1 de-central DE"
 )
-volumes_per_datacenter=${KIND_VOLUMES_PER_DATACENTER:-8}
+volumes_per_datacenter=${KIND_VOLUMES_PER_DATACENTER:-12}
 
 case "$command" in
   kubeconfig) echo "$kubeconfig"; exit 0 ;;
@@ -35,8 +39,8 @@ case "$command" in
     if command -v kind >/dev/null && docker info >/dev/null 2>&1; then kind delete cluster --name "$name" >&2 || true; fi
     rm -rf "$dir"
     exit 0 ;;
-  up) ;;
-  *) echo "usage: cluster.sh up|down|kubeconfig <name>" >&2; exit 2 ;;
+  up|prepare) ;;
+  *) echo "usage: cluster.sh up|down|kubeconfig <name> | prepare" >&2; exit 2 ;;
 esac
 
 bash "$here/dockerd.sh"
@@ -55,6 +59,10 @@ bash "$kind_root/hack/controlplane/build.sh" >/dev/null
 [ -x "$kind_bin/kind" ] || bash "$here/binaries.sh" >/dev/null
 operator_image=$(bash "$here/operator-image.sh" "$node24_image")
 client_image=$(bash "$here/client-image.sh" "$node24_image")
+if [ "$command" = prepare ]; then
+  kind_log "images ready: $node_image $kube_router_image $operator_image $client_image"
+  exit 0
+fi
 
 rm -rf "$dir" && mkdir -p "$dir"
 {

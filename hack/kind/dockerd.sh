@@ -31,7 +31,10 @@ if (( (16#$cap_bounding & cap_sys_resource) == 0 )); then
 fi
 
 echo "starting dockerd (log: $state/dockerd.log)" >&2
-nohup dockerd "${args[@]}" >"$state/dockerd.log" 2>&1 &
+# At normal priority whatever the caller's: make test builds images from a background job at nice 19, and
+# an engine (its containerd, every container's shim, kind's nodes) started from there would inherit it and
+# be starved by the tests running beside it. setsid: the engine outlives the job that started it.
+nohup setsid nice -n "-$(nice)" dockerd "${args[@]}" >>"$state/dockerd.log" 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then exit 0; fi
   sleep 1
