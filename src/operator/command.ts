@@ -84,6 +84,7 @@ export function registerOperatorCommand(program: Command): void {
     .option('--totp-issuer <name>', 'issuer name shown in authenticator apps', 'Cloud Backup')
     .option('--report-interval <duration>', 'how often each ready gateway is asked for its usage report', duration('--report-interval'), 30_000)
     .option('--audit-interval <duration>', 'how often every tenant\'s controls are checked into its PolicyReport (S17); 0s turns the audit off', duration('--audit-interval'), 300_000)
+    .option('--metering-interval <duration>', 'how often every tenant\'s usage is sampled into its usage ledger (S10; ConfigMaps usage-<tenant>-<YYYY-MM> in --namespace); 0s turns metering off', duration('--metering-interval'), 60_000)
     .option('--gateway-address <namespace/space=host:port>', 'reach a space\'s gateway at this address instead of its Service (for an operator running outside the cluster); repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--export-runner <kind>', 'who runs termination exports: job (a Job pinned to the space\'s datacenter) or local (this process, over --export-local-root; for clusters whose volumes the operator sees as host directories, e.g. the test harness)', 'job')
     .option('--export-local-root <dir>', 'with --export-runner=local: spaces\' volumes are <dir>/spaces/<namespace>/<space>, claim targets <dir>/claims/<namespace>/<claim>')
@@ -103,7 +104,7 @@ export function registerOperatorCommand(program: Command): void {
       metricsBindAddress: string; healthProbeBindAddress: string; tlsCertFile?: string; tlsKeyFile?: string;
       keyServiceBindAddress: string; keyServiceName: string; keyServiceUrl?: string;
       kubeApiQps: number; kubeApiBurst: number; concurrency: number; resyncPeriod: number; adminNamespaces: string[]; clusterCidrs: string[]; adminCidrs: string[]; userPrefix: string; logLevel: string;
-      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; auditInterval: number; gatewayAddress: string[];
+      gatewayImage: string; gatewayWorkload?: GatewayWorkload; totpIssuer: string; reportInterval: number; auditInterval: number; meteringInterval: number; gatewayAddress: string[];
       exportRunner: string; exportLocalRoot?: string; exportImage?: string; exportOrganization: string;
     } & WebhookFlags & SmtpFlags) => {
       if (Boolean(flags.tlsCertFile) !== Boolean(flags.tlsKeyFile)) throw new Error('--tls-cert-file and --tls-key-file go together');
@@ -132,6 +133,7 @@ export function registerOperatorCommand(program: Command): void {
         totpIssuer: flags.totpIssuer,
         reportIntervalMs: flags.reportInterval,
         auditIntervalMs: flags.auditInterval,
+        meteringIntervalMs: flags.meteringInterval,
         gatewayAddresses: parseAddressOverrides(flags.gatewayAddress),
         settings: {
           operatorNamespace: flags.namespace,

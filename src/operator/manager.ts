@@ -45,6 +45,8 @@ import { startMetricsServer } from '../runtime/metrics-server.ts';
 import { servingNames } from '../webhook/options.ts';
 import { KEY_SERVICE_AUDIENCE, startKeyService } from './key-service.ts';
 import { createReportsController } from '../reports/controller.ts';
+import { createMeteringController } from '../metering/controller.ts';
+import { registerUsageMetrics } from '../metering/metrics.ts';
 import { smtpMailer, type SmtpSettings } from '../reports/mailer.ts';
 import { getObject } from '../runtime/apply.ts';
 import { secretField } from '../runtime/kube/secrets.ts';
@@ -76,6 +78,8 @@ export interface OperatorOptions {
   reportIntervalMs: number;
   /** How often every tenant's controls are audited into its PolicyReport (S17); 0 turns the audit off. */
   auditIntervalMs: number;
+  /** How often every tenant's usage is sampled into its usage ledger (S10); 0 turns metering off. */
+  meteringIntervalMs: number;
   /** `namespace/space` → `host:port` of gateways, for an operator running outside the cluster. */
   gatewayAddresses: ReadonlyMap<string, string>;
   settings: OperatorSettings;
@@ -183,7 +187,15 @@ function buildControllers(ctx: ControllerContext, options: OperatorOptions, keys
     createEndpointController(ctx, { reports, certificateAuthority }, options.concurrency),
     ...reportsController(ctx, options, reports, identity),
     ...(options.auditIntervalMs > 0 ? [createAuditController(ctx, { intervalMs: options.auditIntervalMs })] : []),
+    ...meteringController(ctx, options),
   ];
+}
+
+function meteringController(ctx: ControllerContext, options: OperatorOptions): Controller[] {
+  if (options.meteringIntervalMs <= 0) return [];
+  const metering = createMeteringController(ctx, { namespace: options.namespace, intervalMs: options.meteringIntervalMs, now: () => new Date() });
+  if (ctx.metrics) registerUsageMetrics(ctx.metrics.registry, metering.states);
+  return [metering.controller];
 }
 
 export async function runOperator(options: OperatorOptions, logger: Logger): Promise<number> {
