@@ -5,14 +5,16 @@
  * any event this controller watches.
  */
 import { API } from '../api/refs.ts';
-import type { Tenant } from '../api/types.ts';
+import type { V1Node } from '@kubernetes/client-node';
+import type { Datacenter, Tenant } from '../api/types.ts';
 import { tenantNameFromNamespace } from '../admission/rules.ts';
-import { COMPONENT_LABEL, GATEWAY_COMPONENT } from '../controllers/labels.ts';
+import { COMPONENT_LABEL, COUNTRY_LABEL, GATEWAY_COMPONENT } from '../controllers/labels.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import { Controller, TemporaryError, type ReconcileResult } from '../runtime/controller.ts';
 import { isNotFound } from '../runtime/kube/errors.ts';
 import { K8S } from '../runtime/kube/resource-ref.ts';
 import { objectKey, type KubeObject } from '../runtime/object.ts';
+import type { ClusterLookups } from './gather.ts';
 import { auditTenant } from './publish.ts';
 
 export interface AuditControllerOptions {
@@ -23,12 +25,20 @@ export function createAuditController(ctx: ControllerContext, options: AuditCont
   const tenants = ctx.informers.for<Tenant>(API.Tenant);
   const pods = ctx.informers.for<KubeObject>(K8S.Pod, { labelSelector: `${COMPONENT_LABEL}=${GATEWAY_COMPONENT}` });
   const policies = ctx.informers.for<KubeObject>(K8S.NetworkPolicy);
+  // Shared with the datacenter controller and the webhook: the fleet's nodes and Datacenters are
+  // watched once, not read again for every tenant.
+  const nodes = ctx.informers.for<V1Node & KubeObject>(K8S.Node);
+  const datacenters = ctx.informers.for<Datacenter>(API.Datacenter);
+  const lookups: ClusterLookups = {
+    nodeCountry: (name) => Promise.resolve(nodes.get(name)?.metadata.labels?.[COUNTRY_LABEL]),
+    datacenter: (name) => Promise.resolve(datacenters.get(name)),
+  };
 
   const reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const tenant = tenants.get(key);
     if (!tenant || tenant.metadata.deletionTimestamp) return undefined;
     try {
-      const { written, report } = await auditTenant(ctx.client, tenant, ctx.settings, ctx.now());
+      const { written, report } = await auditTenant(ctx.client, tenant, ctx.settings, ctx.now(), lookups);
       if (written) ctx.logger.info({ tenant: key, summary: report?.summary }, 'audit report published');
     } catch (error) {
       // Without the PolicyReport CRD there is nothing to write to: say so, try again later.

@@ -21,6 +21,27 @@ import type { AuditFacts, SpaceFact } from './facts.ts';
 
 type Listed<T> = T & KubeObject;
 
+/**
+ * Where an audit reads nodes and Datacenters, which every tenant shares: the controller reads its
+ * informers' caches (one watch for the fleet); a one-off audit reads the API server, listing the nodes
+ * once per audit rather than once per gateway.
+ */
+export interface ClusterLookups {
+  nodeCountry(name: string): Promise<string | undefined>;
+  datacenter(name: string): Promise<Datacenter | undefined>;
+}
+
+export function liveLookups(client: KubeClient): ClusterLookups {
+  let nodes: Promise<Map<string, Listed<V1Node>>> | undefined;
+  return {
+    nodeCountry: async (name) => {
+      nodes ??= listAll<Listed<V1Node>>(client, K8S.Node).then((list) => new Map(list.items.map((n) => [n.metadata.name ?? '', n])));
+      return (await nodes).get(name)?.metadata.labels?.[COUNTRY_LABEL];
+    },
+    datacenter: (name) => getObject<Datacenter>(client, API.Datacenter, name),
+  };
+}
+
 /** The parts of access.json the audit reads; a document that does not parse counts as absent. */
 function renderedOf(secret: Secret | undefined): SpaceFact['rendered'] {
   const text = secretField(secret, 'access.json');
@@ -56,7 +77,7 @@ function promiseOf(tenant: Tenant): AuditFacts['tenant'] {
   };
 }
 
-export async function gatherFacts(client: KubeClient, tenant: Tenant, settings: TenantSettings, now: Date): Promise<AuditFacts> {
+export async function gatherFacts(client: KubeClient, tenant: Tenant, settings: TenantSettings, now: Date, lookups: ClusterLookups = liveLookups(client)): Promise<AuditFacts> {
   const namespace = tenantNamespaceName(tenant);
   const promise = promiseOf(tenant);
   const required = {
@@ -87,13 +108,12 @@ export async function gatherFacts(client: KubeClient, tenant: Tenant, settings: 
     ...(p.status?.phase ? { phase: p.status.phase } : {}),
   }));
   const nodeNames = [...new Set(gatewayPods.flatMap((p) => (p.nodeName ? [p.nodeName] : [])))];
-  const allNodes = nodeNames.length ? new Map((await listAll<Listed<V1Node>>(client, K8S.Node)).items.map((n) => [n.metadata.name ?? '', n])) : new Map<string, Listed<V1Node>>();
-  const nodes = nodeNames.map((name) => {
-    const country = allNodes.get(name)?.metadata.labels?.[COUNTRY_LABEL];
+  const nodes = await Promise.all(nodeNames.map(async (name) => {
+    const country = await lookups.nodeCountry(name);
     return { name, ...(country ? { country } : {}) };
-  });
+  }));
   const datacenters = new Map<string, Datacenter | undefined>();
-  for (const dc of new Set(spaces.items.flatMap((s) => (s.status?.datacenter ? [s.status.datacenter] : [])))) datacenters.set(dc, await getObject<Datacenter>(client, API.Datacenter, dc));
+  for (const dc of new Set(spaces.items.flatMap((s) => (s.status?.datacenter ? [s.status.datacenter] : [])))) datacenters.set(dc, await lookups.datacenter(dc));
   const spaceFacts = spaces.items.map((space): SpaceFact => {
     const names = spaceObjectNames(space.metadata.name ?? '');
     const key = secretByName.get(names.keySecret);

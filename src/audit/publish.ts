@@ -10,7 +10,7 @@ import { applyObject, getObject, type ApplyObject } from '../runtime/apply.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { evaluateAudit } from './evaluate.ts';
 import type { AuditFacts } from './facts.ts';
-import { gatherFacts } from './gather.ts';
+import { gatherFacts, type ClusterLookups } from './gather.ts';
 import { AUDIT_REPORT_NAME, AUDIT_SOURCE, carryTimestamps, POLICY_REPORT, sameResults, summarize, type PolicyReport, type PolicyReportResult } from './policy-report.ts';
 
 /** On the report: the facts its results were decided on, as JSON (no secret is among them). */
@@ -46,8 +46,8 @@ export interface AuditOutcome {
   written: boolean;
 }
 
-export async function auditTenant(client: KubeClient, tenant: Tenant, settings: TenantSettings, now: Date): Promise<AuditOutcome> {
-  const facts = await gatherFacts(client, tenant, settings, now);
+export async function auditTenant(client: KubeClient, tenant: Tenant, settings: TenantSettings, now: Date, lookups?: ClusterLookups): Promise<AuditOutcome> {
+  const facts = await gatherFacts(client, tenant, settings, now, lookups);
   // No namespace: nowhere to publish (a tenant being built, or gone after termination).
   if (!facts.namespacePresent) return { facts, written: false };
   const namespace = facts.tenant.namespace;

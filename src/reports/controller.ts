@@ -106,7 +106,7 @@ export function createReportsController(ctx: ControllerContext, options: Reports
     const previous = await records.previousBaseline(namespace, period.endMs);
     const record = composeRecord(tenant, period, { spaces: tenantSpaces, endpoints: endpoints.inNamespace(namespace), gatewayReports, previous }, now, options.identity);
     const messageId = `<${recordName(period)}.${tenant.metadata.uid ?? name}@${options.messageDomain}>`;
-    const result = await deliver(records, options.mailer, { namespace, tenant: name, record, message: { subject: '', text: '', html: '', to: [], messageId } }, options.now, logger);
+    const result = await deliver(records, options.mailer, { namespace, tenant: name, record, messageId }, options.now, logger);
     if (result.outcome === 'sent') await ctx.recorder.normal(tenant, 'ReportSent', `backup report ${period.id} sent to ${record.recipients.length} contact(s); copy in ConfigMap ${namespace}/${recordName(period)}`);
     if (result.outcome === 'failed') {
       await ctx.recorder.warning(tenant, 'ReportFailed', `backup report ${period.id} not sent (attempt ${result.attempt} of ${MAX_ATTEMPTS}): ${result.error}`);

@@ -20,7 +20,8 @@ export interface Delivery {
   tenant: string;
   /** The record as it would be claimed now (state sending, attempts 1). */
   record: ReportRecord;
-  message: ReportMessage;
+  /** Stable per tenant and period (see ReportMessage). */
+  messageId: string;
 }
 
 async function claimOrTakeOver(records: ReportRecords, d: Delivery, nowMs: number): Promise<StoredRecord | undefined> {
@@ -38,7 +39,8 @@ export async function deliver(records: ReportRecords, mailer: ReportMailer, d: D
   const claimed = await claimOrTakeOver(records, d, now().getTime());
   if (!claimed) return { outcome: 'taken' };
   const { record } = claimed;
-  const message: ReportMessage = { ...d.message, subject: record.subject, text: record.text, html: record.html, to: record.recipients };
+  // What is mailed is what the record holds (a retry's first text, see above), never rebuilt.
+  const message: ReportMessage = { subject: record.subject, text: record.text, html: record.html, to: record.recipients, messageId: d.messageId };
   const log = logger.child({ tenant: d.tenant, period: record.periodId, attempt: record.attempts });
   log.info({ recipients: record.recipients.length }, 'sending backup report');
   let messageId: string;

@@ -26,7 +26,7 @@ import type { PemKeyPair } from '../../pki/certificates.ts';
 import { humanBytes, type GatewayReports } from '../backupspace/report.ts';
 import type { EndpointReport } from '../../gateway/report-contract.ts';
 import { isOutdatedAgent, MINIMUM_AGENT } from './agent.ts';
-import { BACKUP_OVERDUE, backupFreshness, freshnessEvent } from './freshness.ts';
+import { accessSuspended, BACKUP_OVERDUE, backupFreshness, freshnessEvent, type Freshness } from './freshness.ts';
 
 type Secret = V1Secret & KubeObject;
 
@@ -106,8 +106,13 @@ function reportedFacts(previous: EndpointStatus, reported: EndpointReport | unde
 }
 
 export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date, reported?: EndpointReport, minimumAgent = MINIMUM_AGENT, repository = endpointRepository(endpoint.metadata.name ?? '')): EndpointStatus {
+  return endpointStatusAndFreshness(endpoint, space, tenant, secretName, now, reported, minimumAgent, repository).status;
+}
+
+/** The status, and the freshness it was decided on (whose recheck time the reconcile requeues at). */
+function endpointStatusAndFreshness(endpoint: Endpoint, space: BackupSpace | undefined, tenant: Tenant | undefined, secretName: string | undefined, now: Date, reported: EndpointReport | undefined, minimumAgent: string, repository: string): { status: EndpointStatus; freshness?: Freshness } {
   const health = endpointHealth(endpoint, space, tenant, secretName !== undefined);
-  const suspended = endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
+  const suspended = accessSuspended(endpoint, tenant);
   const previous = endpoint.status ?? {};
   const facts = reportedFacts(previous, reported, minimumAgent);
   const kstatus = healthConditions(previous.conditions, health, endpoint.metadata.generation, now);
@@ -115,7 +120,7 @@ export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefine
   const conditions = freshness
     ? setCondition(kstatus, freshness.condition, endpoint.metadata.generation, now)
     : removeCondition(kstatus, BACKUP_OVERDUE);
-  return {
+  const status: EndpointStatus = {
     ...facts,
     observedGeneration: endpoint.metadata.generation,
     conditions,
@@ -124,6 +129,7 @@ export function endpointStatus(endpoint: Endpoint, space: BackupSpace | undefine
     repository,
     ...(space ? { url: repositoryUrl(endpoint, space) } : {}),
   };
+  return { status, ...(freshness ? { freshness } : {}) };
 }
 
 async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches, options: EndpointControllerOptions, key: string): Promise<ReconcileResult | undefined> {
@@ -150,14 +156,14 @@ async function reconcileEndpoint(ctx: ControllerContext, caches: EndpointCaches,
 
   const reported = space ? reports.get(objectKey(space))?.report.endpoints.find((e) => e.name === endpoint.metadata.name) : undefined;
   const now = ctx.now();
-  const status = endpointStatus(endpoint, space, tenant, secret ? secretName : undefined, now, reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
+  const { status, freshness } = endpointStatusAndFreshness(endpoint, space, tenant, secret ? secretName : undefined, now, reported, MINIMUM_AGENT, repositoryPathOf(endpoint.metadata.name ?? '', secret));
   await applyStatus(ctx.client, API.Endpoint, endpoint, status);
   // SpaceNotFound, a space of another namespace, no tenant: said in Events too, not only in status.
   await warnIfNewlyStalled(ctx, endpoint, endpoint.status?.conditions, status.conditions);
   const event = freshnessEvent(findCondition(endpoint.status?.conditions, BACKUP_OVERDUE), findCondition(status.conditions, BACKUP_OVERDUE));
   if (event) await ctx.recorder[event.type === 'Warning' ? 'warning' : 'normal'](endpoint, event.reason, event.note);
   // On time now: look again when it would turn overdue, whether or not anything else changes by then.
-  const recheck = backupFreshness(endpoint, tenant, status.lastBackupTime, now)?.recheckAfterMs;
+  const recheck = freshness?.recheckAfterMs;
   return recheck !== undefined ? { requeueAfterMs: recheck } : undefined;
 }
 

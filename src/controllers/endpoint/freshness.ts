@@ -57,12 +57,17 @@ export interface Freshness {
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/** The endpoint's access is refused: suspended itself, or its tenant's contract is. */
+export function accessSuspended(endpoint: Endpoint, tenant: Tenant | undefined): boolean {
+  return endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended';
+}
+
 /**
  * The BackupOverdue condition of an endpoint given its last backup (status.lastBackupTime) at `now`;
  * undefined when no check applies: no expected interval, or access suspended (no backup is expected).
  */
 export function backupFreshness(endpoint: Endpoint, tenant: Tenant | undefined, lastBackupTime: string | undefined, now: Date): Freshness | undefined {
-  if (endpoint.spec.suspended === true || tenant?.spec.contract?.state === 'Suspended') return undefined;
+  if (accessSuspended(endpoint, tenant)) return undefined;
   const interval = expectedInterval(endpoint, tenant);
   if (!interval) return undefined;
   const last = lastBackupTime !== undefined ? Date.parse(lastBackupTime) : NaN;
