@@ -7,6 +7,7 @@ import {
   AT_REST_HEADER_BYTES,
   AT_REST_TAG_BYTES,
   AtRestIntegrityError,
+  createChunkOpener,
   createDecryptStream,
   createEncryptStream,
   encryptedSize,
@@ -123,6 +124,17 @@ describe('at-rest format', () => {
     const salted = Buffer.from(file);
     salted[20]! ^= 1;
     await expect(decryptAll(salted)).rejects.toBeInstanceOf(AtRestIntegrityError);
+  });
+
+  it('opens sealed chunks one at a time, as the export reads them, and refuses a wrong index or last-chunk flag', async () => {
+    const plaintext = randomBytes(2 * CHUNK + 5);
+    const file = await encrypt(plaintext);
+    const header = parseHeader(file);
+    const open = createChunkOpener(context, header);
+    const sealed = (index: number): Buffer => file.subarray(AT_REST_HEADER_BYTES + index * (CHUNK + AT_REST_TAG_BYTES), AT_REST_HEADER_BYTES + (index + 1) * (CHUNK + AT_REST_TAG_BYTES));
+    expect(Buffer.concat([open(0, false, sealed(0)), open(1, false, sealed(1)), open(2, true, sealed(2))]).equals(plaintext)).toBe(true);
+    expect(() => open(1, false, sealed(0))).toThrow(AtRestIntegrityError);
+    expect(() => open(2, false, sealed(2))).toThrow(AtRestIntegrityError);
   });
 
   it('refuses headers that are not ours or ask for absurd chunk sizes', () => {

@@ -188,6 +188,16 @@ class ChunkCipher {
 }
 
 /**
+ * Opens an object's sealed chunks one at a time, for a reader that does its own reads (the export
+ * reads several chunks per system call into buffers it reuses). `sealed` is chunk `index` with its
+ * tag; `last` says whether it is the object's final chunk. Throws AtRestIntegrityError.
+ */
+export function createChunkOpener(context: AtRestContext, header: AtRestHeader): (index: number, last: boolean, sealed: Uint8Array) => Buffer {
+  const cipher = new ChunkCipher(header, context);
+  return (index, last, sealed) => cipher.open(index, last, sealed);
+}
+
+/**
  * Encrypts a plaintext, given piece by piece, into the at-rest format. Holds at most one chunk of
  * plaintext: a full chunk is sealed as "not last" only once the next byte arrives, because only then
  * do we know that it is not the last one. A plain object rather than a stream, so that the upload
