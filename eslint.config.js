@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.cache/', 'charts/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.cache/', 'charts/', 'coverage/', '.bench/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -1,18 +1,30 @@
 /**
  * Gateway throughput and memory benchmark (not a test).
  *
- * restic backs up the same generated, incompressible data twice in one run: into a local directory
- * repository, and through the gateway (HTTPS with TLS, at-rest encryption on) whose data directory is
- * on the same disk. The figure of merit is the ratio of wall times (gateway / local; goal ≤ 1.3).
- * The gateway runs as its own process; its peak resident memory (VmHWM from /proc) is recorded for
- * a small and a large data set, to show memory stays flat as the data grows.
+ * restic backs up the same generated, incompressible data into a local directory repository and
+ * through the gateway (HTTPS with TLS, at-rest encryption on) whose data directory is on the same
+ * disk. The figure of merit is the ratio of wall times (gateway / local; goal ≤ 1.3). The gateway
+ * runs as its own process; its CPU and resident memory (idle, and peak VmHWM from /proc) are
+ * recorded for a small and a large data set, to show memory stays flat as the data grows.
+ *
+ * Two configurations of the gateway, side by side in one run:
+ *   fixture   the e2e test fixture's (test/e2e/gateway-fixture.ts): openssl certificate, data.key,
+ *             the gateway subcommand alone (TypeScript run directly)
+ *   operator  as the operator configures it (operator-gateway.ts): every mounted file rendered by the
+ *             operator's own functions, the key from a key service, and the Deployment's container
+ *             command on the image's compiled entry point (built first, under .bench/dist)
  *
  * Environment:
  *   BENCH_GATEWAY_BYTES        large data set (default 1 GiB)
  *   BENCH_GATEWAY_SMALL_BYTES  small data set for the memory comparison (default 256 MiB)
- *   BENCH_GATEWAY_ROUNDS       interleaved local/gateway rounds; the fastest of each counts (default 3)
+ *   BENCH_GATEWAY_ROUNDS       interleaved rounds; the fastest of each counts (default 3)
+ *   BENCH_GATEWAY_CONFIGS      which configurations, comma-separated (default fixture,operator)
+ *   BENCH_GATEWAY_PROFILE      1: every gateway runs with --cpu-prof into .bench/profiles/<config>/
+ *                              (slows it a little: profile runs, not figures)
+ *   BENCH_GATEWAY_ENTRY        the compiled entry point to run the operator configuration on
+ *                              (default: this checkout, built first), e.g. another revision's build
  *   BENCH_DIR                  where to put data and repositories (default: os.tmpdir())
- * Writes .bench/gateway.json.
+ * Writes .bench/gateway.json and .bench/gateway.txt (the table).
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -22,7 +34,8 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { GATEWAY_NODE_FLAGS } from '../src/gateway/command.ts';
-import { GatewayFixture, expectSuccess, restic, run } from '../test/e2e/gateway-fixture.ts';
+import { GatewayFixture, expectSuccess, run, type RunResult } from '../test/e2e/gateway-fixture.ts';
+import { buildImageEntryPoint, startOperatorGateway } from './operator-gateway.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -106,6 +119,34 @@ async function localBackup(dir: string, source: string): Promise<LocalRun> {
   return { seconds, resticCpuSeconds };
 }
 
+export const CONFIGURATIONS = ['fixture', 'operator'] as const;
+export type Configuration = (typeof CONFIGURATIONS)[number];
+
+/** A running gateway, whichever way it was configured, and how restic reaches it. */
+interface StartedGateway {
+  pid: number;
+  url: string;
+  caCertFile: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+async function startGateway(configuration: Configuration, baseDir: string, entryPoint: string, nodeArgs: string[]): Promise<StartedGateway> {
+  if (configuration === 'operator') {
+    const gateway = await startOperatorGateway({ baseDir, quotaBytes: 64 * GiB, entryPoint, nodeArgs });
+    return { pid: gateway.pid, url: gateway.repositoryUrl, caCertFile: gateway.caCertFile, dir: gateway.dir, close: () => gateway.close() };
+  }
+  const fixture = await GatewayFixture.start({ endpoints: [{ name: 'bench' }], encryptAtRest: true, quotaBytes: 64 * GiB, baseDir, nodeArgs });
+  return { pid: fixture.pid, url: fixture.repositoryUrl('bench'), caCertFile: fixture.caCert, dir: fixture.dir, close: () => fixture.close() };
+}
+
+function resticThrough(gateway: StartedGateway, args: string[]): Promise<RunResult> {
+  return run('restic', ['--repo', gateway.url, '--cacert', gateway.caCertFile, '--cache-dir', join(gateway.dir, 'restic-cache'), ...args], {
+    env: { ...process.env, RESTIC_PASSWORD },
+    timeoutMs: 3_600_000,
+  });
+}
+
 interface GatewayRun {
   seconds: number;
   /** CPU the gateway process used during the backup. */
@@ -114,65 +155,59 @@ interface GatewayRun {
   resticCpuSeconds: number;
   peakRssMiB: number;
   medianRssMiB: number;
+  /** RSS once started and ready, before any request. */
+  idleRssMiB: number;
+  /** RSS after `restic init`, just before the backup. */
   startRssMiB: number;
 }
 
-async function gatewayBackup(source: string, baseDir: string): Promise<GatewayRun> {
-  const fixture = await GatewayFixture.start({ endpoints: [{ name: 'bench' }], encryptAtRest: true, quotaBytes: 64 * GiB, baseDir });
+async function gatewayBackup(configuration: Configuration, source: string, baseDir: string, entryPoint: string, nodeArgs: string[]): Promise<GatewayRun> {
+  const gateway = await startGateway(configuration, baseDir, entryPoint, nodeArgs);
   try {
-    const url = fixture.repositoryUrl('bench');
-    expectSuccess(await restic(fixture, url, ['init']), 'gateway restic init');
-    const start = await memoryOf(fixture.pid);
-    const cpuBefore = await cpuSecondsOf(fixture.pid);
+    // Settled: the startup's garbage is collected by now, as in a pod that waits for its first client.
+    await new Promise((done) => setTimeout(done, 1000));
+    const idle = await memoryOf(gateway.pid);
+    expectSuccess(await resticThrough(gateway, ['init']), `${configuration} gateway: restic init`);
+    const start = await memoryOf(gateway.pid);
+    const cpuBefore = await cpuSecondsOf(gateway.pid);
     const resticCpuBefore = await childCpuSeconds();
     const samples: number[] = [];
     const sampler = setInterval(() => {
-      memoryOf(fixture.pid).then((m) => samples.push(m.rssKiB), () => undefined);
+      memoryOf(gateway.pid).then((m) => samples.push(m.rssKiB), () => undefined);
     }, 100);
-    const { seconds, value } = await timed(() => restic(fixture, url, ['backup', '--quiet', source], { timeoutMs: 3_600_000 }));
+    const { seconds, value } = await timed(() => resticThrough(gateway, ['backup', '--quiet', source]));
     clearInterval(sampler);
-    expectSuccess(value, 'gateway restic backup');
-    const gatewayCpuSeconds = (await cpuSecondsOf(fixture.pid)) - cpuBefore;
+    expectSuccess(value, `${configuration} gateway: restic backup`);
+    const gatewayCpuSeconds = (await cpuSecondsOf(gateway.pid)) - cpuBefore;
     const resticCpuSeconds = (await childCpuSeconds()) - resticCpuBefore;
-    const end = await memoryOf(fixture.pid);
+    const end = await memoryOf(gateway.pid);
     return {
       seconds,
       gatewayCpuSeconds,
       resticCpuSeconds,
       peakRssMiB: Math.max(end.hwmKiB, ...samples) / 1024,
       medianRssMiB: median(samples) / 1024,
+      idleRssMiB: idle.rssKiB / 1024,
       startRssMiB: start.rssKiB / 1024,
     };
   } finally {
-    await fixture.close();
+    await gateway.close();
   }
 }
 
-export interface GatewayBenchResult {
-  benchmark: 'gateway';
-  date: string;
-  environment: { node: string; restic: string; cpus: number; cpuModel: string; gatewayNodeFlags: readonly string[]; loadAverageAtStart: number[] };
-  largeBytes: number;
-  smallBytes: number;
-  rounds: number;
-  /** Wall times of every round, seconds. */
-  localSecondsByRound: number[];
-  gatewaySecondsByRound: number[];
-  /** Fastest round of each: the least disturbed by whatever else runs on the machine. */
-  localSeconds: number;
-  gatewaySeconds: number;
+export interface ConfigurationResult {
+  /** Wall times of every large round, seconds, and the fastest (the least disturbed by whatever else runs). */
+  secondsByRound: number[];
+  seconds: number;
+  /** Fastest gateway round / fastest local round. */
   ratio: number;
-  goalRatio: number;
-  localMiBps: number;
-  gatewayMiBps: number;
+  MiBps: number;
   /** CPU seconds the gateway process spent per GiB uploaded (fastest large round). */
   gatewayCpuSecondsPerGiB: number;
-  /**
-   * CPU seconds restic spent per GiB, into the local directory (fastest local round) and through the
-   * gateway (fastest large round). Where restic alone keeps the CPUs busy, the ratio is about
-   * (restic through the gateway + gateway) / restic local.
-   */
-  resticCpuSecondsPerGiB: { local: number; gateway: number };
+  /** The same in every large round: on a shared machine the least of them is the least disturbed. */
+  gatewayCpuSecondsPerGiBByRound: number[];
+  /** CPU seconds restic spent per GiB through this gateway (fastest large round). */
+  resticCpuSecondsPerGiB: number;
   memory: {
     /** Highest VmHWM over the rounds at each size. */
     smallPeakRssMiB: number;
@@ -180,96 +215,154 @@ export interface GatewayBenchResult {
     /** Median of RSS samples taken every 100 ms during the backups. */
     smallMedianRssMiB: number;
     largeMedianRssMiB: number;
+    /** Median over the rounds: started and ready, before any request. */
     idleRssMiB: number;
+    /** Median over the rounds: after `restic init` (a repository opened), before the backup. */
+    openedRssMiB: number;
     peakGrowthMiB: number;
   };
+}
+
+export interface GatewayBenchResult {
+  benchmark: 'gateway';
+  date: string;
+  environment: { node: string; restic: string; cpus: number; cpuModel: string; gatewayNodeFlags: readonly string[]; loadAverageAtStart: number[]; profiled: boolean; operatorEntryPoint: string };
+  largeBytes: number;
+  smallBytes: number;
+  rounds: number;
+  goalRatio: number;
+  /** Wall times of every local round, seconds, and the fastest. */
+  localSecondsByRound: number[];
+  localSeconds: number;
+  localMiBps: number;
+  /** CPU seconds restic spent per GiB into the local directory (fastest local round). */
+  localResticCpuSecondsPerGiB: number;
+  configurations: Partial<Record<Configuration, ConfigurationResult>>;
+}
+
+function fastestOf<T extends { seconds: number }>(runs: T[]): T {
+  return runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
+}
+
+function summarise(large: GatewayRun[], small: GatewayRun[], localSeconds: number, largeBytes: number): ConfigurationResult {
+  const fastest = fastestOf(large);
+  const smallPeak = Math.max(...small.map((r) => r.peakRssMiB));
+  const largePeak = Math.max(...large.map((r) => r.peakRssMiB));
+  return {
+    secondsByRound: large.map((r) => r.seconds),
+    seconds: fastest.seconds,
+    ratio: fastest.seconds / localSeconds,
+    MiBps: largeBytes / MiB / fastest.seconds,
+    gatewayCpuSecondsPerGiB: fastest.gatewayCpuSeconds / (largeBytes / GiB),
+    gatewayCpuSecondsPerGiBByRound: large.map((r) => r.gatewayCpuSeconds / (largeBytes / GiB)),
+    resticCpuSecondsPerGiB: fastest.resticCpuSeconds / (largeBytes / GiB),
+    memory: {
+      smallPeakRssMiB: smallPeak,
+      largePeakRssMiB: largePeak,
+      smallMedianRssMiB: median(small.map((r) => r.medianRssMiB)),
+      largeMedianRssMiB: median(large.map((r) => r.medianRssMiB)),
+      idleRssMiB: median([...large, ...small].map((r) => r.idleRssMiB)),
+      openedRssMiB: median([...large, ...small].map((r) => r.startRssMiB)),
+      peakGrowthMiB: largePeak - smallPeak,
+    },
+  };
+}
+
+export function configurationsFromEnv(text = process.env.BENCH_GATEWAY_CONFIGS): Configuration[] {
+  if (text === undefined || text.trim() === '') return [...CONFIGURATIONS];
+  const names = text.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(CONFIGURATIONS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`BENCH_GATEWAY_CONFIGS: unknown ${unknown.join(', ')}; known: ${CONFIGURATIONS.join(', ')}`);
+  return names as Configuration[];
+}
+
+/** The side-by-side table the benchmark prints and writes to .bench/gateway.txt. */
+export function gatewayTable(result: GatewayBenchResult): string {
+  const size = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+  const shown = CONFIGURATIONS.filter((c) => result.configurations[c] !== undefined);
+  // Columns as wide as their widest cell (the rounds), so that many rounds still line up.
+  const width = Math.max(22, ...shown.map((c) => (result.configurations[c]?.secondsByRound.length ?? 0) * 6 + 3));
+  const cell = (pick: (r: ConfigurationResult) => string): string => shown.map((c) => pick(result.configurations[c] as ConfigurationResult).padEnd(width)).join('');
+  const row = (label: string, pick: (r: ConfigurationResult) => string, goal = ''): string => `  ${label.padEnd(29)}${cell(pick)}${goal}`.trimEnd();
+  const env = result.environment;
+  return [
+    `gateway benchmark: ${size(result.largeBytes)} incompressible, fastest of ${result.rounds} interleaved rounds, ${env.cpus} CPUs (${env.cpuModel}), ${env.restic}${env.profiled ? ', PROFILED (figures perturbed)' : ''}`,
+    `  ${'restic → local directory'.padEnd(29)}${result.localSeconds.toFixed(2)} s (${result.localMiBps.toFixed(1)} MiB/s), restic ${result.localResticCpuSecondsPerGiB.toFixed(2)} CPU-s/GiB; rounds: ${result.localSecondsByRound.map((t) => t.toFixed(2)).join(' ')}`,
+    `  ${''.padEnd(29)}${shown.map((c) => c.padEnd(width)).join('')}goal`,
+    row('ratio gateway/local', (r) => r.ratio.toFixed(3), `≤ ${result.goalRatio}`),
+    row('gateway wall time, s', (r) => `${r.seconds.toFixed(2)} (${r.MiBps.toFixed(0)} MiB/s)`),
+    row('rounds, s', (r) => r.secondsByRound.map((t) => t.toFixed(2)).join(' ')),
+    row('gateway CPU-s/GiB', (r) => r.gatewayCpuSecondsPerGiB.toFixed(2), '≤ 3'),
+    row('  by round', (r) => r.gatewayCpuSecondsPerGiBByRound.map((t) => t.toFixed(2)).join(' ')),
+    row('restic CPU-s/GiB', (r) => r.resticCpuSecondsPerGiB.toFixed(2)),
+    row('idle RSS, MiB (ready)', (r) => r.memory.idleRssMiB.toFixed(1), '≤ 100'),
+    row('RSS after restic init, MiB', (r) => r.memory.openedRssMiB.toFixed(1)),
+    row(`peak RSS at ${size(result.smallBytes)}, MiB`, (r) => r.memory.smallPeakRssMiB.toFixed(1)),
+    row(`peak RSS at ${size(result.largeBytes)}, MiB`, (r) => r.memory.largePeakRssMiB.toFixed(1), 'flat'),
+    row('median RSS under load, MiB', (r) => `${r.memory.smallMedianRssMiB.toFixed(0)} / ${r.memory.largeMedianRssMiB.toFixed(0)}`),
+    `  ${'load average at start'.padEnd(29)}${env.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} (the machine may be shared)`,
+  ].join('\n');
 }
 
 export async function runGatewayBenchmark(): Promise<GatewayBenchResult> {
   const largeBytes = sizeFromEnv('BENCH_GATEWAY_BYTES', GiB);
   const smallBytes = sizeFromEnv('BENCH_GATEWAY_SMALL_BYTES', Math.min(256 * MiB, largeBytes));
   const rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3));
+  const configurations = configurationsFromEnv();
+  const profiled = process.env.BENCH_GATEWAY_PROFILE === '1';
   const base = process.env.BENCH_DIR ?? tmpdir();
+  const out = resolve(import.meta.dirname, '../.bench');
   const loadAverageAtStart = loadavg();
+  const log = (text: string): void => console.log(`[gateway bench] ${text}`);
+  const entryPoint = !configurations.includes('operator') ? '' : process.env.BENCH_GATEWAY_ENTRY || (await buildImageEntryPoint());
+  if (entryPoint !== '') log(`the operator configuration runs ${entryPoint}`);
+  const nodeArgsOf = (configuration: Configuration): string[] => (profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(out, 'profiles', configuration)}`] : []);
   const dir = await mkdtemp(join(base, 'gateway-bench-'));
   try {
-    const log = (text: string): void => console.log(`[gateway bench] ${text}`);
     log(`generating ${(largeBytes / MiB).toFixed(0)} MiB and ${(smallBytes / MiB).toFixed(0)} MiB of incompressible data in ${dir}`);
     await generateData(join(dir, 'large'), largeBytes);
     await generateData(join(dir, 'small'), smallBytes);
 
-    // Local and gateway runs alternate, so that a burst of load from elsewhere hits both alike.
+    // Local and gateway runs alternate, so that a burst of load from elsewhere hits all alike.
     const localRuns: LocalRun[] = [];
-    const largeRuns: GatewayRun[] = [];
-    const smallRuns: GatewayRun[] = [];
+    const largeRuns = new Map<Configuration, GatewayRun[]>(configurations.map((c) => [c, []]));
+    const smallRuns = new Map<Configuration, GatewayRun[]>(configurations.map((c) => [c, []]));
     for (let round = 1; round <= rounds; round++) {
       const local = await localBackup(dir, join(dir, 'large'));
       localRuns.push(local);
       log(`round ${round}: restic → local directory ${local.seconds.toFixed(2)} s (restic CPU ${local.resticCpuSeconds.toFixed(2)} s)`);
-      const large = await gatewayBackup(join(dir, 'large'), dir);
-      largeRuns.push(large);
-      log(
-        `round ${round}: restic → gateway ${large.seconds.toFixed(2)} s (gateway CPU ${large.gatewayCpuSeconds.toFixed(2)} s, restic CPU ${large.resticCpuSeconds.toFixed(2)} s, peak RSS ${large.peakRssMiB.toFixed(1)} MiB)`,
-      );
-      const small = await gatewayBackup(join(dir, 'small'), dir);
-      smallRuns.push(small);
-      log(`round ${round}: restic → gateway, small data set ${small.seconds.toFixed(2)} s (peak RSS ${small.peakRssMiB.toFixed(1)} MiB)`);
+      for (const configuration of configurations) {
+        const large = await gatewayBackup(configuration, join(dir, 'large'), dir, entryPoint, nodeArgsOf(configuration));
+        largeRuns.get(configuration)?.push(large);
+        log(
+          `round ${round}: restic → ${configuration} gateway ${large.seconds.toFixed(2)} s (gateway CPU ${large.gatewayCpuSeconds.toFixed(2)} s, restic CPU ${large.resticCpuSeconds.toFixed(2)} s, idle RSS ${large.idleRssMiB.toFixed(1)} MiB, peak ${large.peakRssMiB.toFixed(1)} MiB)`,
+        );
+        const small = await gatewayBackup(configuration, join(dir, 'small'), dir, entryPoint, nodeArgsOf(configuration));
+        smallRuns.get(configuration)?.push(small);
+        log(`round ${round}: restic → ${configuration} gateway, small data set ${small.seconds.toFixed(2)} s (peak RSS ${small.peakRssMiB.toFixed(1)} MiB)`);
+      }
     }
-    const fastest = largeRuns.reduce((best, run) => (run.seconds < best.seconds ? run : best));
-    const fastestLocal = localRuns.reduce((best, run) => (run.seconds < best.seconds ? run : best));
-    const localSeconds = fastestLocal.seconds;
-    const smallPeak = Math.max(...smallRuns.map((r) => r.peakRssMiB));
-    const largePeak = Math.max(...largeRuns.map((r) => r.peakRssMiB));
-    const smallMedian = median(smallRuns.map((r) => r.medianRssMiB));
-    const largeMedian = median(largeRuns.map((r) => r.medianRssMiB));
-    const idle = median(largeRuns.map((r) => r.startRssMiB));
-
+    const fastestLocal = fastestOf(localRuns);
     const resticVersion = (await run('restic', ['version'])).stdout.trim();
     const result: GatewayBenchResult = {
       benchmark: 'gateway',
       date: new Date().toISOString(),
-      environment: { node: process.version, restic: resticVersion, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', gatewayNodeFlags: GATEWAY_NODE_FLAGS, loadAverageAtStart },
+      environment: { node: process.version, restic: resticVersion, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', gatewayNodeFlags: GATEWAY_NODE_FLAGS, loadAverageAtStart, profiled, operatorEntryPoint: entryPoint },
       largeBytes,
       smallBytes,
       rounds,
-      localSecondsByRound: localRuns.map((r) => r.seconds),
-      gatewaySecondsByRound: largeRuns.map((r) => r.seconds),
-      localSeconds,
-      gatewaySeconds: fastest.seconds,
-      ratio: fastest.seconds / localSeconds,
       goalRatio: 1.3,
-      localMiBps: largeBytes / MiB / localSeconds,
-      gatewayMiBps: largeBytes / MiB / fastest.seconds,
-      gatewayCpuSecondsPerGiB: fastest.gatewayCpuSeconds / (largeBytes / GiB),
-      resticCpuSecondsPerGiB: { local: fastestLocal.resticCpuSeconds / (largeBytes / GiB), gateway: fastest.resticCpuSeconds / (largeBytes / GiB) },
-      memory: {
-        smallPeakRssMiB: smallPeak,
-        largePeakRssMiB: largePeak,
-        smallMedianRssMiB: smallMedian,
-        largeMedianRssMiB: largeMedian,
-        idleRssMiB: idle,
-        peakGrowthMiB: largePeak - smallPeak,
-      },
+      localSecondsByRound: localRuns.map((r) => r.seconds),
+      localSeconds: fastestLocal.seconds,
+      localMiBps: largeBytes / MiB / fastestLocal.seconds,
+      localResticCpuSecondsPerGiB: fastestLocal.resticCpuSeconds / (largeBytes / GiB),
+      configurations: Object.fromEntries(configurations.map((c) => [c, summarise(largeRuns.get(c) ?? [], smallRuns.get(c) ?? [], fastestLocal.seconds, largeBytes)])),
     };
-    const out = resolve(import.meta.dirname, '../.bench');
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'gateway.json'), `${JSON.stringify(result, null, 2)}\n`);
-    const size = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
-    console.log(
-      [
-        '',
-        `gateway benchmark: ${size(largeBytes)} incompressible, fastest of ${rounds} interleaved rounds, ${result.environment.cpus} CPUs, ${resticVersion}`,
-        `  restic → local directory   ${localSeconds.toFixed(2)} s  (${result.localMiBps.toFixed(1)} MiB/s)   rounds: ${result.localSecondsByRound.map((t) => t.toFixed(2)).join(' ')}`,
-        `  restic → gateway (TLS+enc) ${fastest.seconds.toFixed(2)} s  (${result.gatewayMiBps.toFixed(1)} MiB/s)   rounds: ${result.gatewaySecondsByRound.map((t) => t.toFixed(2)).join(' ')}`,
-        `  ratio gateway/local        ${result.ratio.toFixed(3)}  (goal ≤ ${result.goalRatio}) ${result.ratio <= result.goalRatio ? 'MET' : 'NOT MET'}`,
-        `  gateway CPU                ${result.gatewayCpuSecondsPerGiB.toFixed(2)} s per GiB`,
-        `  restic CPU                 ${result.resticCpuSecondsPerGiB.local.toFixed(2)} s per GiB into the local directory, ${result.resticCpuSecondsPerGiB.gateway.toFixed(2)} s per GiB through the gateway`,
-        `  gateway RSS peak           ${smallPeak.toFixed(1)} MiB at ${size(smallBytes)}, ${largePeak.toFixed(1)} MiB at ${size(largeBytes)} (idle ${idle.toFixed(1)} MiB)`,
-        `  gateway RSS median         ${smallMedian.toFixed(1)} MiB at ${size(smallBytes)}, ${largeMedian.toFixed(1)} MiB at ${size(largeBytes)}`,
-        `  load average at start      ${loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} (the machine may be shared)`,
-        `  written to .bench/gateway.json`,
-      ].join('\n'),
-    );
+    const table = gatewayTable(result);
+    await writeFile(join(out, 'gateway.txt'), `${table}\n`);
+    console.log(`\n${table}\n  written to .bench/gateway.json and .bench/gateway.txt${profiled ? `, profiles under .bench/profiles/` : ''}`);
     return result;
   } finally {
     await rm(dir, { recursive: true, force: true });

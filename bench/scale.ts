@@ -17,6 +17,8 @@
  *   BENCH_SCALE_EDITS    how many edits for the latency figure (default 20)
  *   BENCH_QUIET_SECONDS  idle window (default 60)
  *   BENCH_SCALE_FAULTS   0 to skip the faults (default 1)
+ *   BENCH_SCALE_FLOOR    0 to skip the floor (default 1): the same objects applied by one client on a
+ *                        fresh control plane (scale-floor.ts); the ratio operator/floor is the figure
  * Writes .bench/scale.json and .bench/scale.txt.
  */
 import { execFileSync } from 'node:child_process';
@@ -37,7 +39,10 @@ import { installCrds } from '../test/support/crds.ts';
 import { eventually, sleep } from '../test/support/kube.ts';
 import { endpoint as endpointObject, space as spaceObject, tenant as tenantObject } from '../test/support/objects.ts';
 import { loopbackKeyServiceArgs, OperatorProcess } from '../test/support/operator.ts';
+import { USAGE_MONTH_LABEL } from '../src/metering/ledger.ts';
 import { cpuSeconds, peakRssMiB } from './process-usage.ts';
+import { list, pool } from './fleet-client.ts';
+import { captureFleet, runFloor, type CapturedFleet, type FloorFigures } from './scale-floor.ts';
 import { freePort } from '../test/harness/ports.ts';
 
 const OPERATOR_NAMESPACE = 'tenant-backup-system';
@@ -47,14 +52,6 @@ const ENDPOINTS_PER_SPACE = 5;
 const CLIENT_CONCURRENCY = 16;
 
 interface Named { metadata?: { name?: string; namespace?: string; resourceVersion?: string; generation?: number; labels?: Record<string, string> }; status?: { observedGeneration?: number; keyId?: string; conditions?: { type: string; status: string; observedGeneration?: number }[] } }
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
-  }));
-}
 
 function tenantName(index: number): string {
   return `scale-${String(index).padStart(4, '0')}`;
@@ -98,10 +95,6 @@ function ready(object: Named): boolean {
   const generation = object.metadata?.generation ?? 0;
   const condition = object.status?.conditions?.find((c) => c.type === 'Ready');
   return (object.status?.observedGeneration ?? 0) >= generation && condition?.status === 'True' && (condition.observedGeneration ?? generation) >= generation;
-}
-
-async function list<T>(client: KubeClient, ref: ResourceRef, query: Record<string, string> = {}): Promise<T[]> {
-  return (await client.request<{ items: T[] }>({ method: 'GET', path: collectionPath(ref), query })).items;
 }
 
 async function countReady(client: KubeClient): Promise<{ tenants: number; spaces: number; endpoints: number }> {
@@ -188,6 +181,23 @@ async function settled(operator: OperatorProcess): Promise<void> {
     last = now;
     return still ? true : undefined;
   }, { timeoutMs: 30 * 60_000, intervalMs: 5_000 });
+}
+
+/**
+ * Waits until no usage ledger changed over one metering interval (60 s by default): the metering
+ * runner writes a tenant's new figures at its next look, up to an interval after they changed, and
+ * otherwise only when an hour closes.
+ */
+async function meteringSettled(client: KubeClient, intervalMs = 65_000): Promise<void> {
+  const versions = async () => JSON.stringify((await list<Named>(client, K8S.ConfigMap, { labelSelector: USAGE_MONTH_LABEL })).map((c) => `${c.metadata?.name}@${c.metadata?.resourceVersion}`).sort());
+  let before = await versions();
+  for (let round = 0; round < 10; round++) {
+    await sleep(intervalMs);
+    const after = await versions();
+    if (after === before) return;
+    before = after;
+  }
+  throw new Error('the usage ledgers kept changing for 10 metering intervals');
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -315,19 +325,39 @@ async function runFaults(client: KubeClient, cluster: ClusterState, operatorArgs
   return { operator, results };
 }
 
+/** A control plane as both the operator's run and the floor's start from: CRDs, datacenters, volumes. */
+async function prepareCluster(client: KubeClient, count: number): Promise<void> {
+  await installCrds(client);
+  await ensureDatacenters(client);
+  await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: OPERATOR_NAMESPACE } } });
+  // Room for the spaces of the tenants the faults add.
+  await addVolumes(client, count + Math.max(2, Math.round(count / 5)));
+}
+
+/** The floor on a fresh control plane, so the operator's cluster and its leftovers cost it nothing. */
+async function floorOnFreshCluster(fleet: CapturedFleet, count: number): Promise<FloorFigures> {
+  const cluster = await startCluster({ name: `scale-floor-${process.pid}` });
+  try {
+    const client = KubeClient.load(cluster.kubeconfig);
+    await prepareCluster(client, count);
+    return await runFloor(client, fleet, CLIENT_CONCURRENCY);
+  } finally {
+    await stopCluster(cluster.dir);
+  }
+}
+
 export async function runScaleBenchmark(): Promise<void> {
   const count = Number(process.env.BENCH_SCALE_TENANTS ?? 20);
   const edits = Number(process.env.BENCH_SCALE_EDITS ?? 20);
   const quietSeconds = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
   const withFaults = process.env.BENCH_SCALE_FAULTS !== '0';
+  const withFloor = process.env.BENCH_SCALE_FLOOR !== '0';
+  let fleet: CapturedFleet | undefined;
+  let stopped = false;
   const cluster = await startCluster({ name: `scale-${process.pid}` });
   try {
     const client = KubeClient.load(cluster.kubeconfig);
-    await installCrds(client);
-    await ensureDatacenters(client);
-    await client.request({ method: 'POST', path: collectionPath(K8S.Namespace), body: { metadata: { name: OPERATOR_NAMESPACE } } });
-    // Room for the spaces of the tenants the faults add.
-    await addVolumes(client, count + Math.max(2, Math.round(count / 5)));
+    await prepareCluster(client, count);
     // A fixed key-service port, as in a cluster: with port 0 a restarted operator would render other gateway args.
     const operatorArgs = ['--namespace', OPERATOR_NAMESPACE, '--gateway-image', 'registry.invalid/tenant-backup-operator:bench', '--log-level', 'info', ...loopbackKeyServiceArgs(await freePort())];
     let operator = await OperatorProcess.start(cluster.kubeconfig, operatorArgs);
@@ -353,6 +383,9 @@ export async function runScaleBenchmark(): Promise<void> {
 
     // Quiet: what is written while nothing changes.
     await settled(operator);
+    await meteringSettled(client);
+    // The converged fleet, for the floor to apply (reads only: the quiet window below is not disturbed).
+    if (withFloor) fleet = await captureFleet(client, 'scale-', 'tenant-scale-');
     const before = mutatingRequests(cluster.kubeconfig);
     await sleep(quietSeconds * 1000);
     const idle = difference(mutatingRequests(cluster.kubeconfig), before);
@@ -386,6 +419,9 @@ export async function runScaleBenchmark(): Promise<void> {
     let faults: Record<string, unknown> = {};
     if (withFaults) ({ operator, results: faults } = await runFaults(client, cluster, operatorArgs, operator, count));
     await operator.stop();
+    await stopCluster(cluster.dir);
+    stopped = true;
+    const floor = fleet ? await floorOnFreshCluster(fleet, count) : undefined;
 
     const result = {
       benchmark: 'scale',
@@ -393,7 +429,7 @@ export async function runScaleBenchmark(): Promise<void> {
       environment: { node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg() },
       tenants: count,
       objects: { ...expected, people: count * 2 },
-      convergence: { postedSeconds, convergedSeconds, reconciles },
+      convergence: { postedSeconds, convergedSeconds, reconciles, ...(floor ? { floor, ratioToFloor: convergedSeconds / floor.seconds } : {}) },
       footprint: { operatorPeakRssMiB: Math.round(footprint.peakRssMiB), operatorCpuSeconds: footprint.cpuSeconds },
       quiet: { seconds: quietSeconds, mutatingByResource: idle, ...operatorWrites(idle) },
       restart: { objects: versionsBefore.size, resourceVersionsMoved: moved.length, movedExamples: moved.slice(0, 10), mutatingByResource: afterRestart, ...operatorWrites(afterRestart) },
@@ -403,6 +439,7 @@ export async function runScaleBenchmark(): Promise<void> {
     const table = [
       `scale: ${count} tenants, ${expected.spaces} spaces, ${expected.endpoints} endpoints, ${count * 2} people (${cpus().length} cpus)`,
       `  converged (every object Ready):  ${convergedSeconds.toFixed(1)} s (all posted after ${postedSeconds.toFixed(1)} s; ${reconciles} reconciles)`,
+      ...(floor ? [`  floor (same objects, one client):  ${floor.seconds.toFixed(1)} s (crypto ${floor.cryptoSeconds.toFixed(1)} s, ${floor.objectsApplied} objects applied in ${floor.applySeconds.toFixed(1)} s); operator/floor ${(convergedSeconds / floor.seconds).toFixed(2)} (goal ≤ 1.5)`] : []),
       `  operator footprint:              ${result.footprint.operatorPeakRssMiB} MiB peak RSS, ${footprint.cpuSeconds.toFixed(1)} CPU-s`,
       `  idle ${quietSeconds} s:                      ${result.quiet.writes} operator writes (${result.quiet.leases} lease renewals): ${JSON.stringify(idle)}`,
       `  restart:                         ${moved.length} of ${versionsBefore.size} objects changed; ${result.restart.writes} writes`,
@@ -415,7 +452,7 @@ export async function runScaleBenchmark(): Promise<void> {
     await writeFile(join(out, 'scale.txt'), `${table}\n`);
     console.log(`${table}\n  written to .bench/scale.json and .bench/scale.txt`);
   } finally {
-    await stopCluster(cluster.dir);
+    if (!stopped) await stopCluster(cluster.dir);
   }
 }
 
