@@ -4,14 +4,13 @@
  * then every replica serves, and the real restic client backs up through the Service.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { TOTP } from 'otpauth';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace } from '../../src/api/types.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
 import { createEndpoint, createReadyTenant, createSpace, readObject, waitForCondition } from '../support/cluster-objects.ts';
 import { eventually, uniqueName } from '../support/kube.ts';
-import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createDeviceSecret, createNamespace, kubectlOk, readyGatewayPods, runScript, secretValue } from './support.ts';
+import { AWAIT_GATEWAY, BACKUP_AND_RESTORE, client, createDeviceSecret, createNamespace, kubectlOk, readyGatewayPods, runScript, unsealThroughService } from './support.ts';
 
 const tenant = uniqueName('kind-vault');
 const PASSWORD = 'customer-only-password-kind';
@@ -62,28 +61,9 @@ describe('a customer-custody space on real pods', () => {
   });
 
   it('unsealed once through its Service by a tenant admin with password and TOTP, serves on both replicas', async () => {
-    const totp = new TOTP({ secret: await secretValue(namespace, 'user-anna-2fa', 'totpSecret') });
-    const unseal = await runScript(clients, `${AWAIT_GATEWAY}
-node -e '
-const https = require("https"), fs = require("fs");
-const post = (path, body, token) => new Promise((resolve, reject) => {
-  const data = JSON.stringify(body);
-  const req = https.request({ host: process.env.WAIT_HOST, port: 8443, method: "POST", path, ca: fs.readFileSync("/creds/ca.crt"),
-    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(token ? { authorization: "Bearer " + token } : {}) } },
-    (res) => { let text = ""; res.on("data", (c) => text += c); res.on("end", () => resolve({ status: res.statusCode, text })); });
-  req.on("error", reject); req.end(data);
-});
-(async () => {
-  const session = await post("/v1/session", { user: "anna", password: process.env.USER_PASSWORD, code: process.env.TOTP_CODE });
-  console.log("session " + session.status);
-  const unseal = await post("/v1/unseal", { password: process.env.SPACE_PASSWORD }, JSON.parse(session.text).token);
-  console.log("unseal " + unseal.status);
-})();'`, {
-      env: { USER_PASSWORD: await secretValue(namespace, 'user-anna-2fa', 'password'), TOTP_CODE: totp.generate(), SPACE_PASSWORD: PASSWORD },
-      secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' },
-    });
-    expect(unseal.logs).toContain('session 200');
-    expect(unseal.logs).toContain('unseal 200');
+    const unseal = await unsealThroughService(clients, namespace, deviceSecret, 'anna', PASSWORD);
+    expect(unseal).toContain('session 200');
+    expect(unseal).toContain('unseal 200');
 
     const backup = await runScript(clients, BACKUP_AND_RESTORE, { secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' }, timeoutMs: 300_000 });
     expect(backup.logs).toContain('RESTORE-IDENTICAL');

@@ -2,10 +2,11 @@
  * Helpers of the kind suite: a client for the kind cluster, pods that run a script and report, and the
  * tenants and spaces the tests build. Everything runs in real pods on real nodes.
  */
-import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import { TOTP } from 'otpauth';
 import { expect, inject } from 'vitest';
 import { API } from '../../src/api/refs.ts';
 import type { BackupSpace, Endpoint } from '../../src/api/types.ts';
@@ -17,10 +18,17 @@ import { eventually, uniqueName } from '../support/kube.ts';
 import { kubectl } from '../support/kubectl.ts';
 import { run } from '../support/run.ts';
 import type { TerminationRecord } from '../../src/controllers/tenant/termination.ts';
+import { cli } from '../e2e/export-fixture.ts';
 import { OPERATOR_NAMESPACE } from './release.ts';
 
 export const kubeconfig = inject('kindKubeconfig');
 export const client = KubeClient.load(kubeconfig);
+/**
+ * For answers that must be seen as they are: a PodDisruptionBudget's refusal of an eviction is a 429
+ * with Retry-After, which `client` waits out and retries (it is how the API server throttles) until a
+ * replacement replica is ready and the eviction goes through.
+ */
+export const clientWithoutRetries = KubeClient.load(kubeconfig, { maxThrottleRetries: 0 });
 export const clientImage = inject('clientImage');
 
 export async function kubectlOk(args: string[], input?: string): Promise<string> {
@@ -185,6 +193,35 @@ export const AWAIT_GATEWAY = `export WAIT_HOST=$(echo "$RESTIC_URL" | sed -E "s|
 export WAIT_PORT=$(echo "$RESTIC_URL" | sed -E "s|rest:https://([^:/]+):([0-9]+)/.*|\\2|")
 ${waitForConnect()}`;
 
+/**
+ * From a client pod, through the space's Service (the device Secret gives its URL and CA): a tenant
+ * admin signs in with the password and TOTP of their enrolment, then unseals the customer-custody space
+ * with its password. Returns the pod's log ("session <status>", "unseal <status>").
+ */
+export async function unsealThroughService(clients: string, namespace: string, deviceSecret: string, user: string, spacePassword: string): Promise<string> {
+  const totp = new TOTP({ secret: await secretValue(namespace, `user-${user}-2fa`, 'totpSecret') });
+  const unseal = await runScript(clients, `${AWAIT_GATEWAY}
+node -e '
+const https = require("https"), fs = require("fs");
+const post = (path, body, token) => new Promise((resolve, reject) => {
+  const data = JSON.stringify(body);
+  const req = https.request({ host: process.env.WAIT_HOST, port: 8443, method: "POST", path, ca: fs.readFileSync("/creds/ca.crt"),
+    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...(token ? { authorization: "Bearer " + token } : {}) } },
+    (res) => { let text = ""; res.on("data", (c) => text += c); res.on("end", () => resolve({ status: res.statusCode, text })); });
+  req.on("error", reject); req.end(data);
+});
+(async () => {
+  const session = await post("/v1/session", { user: process.env.USER_NAME, password: process.env.USER_PASSWORD, code: process.env.TOTP_CODE });
+  console.log("session " + session.status);
+  const unseal = await post("/v1/unseal", { password: process.env.SPACE_PASSWORD }, JSON.parse(session.text).token);
+  console.log("unseal " + unseal.status);
+})();'`, {
+    env: { USER_NAME: user, USER_PASSWORD: await secretValue(namespace, `user-${user}-2fa`, 'password'), TOTP_CODE: totp.generate(), SPACE_PASSWORD: spacePassword },
+    secretEnv: { secret: deviceSecret, keys: ['RESTIC_USER', 'RESTIC_SECRET', 'RESTIC_URL'] }, files: { secret: deviceSecret, mountPath: '/creds' },
+  });
+  return unseal.logs;
+}
+
 /** The repository password the suite's client pods back up with (restic's own, client side). */
 export const RESTIC_PASSWORD = 'client-side-password';
 
@@ -252,7 +289,7 @@ async function repositories(dir: string): Promise<string[]> {
  * tar -t, the bag's manifests with sha256sum -c, and plain restic restoring each repository to a tree
  * identical to one of `backedUp`.
  */
-export async function checkExportedArchive(archive: string, dir: string, backedUp: Map<string, string>): Promise<void> {
+export async function checkExportedArchive(archive: string, dir: string, backedUp: Map<string, string>, sealedWith?: string): Promise<void> {
   // The .sha256 names the archive by its base name, as sha256sum writes it: check from its folder.
   const check = await run('bash', ['-c', `cd "${dir}" && sha256sum -c "$(basename "${archive}").sha256"`]);
   expect(check.code, check.stderr).toBe(0);
@@ -267,8 +304,17 @@ export async function checkExportedArchive(archive: string, dir: string, backedU
     const result = await run('bash', ['-c', `cd "${bagDir}" && sha256sum -c --quiet ${manifest}`]);
     expect(result.code, `${manifest}: ${result.stdout}${result.stderr}`).toBe(0);
   }
-  // Each endpoint's repository in the bag restores, with plain restic, to the tree it backed up.
-  const repos = await repositories(join(bagDir, 'data'));
+  // A sealed (customer custody) export is opened offline by our documented command with the customer's
+  // password alone; its objects in the bag are still encrypted, as stored.
+  let plain = join(bagDir, 'data');
+  if (sealedWith !== undefined) {
+    await writeFile(join(dir, 'password.txt'), `${sealedWith}\n`, { mode: 0o600 });
+    plain = join(dir, 'opened');
+    const opened = await cli(['open-export', archive, '--password-file', join(dir, 'password.txt'), '--out', plain]);
+    expect(opened.code, opened.stderr).toBe(0);
+  }
+  // Each endpoint's repository restores, with plain restic, to the tree it backed up.
+  const repos = await repositories(plain);
   expect(repos).toHaveLength(backedUp.size);
   const restored: string[] = [];
   for (const repository of repos) {
@@ -284,16 +330,18 @@ export async function checkExportedArchive(archive: string, dir: string, backedU
 
 /**
  * Nothing of a terminated tenant is left: its namespace (and with it every Secret, PVC and key
- * object) is gone, everything labelled as the tenant's anywhere is the record alone, volumes the
+ * object) is gone, everything labelled as the tenant's anywhere is a record (termination, usage), volumes the
  * cluster retains are Released, and no Secret names the namespace.
  */
 export async function expectNothingOfTenantLeft(tenant: string, namespace: string, record: TerminationRecord | undefined): Promise<void> {
   expect(await readObject(client, K8S.Namespace, namespace)).toBeUndefined();
   const labelled = await kubectlOk(['get', 'namespaces,secrets,persistentvolumeclaims,configmaps,jobs,services,networkpolicies,backupspaces,endpoints.tenantbackup.io', '--all-namespaces', '-l', `tenantbackup.io/tenant=${tenant}`,
     '-o', 'jsonpath={range .items[*]}{.metadata.namespace} {.kind} {.metadata.name}{"\\n"}{end}']);
+  // What stays is evidence, in the operator's namespace: the termination record, and the usage ledger
+  // of the months the tenant was metered in (billing reads them after the contract ended).
   const left = labelled.split('\n').filter(Boolean);
-  expect(left).toHaveLength(1);
-  expect(left[0]).toMatch(new RegExp(`^${OPERATOR_NAMESPACE} ConfigMap termination-${tenant}-`));
+  expect(left.filter((line) => new RegExp(`^${OPERATOR_NAMESPACE} ConfigMap termination-${tenant}-`).test(line))).toHaveLength(1);
+  expect(left.filter((line) => !new RegExp(`^${OPERATOR_NAMESPACE} ConfigMap (termination|usage)-${tenant}-`).test(line))).toEqual([]);
   // A volume the cluster retains (this suite's static datacenter volumes are Retain) is no longer bound:
   // what stays on it is the at-rest ciphertext, whose data key the record lists as shredded.
   const pvs = await kubectlOk(['get', 'persistentvolumes', '-o', 'jsonpath={range .items[*]}{.spec.claimRef.namespace} {.status.phase}{"\\n"}{end}']);

@@ -15,20 +15,25 @@ import { API } from '../../src/api/refs.ts';
 import { s3Client } from '../../src/export/s3.ts';
 import { verifyExport } from '../../src/export/index.ts';
 import { collectionPath, K8S } from '../../src/runtime/kube/resource-ref.ts';
-import { createEndpoint, createReadyTenant, createSpace, mergePatch } from '../support/cluster-objects.ts';
-import { uniqueName } from '../support/kube.ts';
+import type { BackupSpace } from '../../src/api/types.ts';
+import { createEndpoint, createReadyTenant, createSpace, mergePatch, readObject } from '../support/cluster-objects.ts';
+import { eventually, uniqueName } from '../support/kube.ts';
 import { terminationRecord, waitForTerminationPhase } from '../integration/termination-fixture.ts';
 import { deployClusterS3, S3PortForward, type ClusterS3 } from './object-storage.ts';
 import { OPERATOR_NAMESPACE } from './release.ts';
-import { backUpEndpoints, checkExportedArchive, client, createNamespace, expectNothingOfTenantLeft, kubectlOk, readySpaceAndEndpoint } from './support.ts';
+import { backUpEndpoints, checkExportedArchive, client, createDeviceSecret, createNamespace, expectNothingOfTenantLeft, kubectlOk, readySpaceAndEndpoint, unsealThroughService } from './support.ts';
 
 const tenant = uniqueName('kind-ended');
 const ENDPOINTS = ['server1', 'laptop'];
+/** The customer-custody space's device, and the password only the customer knows. */
+const SEALED_ENDPOINTS = ['ws'];
+const VAULT_PASSWORD = 'customer-only-password-kind-ended';
 let namespace: string;
 let s3: ClusterS3;
 let forward: S3PortForward;
 /** Per endpoint: the sorted `sha256sum` lines of the tree it backed up. */
 let backedUp: Map<string, string>;
+let backedUpSealed: Map<string, string>;
 
 beforeAll(async () => {
   await kubectlOk(['apply', '-f', `${import.meta.dirname}/../../examples/01-datacenters.yaml`]);
@@ -41,8 +46,9 @@ beforeAll(async () => {
 
   ({ namespace } = await createReadyTenant(client, tenant, {
     residency: { countries: ['IT'] },
-    quotas: { storage: '20Gi', spaces: 1, endpoints: 2 },
+    quotas: { storage: '20Gi', spaces: 2, endpoints: 3 },
     security: { twoFactor: 'Optional', keyCustody: 'provider' },
+    users: [{ name: 'anna', email: 'anna@example.com', role: 'admin' }],
     contract: {
       state: 'Active',
       exportTarget: {
@@ -59,7 +65,18 @@ beforeAll(async () => {
   for (const endpoint of ENDPOINTS) await readySpaceAndEndpoint(namespace, 'files', endpoint);
 
   backedUp = await backUpEndpoints(namespace, 'files', ENDPOINTS);
-}, 900_000);
+
+  // The second space is the customer's to unseal: a tenant admin does it once through its Service.
+  await client.request({ method: 'POST', path: collectionPath(K8S.Secret, namespace), body: { metadata: { name: 'vault-password' }, stringData: { password: VAULT_PASSWORD } } });
+  await createSpace(client, 'vault', namespace, { size: '1Gi', datacenter: 'it-mil1', replicas: 1, encryption: { keyCustody: 'customer', customerPasswordSecretRef: { name: 'vault-password' }, atRest: true } });
+  for (const endpoint of SEALED_ENDPOINTS) await createEndpoint(client, endpoint, namespace, 'vault', { kind: 'Desktop', os: 'Linux' });
+  await eventually('the customer-custody space to be reported sealed', async () => ((await readObject<BackupSpace>(client, API.BackupSpace, 'vault', namespace))?.status?.phase === 'Sealed' ? true : undefined), { timeoutMs: 240_000 });
+  const clients = await createNamespace('vault-unsealer');
+  const unseal = await unsealThroughService(clients, namespace, await createDeviceSecret(clients, namespace, 'vault', SEALED_ENDPOINTS[0] ?? ''), 'anna', VAULT_PASSWORD);
+  expect(unseal).toContain('unseal 200');
+  for (const endpoint of SEALED_ENDPOINTS) await readySpaceAndEndpoint(namespace, 'vault', endpoint);
+  backedUpSealed = await backUpEndpoints(namespace, 'vault', SEALED_ENDPOINTS);
+}, 1_200_000);
 
 afterAll(() => forward?.stop());
 
@@ -83,17 +100,19 @@ describe('a terminated contract on real pods', () => {
     expect(done.status?.termination?.exportVerified).toBe(true);
 
     const record = await terminationRecord(client, OPERATOR_NAMESPACE, tenant);
-    expect(record?.spaces).toHaveLength(1);
-    const space = record?.spaces[0];
-    expect(space?.location).toMatch(new RegExp(`^s3://customer-exports/terminations/${tenant}/.+\\.tar$`));
-
-    // Read back from the bucket: the operator's verification is repeated here, independently.
-    const verified = await verifyExport(space?.location ?? '', { s3: forward.connection });
-    expect(verified).toMatchObject({ sha256: space?.sha256, size: space?.size });
-    const dir = await mkdtemp(join(tmpdir(), 'kind-export-'));
-    const archive = await download(space?.location ?? '', dir);
-    expect(createHash('sha256').update(await readFile(archive)).digest('hex')).toBe(space?.sha256);
-    await checkExportedArchive(archive, dir, backedUp);
+    expect(record?.spaces.map((s) => s.name).sort()).toEqual(['files', 'vault']);
+    for (const space of record?.spaces ?? []) {
+      expect(space.location).toMatch(new RegExp(`^s3://customer-exports/terminations/${tenant}/.+\\.tar$`));
+      // Read back from the bucket: the operator's verification is repeated here, independently.
+      const verified = await verifyExport(space.location ?? '', { s3: forward.connection });
+      expect(verified).toMatchObject({ sha256: space.sha256, size: space.size });
+      const dir = await mkdtemp(join(tmpdir(), 'kind-export-'));
+      const archive = await download(space.location ?? '', dir);
+      expect(createHash('sha256').update(await readFile(archive)).digest('hex')).toBe(space.sha256);
+      // The customer's space leaves sealed: only its password, with our offline command, opens it.
+      if (space.name === 'vault') await checkExportedArchive(archive, dir, backedUpSealed, VAULT_PASSWORD);
+      else await checkExportedArchive(archive, dir, backedUp);
+    }
     await expectNothingOfTenantLeft(tenant, namespace, record);
   }, 1_200_000);
 });

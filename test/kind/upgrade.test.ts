@@ -12,7 +12,7 @@ import { collectionPath, K8S, objectPath } from '../../src/runtime/kube/resource
 import { createEndpoint, createReadyTenant, createSpace, readObject } from '../support/cluster-objects.ts';
 import { eventually, sleep, uniqueName } from '../support/kube.ts';
 import { installOperator } from './release.ts';
-import { client, readyGatewayPods, readySpaceAndEndpoint } from './support.ts';
+import { client, clientWithoutRetries, readyGatewayPods, readySpaceAndEndpoint } from './support.ts';
 
 const run = promisify(execFile);
 const kind = join(import.meta.dirname, '../../.cache/kind/bin/kind');
@@ -59,7 +59,7 @@ beforeAll(async () => {
 describe('upgrades', () => {
   it('lets the PodDisruptionBudget refuse evicting a second gateway replica while the first is away', async () => {
     const pods = await settledGateway();
-    const evict = (pod: V1Pod) => client.request({
+    const evict = (pod: V1Pod) => clientWithoutRetries.request({
       method: 'POST', path: `${objectPath(K8S.Pod, pod.metadata?.name ?? '', namespace)}/eviction`,
       body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata?.name, namespace } },
     }).then(() => 'evicted', (error: { code?: number }) => `refused ${error.code}`);

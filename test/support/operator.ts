@@ -150,10 +150,11 @@ export async function startWebhookOperator(kubeconfig: string, client: KubeClien
   await operator.waitForLog('the webhook to serve', (line) => line.msg === 'webhook serving');
   await operator.waitForLog('the webhook to be registered', (line) => line.msg === 'webhook configuration registered');
   // The API server picks up a new webhook configuration from its own watch, a moment later: probe
-  // with a dry run (our webhook has no side effects, so the API server calls it for dry runs too).
-  await eventually('the API server to call the webhook', async () => {
+  // with a dry run (our webhook has no side effects, so the API server calls it for dry runs too),
+  // until the webhook judges it — not while it still answers that it has not read the cluster yet.
+  await eventually('the API server to call the webhook, and the webhook to judge', async () => {
     const { message } = await refused(createObject(client, API.BackupSpace, spaceObject('probe', 'default'), { dryRun: true }));
-    return message.includes('admission webhook "validate.backupspaces.tenantbackup.io"') ? true : undefined;
-  }, { timeoutMs: 30_000 });
+    return message.includes('admission webhook "validate.backupspaces.tenantbackup.io"') && !message.includes('has not read the cluster yet') ? true : undefined;
+  }, { timeoutMs: 60_000 });
   return { operator, port };
 }
