@@ -31,10 +31,17 @@ if (( (16#$cap_bounding & cap_sys_resource) == 0 )); then
 fi
 
 echo "starting dockerd (log: $state/dockerd.log)" >&2
-# At normal priority whatever the caller's: make test builds images from a background job at nice 19, and
-# an engine (its containerd, every container's shim, kind's nodes) started from there would inherit it and
-# be starved by the tests running beside it. setsid: the engine outlives the job that started it.
-nohup setsid nice -n "-$(nice)" dockerd "${args[@]}" >>"$state/dockerd.log" 2>&1 < /dev/null &
+# With the system's PATH, as its service manager would start it: the callers' PATH leads with
+# .cache/kind/bin, which holds the containerd and containerd-shim-runc-v2 built for kind's node image
+# (containerd 2). dockerd looks both up in PATH when it starts its containerd, and that containerd looks the
+# shim up at its first container: started before those builds existed, Debian's containerd 1.6 later took
+# the containerd 2 shim, could not read its reply and failed every build from then on ("failed to start
+# shim ... connection refused", the cold CI run's failure); started after them, the host ran kind's
+# containerd. At normal priority whatever the caller's: make test starts this from a background job at
+# nice 19, and an engine started there (its containerd, every container, kind's nodes) would inherit it.
+# setsid: the engine outlives the job that started it.
+system_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PATH=$system_path nohup setsid nice -n "-$(nice)" dockerd "${args[@]}" >>"$state/dockerd.log" 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then exit 0; fi
   sleep 1

@@ -31,8 +31,8 @@ machine_is_cgroup_v1() { [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]; }
 kind_inputs_key() {
   {
     # Relative paths, so that every clone of the project computes the same key. The scripts that only
-    # use the images (the cluster, the background build) are not inputs.
-    (cd "$kind_root" && find hack/kind -type f ! -name '*.md' ! -name '*.test.ts' ! -name cluster.sh ! -name prepare.sh -print0 | sort -z | xargs -0 sha256sum)
+    # use the images (the cluster, the background build, the engine) are not inputs.
+    (cd "$kind_root" && find hack/kind -type f ! -name '*.md' ! -name '*.test.ts' ! -name cluster.sh ! -name prepare.sh ! -name dockerd.sh -print0 | sort -z | xargs -0 sha256sum)
     (cd "$kind_root" && sha256sum hack/controlplane/kubernetes/go.mod hack/controlplane/kubernetes/go.sum hack/lib/go-build.sh)
     go env GOVERSION
     machine_lacks_cap_sys_resource && echo no-cap-sys-resource
@@ -93,9 +93,9 @@ kind_dockerfile_base() { # <Dockerfile> [docker build flags]
 }
 
 # docker build with the legacy builder: this Docker has no buildx, and BuildKit would try to pull its frontend.
-# Under load, containerd has refused build containers' shims for tens of seconds at a time ("failed to start
-# shim ... connection refused", seen in CI). A build is repeatable, so one that failed in the engine is tried
-# again once the engine starts containers again (kind_engine_recover); a Dockerfile error is tried once more.
+# A build is repeatable, so one that failed in the engine (a shim that did not start: once the symptom of
+# the engine running with kind's containerd shim, see dockerd.sh) is tried again once the engine starts
+# containers again (kind_engine_recover); one that failed otherwise is tried again after a pause.
 kind_docker_build() { # <tag> <context dir> [more docker build flags]; the Dockerfile is <context>/Dockerfile
   local tag=$1 context=$2 attempt output attempts=4 base
   shift 2
