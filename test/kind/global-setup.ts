@@ -9,7 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { KubeClient } from '../../src/runtime/kube/client.ts';
 import { kindPrerequisites } from './prerequisites.ts';
+import { waitForQuotaOfOurKinds } from './quota-accounting.ts';
 import { installOperator, OPERATOR_NAMESPACE, RELEASE } from './release.ts';
 
 const run = promisify(execFile);
@@ -48,6 +50,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`kind cluster '${name}' up in ${Math.round((Date.now() - started) / 1000)}s; operator image ${operatorImage}`);
   await installOperator(kubeconfig, operatorImage);
   console.log(`operator installed by helm as release ${RELEASE} in ${OPERATOR_NAMESPACE}`);
+  const quotaSeconds = await waitForQuotaOfOurKinds(KubeClient.load(kubeconfig));
+  console.log(`the control plane accounts quotas of our kinds (after ${quotaSeconds}s)`);
   project.provide('kindKubeconfig', kubeconfig);
   project.provide('kindCluster', name);
   project.provide('operatorImage', operatorImage);
