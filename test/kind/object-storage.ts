@@ -101,17 +101,31 @@ export async function deployClusterS3(cluster: string): Promise<ClusterS3> {
   return { endpoint: `https://${S3_HOST}:${S3_PORT}`, credentials, caPem: await readFile(join(dir, 'ca.crt'), 'utf8'), caFile: join(dir, 'ca.crt') };
 }
 
-/** `kubectl port-forward` to the S3 Service, and the connection the host uses through it. */
+/**
+ * `kubectl port-forward` to the S3 Service, and the connection the host uses through it. kubectl ends a
+ * forward for good when one forwarded connection fails inside the pod (and its connection to the kubelet
+ * can drop), so `use` starts a new forward and tries again when the old one is gone.
+ */
 export class S3PortForward {
-  readonly connection: S3Connection;
-  readonly #process: ChildProcess;
+  #connection: S3Connection;
+  #forward: { process: ChildProcess; output: () => string };
+  readonly #s3: ClusterS3;
 
-  private constructor(connection: S3Connection, process: ChildProcess) {
-    this.connection = connection;
-    this.#process = process;
+  private constructor(s3: ClusterS3, forward: { port: number; process: ChildProcess; output: () => string }) {
+    this.#s3 = s3;
+    this.#forward = forward;
+    this.#connection = S3PortForward.#connectionThrough(s3, forward.port);
   }
 
-  static async start(s3: ClusterS3): Promise<S3PortForward> {
+  get connection(): S3Connection {
+    return this.#connection;
+  }
+
+  static #connectionThrough(s3: ClusterS3, port: number): S3Connection {
+    return { endpoint: `https://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials, caFile: s3.caFile };
+  }
+
+  static async #startForward(): Promise<{ port: number; process: ChildProcess; output: () => string }> {
     const child = spawn(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'port-forward', '--namespace', S3_NAMESPACE, '--address', '127.0.0.1', 'service/s3', `:${S3_PORT}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const port = await new Promise<number>((resolve, reject) => {
@@ -128,16 +142,35 @@ export class S3PortForward {
       child.stderr.setEncoding('utf8').on('data', read);
       child.once('exit', (code) => reject(new Error(`kubectl port-forward exited with ${code}: ${output}`)));
     });
-    return new S3PortForward({ endpoint: `https://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: s3.credentials, caFile: s3.caFile }, child);
+    return { port, process: child, output: () => output };
+  }
+
+  static async start(s3: ClusterS3): Promise<S3PortForward> {
+    return new S3PortForward(s3, await S3PortForward.#startForward());
+  }
+
+  /** Runs `action` through the forward; when the forward has ended under it, through a new one (3 tries). */
+  async use<T>(action: (connection: S3Connection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await action(this.#connection);
+      } catch (error) {
+        const ended = this.#forward.process.exitCode !== null || this.#forward.process.signalCode !== null;
+        if (!ended || attempt >= 3) throw error;
+        console.log(`kubectl port-forward to the S3 Service had ended (${this.#forward.output().trim().split('\n').at(-1) ?? ''}); starting a new one`);
+        const forward = await S3PortForward.#startForward();
+        this.#forward = forward;
+        this.#connection = S3PortForward.#connectionThrough(this.#s3, forward.port);
+      }
+    }
   }
 
   /** SeaweedFS takes a while to serve S3 after its pod is ready: retry until the bucket is made. */
   async createBucket(bucket: string, timeoutMs = 180_000): Promise<void> {
-    const s3 = s3Client(this.connection);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+        await this.use((connection) => s3Client(connection).send(new CreateBucketCommand({ Bucket: bucket })));
         return;
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`the cluster's S3 server did not make bucket ${bucket} within ${timeoutMs / 1000} s: ${(error as Error).message}`, { cause: error });
@@ -147,6 +180,6 @@ export class S3PortForward {
   }
 
   stop(): void {
-    this.#process.kill('SIGTERM');
+    this.#forward.process.kill('SIGTERM');
   }
 }

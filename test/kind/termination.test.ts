@@ -84,11 +84,13 @@ async function download(location: string, dir: string): Promise<string> {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!match?.[1] || !match[2]) throw new Error(`not an S3 location: ${location}`);
   const [bucket, key] = [match[1], match[2]];
-  const store = s3Client(forward.connection);
   const file = join(dir, key.split('/').pop() ?? 'export.tar');
   for (const [suffix, path] of [['', file], ['.sha256', `${file}.sha256`]] as const) {
-    const object = await store.send(new GetObjectCommand({ Bucket: bucket, Key: key + suffix }));
-    await writeFile(path, Buffer.from(await object.Body?.transformToByteArray() ?? new Uint8Array()));
+    const bytes = await forward.use(async (connection) => {
+      const object = await s3Client(connection).send(new GetObjectCommand({ Bucket: bucket, Key: key + suffix }));
+      return object.Body?.transformToByteArray() ?? new Uint8Array();
+    });
+    await writeFile(path, Buffer.from(bytes));
   }
   return file;
 }
@@ -104,7 +106,7 @@ describe('a terminated contract on real pods', () => {
     for (const space of record?.spaces ?? []) {
       expect(space.location).toMatch(new RegExp(`^s3://customer-exports/terminations/${tenant}/.+\\.tar$`));
       // Read back from the bucket: the operator's verification is repeated here, independently.
-      const verified = await verifyExport(space.location ?? '', { s3: forward.connection });
+      const verified = await forward.use((connection) => verifyExport(space.location ?? '', { s3: connection }));
       expect(verified).toMatchObject({ sha256: space.sha256, size: space.size });
       const dir = await mkdtemp(join(tmpdir(), 'kind-export-'));
       const archive = await download(space.location ?? '', dir);
