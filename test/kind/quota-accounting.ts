@@ -13,7 +13,7 @@ import { API } from '../../src/api/refs.ts';
 import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { K8S, objectPath } from '../../src/runtime/kube/resource-ref.ts';
 import { createIfAbsent, createObject, readObject } from '../support/cluster-objects.ts';
-import { sleep } from '../support/kube.ts';
+import { eventually } from '../support/kube.ts';
 
 const PROBE_NAMESPACE = 'kind-quota-probe';
 const COUNTED = [API.BackupSpace, API.Endpoint].map((ref) => `count/${ref.plural}.${ref.group}`);
@@ -28,14 +28,13 @@ export async function waitForQuotaOfOurKinds(client: KubeClient, timeoutMs = 6 *
     const name = `probe-${attempt}`;
     const probe: V1ResourceQuota & { metadata: { name: string } } = { metadata: { name, namespace: PROBE_NAMESPACE }, spec: { hard: Object.fromEntries(COUNTED.map((key) => [key, '1'])) } };
     await createObject(client, K8S.ResourceQuota, probe);
-    const deadline = Date.now() + perProbeMs;
-    while (Date.now() < deadline) {
+    const accounted = await eventually(`ResourceQuota ${PROBE_NAMESPACE}/${name} to count our kinds`, async () => {
       used = (await readObject<V1ResourceQuota>(client, K8S.ResourceQuota, name, PROBE_NAMESPACE))?.status?.used;
-      if (COUNTED.every((key) => used?.[key] !== undefined)) {
-        await client.request({ method: 'DELETE', path: objectPath(K8S.Namespace, PROBE_NAMESPACE) });
-        return Math.round((Date.now() - started) / 1000);
-      }
-      await sleep(1000);
+      return COUNTED.every((key) => used?.[key] !== undefined) ? true : undefined;
+    }, { timeoutMs: perProbeMs, intervalMs: 1000 }).catch(() => false);
+    if (accounted) {
+      await client.request({ method: 'DELETE', path: objectPath(K8S.Namespace, PROBE_NAMESPACE) });
+      return Math.round((Date.now() - started) / 1000);
     }
     await client.request({ method: 'DELETE', path: objectPath(K8S.ResourceQuota, name, PROBE_NAMESPACE) });
   }
